@@ -1,0 +1,70 @@
+/*
+ * arena.c - bump allocator with power-of-two free lists (see arena.h).
+ */
+#include "arena.h"
+
+#include <string.h>
+
+#define ARENA_FIRST 64     /* offset 0 is null; keep the first line empty */
+
+void
+arena_init(arena_t *a, uint64_t size, uint64_t limit)
+{
+    memset(a, 0, sizeof(*a));
+    atomic_store(&a->top, ARENA_FIRST);
+    a->size = size;
+    a->limit = limit;
+}
+
+uint64_t
+arena_alloc(arena_t *a, char *base, uint64_t n)
+{
+    uint64_t off;
+
+    (void) base;
+    n = MEMDB_ALIGN(n, 8);
+    off = atomic_fetch_add_explicit(&a->top, n, memory_order_relaxed);
+    if (off + n > a->size)
+        return 0;
+    return off;
+}
+
+uint64_t
+arena_alloc_pow2(arena_t *a, char *base, unsigned cls, uint32_t self)
+{
+    uint64_t off;
+
+    lock_acquire(&a->lock, self);
+    off = a->free_head[cls];
+    if (off != 0) {
+        a->free_head[cls] = *(uint64_t *) (base + off);     /* commit */
+        atomic_fetch_sub_explicit(&a->freed, 1ULL << cls,
+                                  memory_order_relaxed);
+    }
+    lock_release(&a->lock);
+    if (off != 0)
+        return off;
+    return arena_alloc(a, base, 1ULL << cls);
+}
+
+void
+arena_free_pow2(arena_t *a, char *base, uint64_t off, unsigned cls,
+                uint32_t self)
+{
+    lock_acquire(&a->lock, self);
+    *(uint64_t *) (base + off) = a->free_head[cls];
+    a->free_head[cls] = off;                                 /* commit */
+    atomic_fetch_add_explicit(&a->freed, 1ULL << cls, memory_order_relaxed);
+    lock_release(&a->lock);
+}
+
+uint64_t
+arena_used(const arena_t *a)
+{
+    uint64_t top = atomic_load_explicit(&a->top, memory_order_relaxed);
+    uint64_t freed = atomic_load_explicit(&a->freed, memory_order_relaxed);
+
+    if (top > a->size)
+        top = a->size;
+    return top > freed ? top - freed : 0;
+}

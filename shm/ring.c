@@ -1,0 +1,157 @@
+/*
+ * ring.c - the change ring (design in ring.h).
+ */
+#include "ring.h"
+
+#include <string.h>
+
+static inline uint64_t
+ring_off(const ring_t *r, uint64_t pos)
+{
+    return pos & (r->hdr->size - 1);
+}
+
+void
+ring_init(ring_t *r, uint64_t size, uint64_t first_lsn)
+{
+    memset(r->hdr, 0, sizeof(*r->hdr));
+    r->hdr->size = size;
+    atomic_store(&r->hdr->next_lsn, first_lsn);
+}
+
+uint64_t
+ring_max_record(const ring_t *r)
+{
+    return r->hdr->size / 2 - RING_SLOT_HDR;
+}
+
+int
+ring_reserve(ring_t *r, uint32_t reclen, uint32_t pid, ring_resv_t *rv,
+             ring_slot_t **slotp)
+{
+    ring_hdr_t *h = r->hdr;
+    uint64_t need = MEMDB_ALIGN(RING_SLOT_HDR + reclen, 8);
+    uint64_t pos, off, pad, lsn;
+    ring_slot_t *s;
+
+    if (reclen > ring_max_record(r))
+        return MEMDB_ERR;
+    lock_acquire(&h->lock, pid);
+    pos = atomic_load_explicit(&h->head, memory_order_relaxed);
+    lsn = atomic_load_explicit(&h->next_lsn, memory_order_relaxed);
+    off = ring_off(r, pos);
+    pad = off + need > h->size ? h->size - off : 0;
+    if (pos + pad + need - atomic_load_explicit(&h->tail, memory_order_acquire)
+        > h->size) {
+        lock_release(&h->lock);
+        return MEMDB_AGAIN;
+    }
+    rv->pos = pos + pad;
+    rv->lsn = lsn;
+    rv->need = need;
+    if (pad >= RING_SLOT_HDR) {
+        s = (ring_slot_t *) (r->data + off);
+        s->size = (uint32_t) pad;
+        s->kind = RING_PAD;
+        atomic_store_explicit(&s->state, RING_READY, memory_order_relaxed);
+        atomic_store_explicit(&s->pos, pos, memory_order_release);
+    }
+    s = (ring_slot_t *) (r->data + ring_off(r, pos + pad));
+    s->size = (uint32_t) need;
+    s->kind = RING_REC;
+    s->pid = (int32_t) pid;
+    s->reclen = reclen;
+    s->lsn = lsn;
+    atomic_store_explicit(&s->state, RING_WRITING, memory_order_relaxed);
+    atomic_store_explicit(&s->pos, pos + pad, memory_order_release);
+    atomic_store_explicit(&h->next_lsn, lsn + 1, memory_order_release);
+    atomic_store_explicit(&h->head, pos + pad + need, memory_order_release);
+    lock_release(&h->lock);
+    *slotp = s;
+    return MEMDB_OK;
+}
+
+void
+ring_publish(ring_slot_t *s)
+{
+    atomic_store_explicit(&s->state, RING_READY, memory_order_release);
+}
+
+ring_slot_t *
+ring_slot_at(ring_t *r, uint64_t pos)
+{
+    return (ring_slot_t *) (r->data + ring_off(r, pos));
+}
+
+ring_slot_t *
+ring_next(ring_t *r, uint64_t *cursor, bool include_writing)
+{
+    ring_hdr_t *h = r->hdr;
+
+    for (;;) {
+        uint64_t pos = *cursor;
+        uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
+        uint64_t off = ring_off(r, pos);
+        ring_slot_t *s;
+
+        if (pos >= head)
+            return NULL;
+        if (h->size - off < RING_SLOT_HDR) {       /* implicit pad */
+            *cursor = pos + (h->size - off);
+            continue;
+        }
+        s = (ring_slot_t *) (r->data + off);
+        if (atomic_load_explicit(&s->pos, memory_order_acquire) != pos)
+            return NULL;                          /* cannot happen < head */
+        if (s->kind == RING_PAD) {
+            *cursor = pos + s->size;
+            continue;
+        }
+        if (!include_writing && atomic_load_explicit(&s->state,
+                                memory_order_acquire) == RING_WRITING)
+            return NULL;
+        return s;
+    }
+}
+
+void
+ring_release(ring_t *r, uint64_t upto)
+{
+    atomic_store_explicit(&r->hdr->tail, upto, memory_order_release);
+}
+
+uint64_t
+ring_used(const ring_t *r)
+{
+    return atomic_load_explicit(&r->hdr->head, memory_order_relaxed)
+         - atomic_load_explicit(&r->hdr->tail, memory_order_relaxed);
+}
+
+unsigned
+ring_repair(ring_t *r, uint32_t dead, const ring_resv_t *rv)
+{
+    ring_hdr_t *h = r->hdr;
+    uint64_t cursor, head;
+    unsigned voided = 0;
+
+    if (lock_holder(&h->lock) == dead) {
+        if (atomic_load(&h->next_lsn) == rv->lsn + 1
+            && atomic_load(&h->head) < rv->pos + rv->need)
+            atomic_store(&h->head, rv->pos + rv->need);
+        lock_force_release(&h->lock, dead);
+    }
+    cursor = atomic_load(&h->tail);
+    head = atomic_load(&h->head);
+    while (cursor < head) {
+        ring_slot_t *s = ring_next(r, &cursor, true);
+        if (s == NULL)
+            break;
+        if (s->pid == (int32_t) dead
+            && atomic_load(&s->state) == RING_WRITING) {
+            atomic_store(&s->state, RING_VOID);
+            voided++;
+        }
+        cursor += s->size;
+    }
+    return voided;
+}

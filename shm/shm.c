@@ -1,0 +1,193 @@
+/*
+ * shm.c - creation and repair of the shared segment (layout in shm.h).
+ */
+#include "shm.h"
+#include "../src/log.h"
+#include "../src/util.h"
+#include "../src/rec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SHM_ALIGN 4096
+
+static uint64_t
+place(uint64_t *cursor, uint64_t size)
+{
+    uint64_t off = MEMDB_ALIGN(*cursor, SHM_ALIGN);
+    *cursor = off + size;
+    return off;
+}
+
+static void
+shm_handles(shm_t *s)
+{
+    shm_hdr_t *h = s->hdr;
+
+    s->node = (shm_node_t *) (s->base + h->node_off);
+    s->workers = (shm_worker_t *) (s->base + h->workers_off);
+    s->arena = (arena_t *) (s->base + h->arena_off);
+    s->ht.parts = (ht_part_t *) (s->base + h->parts_off);
+    s->ht.arena = s->arena;
+    s->ht.base = s->base + h->arena_data_off;
+    s->ht.self = (uint32_t) getpid();
+    s->ring.hdr = (ring_hdr_t *) (s->base + h->ring_off);
+    s->ring.data = s->base + h->ring_data_off;
+}
+
+int
+shm_create(shm_t *s, const shm_params_t *p)
+{
+    shm_hdr_t h;
+    uint64_t cur = 0, arena_size;
+    void *m;
+
+    memset(&h, 0, sizeof(h));
+    h.magic = SHM_MAGIC;
+    h.layout = SHM_LAYOUT;
+    h.hdr_size = sizeof(shm_hdr_t);
+    place(&cur, sizeof(shm_hdr_t));
+    h.node_off = place(&cur, sizeof(shm_node_t));
+    h.workers_off = place(&cur, sizeof(shm_worker_t) * SHM_MAX_WORKERS);
+    h.parts_off = place(&cur, sizeof(ht_part_t) * HT_PARTS);
+    h.ring_off = place(&cur, sizeof(ring_hdr_t));
+    h.ring_size = p->ring_size;
+    h.ring_data_off = place(&cur, p->ring_size);
+    h.arena_off = place(&cur, sizeof(arena_t));
+    /* Room beyond the limit for index doubling and uploads in flight. */
+    arena_size = p->max_memory + p->max_memory / 8 + (64ULL << 20);
+    if (arena_size >= (1ULL << (HT_OFF_BITS + 3)))
+        arena_size = (1ULL << (HT_OFF_BITS + 3)) - 1;
+    h.arena_size = arena_size;
+    h.arena_data_off = place(&cur, arena_size);
+    h.map_size = MEMDB_ALIGN(cur, SHM_ALIGN);
+
+    m = mmap(NULL, h.map_size, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+        log_errno("mmap(%llu bytes, MAP_SHARED) failed",
+                  (unsigned long long) h.map_size);
+        return MEMDB_ERR;
+    }
+    s->base = m;
+    s->hdr = m;
+    memcpy(s->hdr, &h, sizeof(h));
+    shm_handles(s);
+    arena_init(s->arena, arena_size, p->max_memory);
+    ht_init(&s->ht);
+    ring_init(&s->ring, p->ring_size, 1);
+    s->node->nworkers = p->nworkers;
+    s->node->master_pid = (int32_t) getpid();
+    s->node->start_ms = util_wall_ms();
+    s->node->start_mono_ms = util_now_ms();
+    snprintf(s->node->node_id, sizeof(s->node->node_id), "%s", p->node_id);
+    for (unsigned i = 0; i < SHM_MAX_WORKERS; i++)
+        atomic_store(&s->workers[i].inflight_pos, SHM_NONE);
+    return MEMDB_OK;
+}
+
+void
+shm_destroy(shm_t *s)
+{
+    if (s->base != NULL)
+        munmap(s->base, s->hdr->map_size);
+    s->base = NULL;
+}
+
+void
+shm_attach_child(shm_t *s)
+{
+    s->ht.self = (uint32_t) getpid();
+}
+
+shm_worker_t *
+shm_worker(shm_t *s, unsigned i)
+{
+    return &s->workers[i];
+}
+
+static uint32_t
+progress_of(int32_t worker, void *arg)
+{
+    shm_t *s = arg;
+
+    if (worker < 0 || worker >= SHM_MAX_WORKERS)
+        return UINT32_MAX;
+    return atomic_load(&s->workers[worker].progress);
+}
+
+unsigned
+shm_repair_dead(shm_t *s, pid_t dead, int worker)
+{
+    static const ring_resv_t none = { 0, UINT64_MAX - 1, 0 };
+    unsigned n;
+
+    n = ring_repair(&s->ring, (uint32_t) dead,
+                    worker >= 0 ? &s->workers[worker].resv : &none);
+    n += ht_repair(&s->ht, (uint32_t) dead, progress_of, s);
+    if (worker >= 0)
+        atomic_store(&s->workers[worker].mem_reserved, 0);
+    return n;
+}
+
+uint64_t
+shm_mem_used(shm_t *s)
+{
+    return arena_used(s->arena);
+}
+
+uint64_t
+shm_mem_limit(shm_t *s)
+{
+    return s->arena->limit;
+}
+
+int
+shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes)
+{
+    uint64_t promised = 0;
+
+    if (bytes == 0)
+        return MEMDB_OK;              /* no new word: needs no memory */
+    for (unsigned i = 0; i < SHM_MAX_WORKERS; i++)
+        promised += atomic_load_explicit(&s->workers[i].mem_reserved,
+                                         memory_order_relaxed);
+    if (shm_mem_used(s) + promised + bytes > s->arena->limit)
+        return MEMDB_BUSY;
+    atomic_store_explicit(&w->mem_reserved, bytes, memory_order_relaxed);
+    return MEMDB_OK;
+}
+
+void
+shm_mem_done(shm_worker_t *w)
+{
+    atomic_store_explicit(&w->mem_reserved, 0, memory_order_relaxed);
+}
+
+int
+shm_apply(shm_t *s, const void *rec, uint32_t from, int worker,
+          _Atomic uint32_t *progress)
+{
+    rec_iter_t it;
+    const char *w;
+    size_t len;
+    uint64_t delta;
+    ht_progress_t pg = { .worker = worker, .progress = progress, .idx = 0 };
+    int rc;
+
+    rec_iter_init(&it, rec);
+    while ((rc = rec_next(&it, &w, &len, &delta)) == MEMDB_OK) {
+        if (pg.idx >= from
+            && ht_incr(&s->ht, ht_hash(w, len), w, (uint16_t) len, delta,
+                       &pg) != MEMDB_OK) {
+            log_error("store full while applying a change record (word %u)",
+                      pg.idx);
+            return MEMDB_ERR;
+        }
+        pg.idx++;
+    }
+    return rc == MEMDB_AGAIN ? MEMDB_OK : MEMDB_ERR;
+}

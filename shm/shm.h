@@ -1,0 +1,126 @@
+/*
+ * shm.h - the shared segment: one anonymous MAP_SHARED mapping created by
+ * the master before it forks, inherited by every child.
+ *
+ *   +--------------------+ 0
+ *   | shm_hdr_t          |  magic, layout version, sizes, section offsets
+ *   | shm_node_t         |  role, epoch, LSNs, counters
+ *   | shm_worker_t[64]   |  one slot per worker (pid, in-flight record)
+ *   | ht_part_t[4096]    |  hash-table partitions
+ *   | ring_hdr_t         |
+ *   | ring data          |  persistence.ring_size bytes
+ *   | arena_t + data     |  entries and indexes, store.max_memory + slack
+ *   +--------------------+ map_size
+ *
+ * Sections are found by offset, never by pointer, and each process builds
+ * its own handle (shm_t) from the header.  Only the master writes the header
+ * and the node identity; children write their worker slot and the data
+ * structures through the ht_/ring_ APIs.  Locks held by a child that died
+ * are found and repaired by the master (shm_repair_dead).
+ */
+#ifndef MEMDB_SHM_H
+#define MEMDB_SHM_H
+
+#include "arena.h"
+#include "ht.h"
+#include "ring.h"
+
+#define SHM_MAGIC       0x4d48534244424d4dULL   /* "MMDBSHMM" */
+#define SHM_LAYOUT      1
+#define SHM_MAX_WORKERS 64
+#define SHM_NONE        UINT64_MAX
+
+enum { ROLE_STANDALONE = 0, ROLE_LEADER = 1, ROLE_REPLICA = 2 };
+
+typedef struct shm_worker_s {
+    _Atomic int32_t  pid;
+    _Atomic uint32_t ready;          /* set when the worker serves */
+    _Atomic uint32_t progress;       /* words of the in-flight record applied */
+    _Atomic uint32_t want_wake;      /* wants its eventfd written */
+    _Atomic uint64_t inflight_pos;   /* ring position, SHM_NONE when idle */
+    _Atomic uint64_t mem_reserved;   /* bytes promised to the current upload */
+    ring_resv_t      resv;           /* last ring reservation */
+    _Atomic uint64_t requests;
+    _Atomic uint64_t wait_lsn;       /* durable LSN it waits for, 0 none */
+    _Atomic uint64_t heartbeat_ms;   /* last event-loop iteration */
+} __attribute__((aligned(128))) shm_worker_t;
+
+_Static_assert(sizeof(shm_worker_t) == 128, "worker slot is 128 bytes");
+
+typedef struct shm_node_s {
+    _Atomic uint32_t role;
+    _Atomic uint32_t accepting;      /* 0 while shutting down */
+    _Atomic uint32_t writer_idle;    /* master sleeps: write its eventfd */
+    uint32_t         _pad0;
+    _Atomic uint64_t epoch;
+    _Atomic uint64_t written_lsn;    /* written to the log file */
+    _Atomic uint64_t durable_lsn;    /* fsynced */
+    _Atomic uint64_t uploads;
+    _Atomic uint64_t rejected;
+    uint64_t         start_ms;       /* wall clock */
+    uint64_t         start_mono_ms;
+    uint32_t         nworkers;
+    int32_t          master_pid;
+    char             node_id[64];
+} shm_node_t;
+
+typedef struct shm_hdr_s {
+    uint64_t magic;
+    uint32_t layout;
+    uint32_t hdr_size;
+    uint64_t map_size;
+    uint64_t node_off;
+    uint64_t workers_off;
+    uint64_t parts_off;
+    uint64_t ring_off;
+    uint64_t ring_data_off;
+    uint64_t ring_size;
+    uint64_t arena_off;
+    uint64_t arena_data_off;
+    uint64_t arena_size;
+} shm_hdr_t;
+
+typedef struct shm_s {
+    char          *base;
+    shm_hdr_t     *hdr;
+    shm_node_t    *node;
+    shm_worker_t  *workers;
+    arena_t       *arena;
+    ht_t           ht;
+    ring_t         ring;
+} shm_t;
+
+typedef struct shm_params_s {
+    uint64_t max_memory;
+    uint64_t ring_size;        /* power of two */
+    uint32_t nworkers;
+    const char *node_id;
+} shm_params_t;
+
+/* Master: creates and formats the segment. */
+int  shm_create(shm_t *s, const shm_params_t *p);
+void shm_destroy(shm_t *s);
+/* Any process: refreshes the per-process parts of the handle (the pid used
+ * for locks) after fork. */
+void shm_attach_child(shm_t *s);
+
+shm_worker_t *shm_worker(shm_t *s, unsigned i);
+/* Master: after a child died, repairs what it left half done.  Returns the
+ * number of locks or slots repaired. */
+unsigned shm_repair_dead(shm_t *s, pid_t dead, int worker);
+
+/* Bytes the store uses and may use (store.max_memory). */
+uint64_t shm_mem_used(shm_t *s);
+uint64_t shm_mem_limit(shm_t *s);
+/* Promises bytes to an upload of worker w: MEMDB_OK, or MEMDB_BUSY when
+ * store.max_memory would be exceeded.  shm_mem_done() ends the promise. */
+int  shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes);
+void shm_mem_done(shm_worker_t *w);
+
+/* Applies the words of a checked change record, from word index `from`,
+ * reporting progress in *progress (NULL for none) for crash repair.  worker
+ * is the slot number of the caller, -1 for the master. */
+int  shm_apply(shm_t *s, const void *rec, uint32_t from, int worker,
+               _Atomic uint32_t *progress);
+
+#endif

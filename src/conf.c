@@ -1,0 +1,382 @@
+/*
+ * conf.c - the YAML configuration loader (see conf.h).
+ *
+ * The whole schema is the table conf_opts[]: adding a key is adding one
+ * line there (and a paragraph to man/memdb.yaml.5).  Values are checked when
+ * they are read, with the position of the offending node, so the error a
+ * user sees points at the exact line and column.
+ */
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+typedef enum {
+    CT_STR, CT_INT, CT_SIZE, CT_DUR, CT_ADDR, CT_LEVEL,
+} conf_type_e;
+
+typedef struct conf_opt_s {
+    const char  *section;
+    const char  *key;
+    conf_type_e  type;
+    size_t       off;
+    size_t       size;        /* CT_STR: buffer size */
+    uint64_t     min, max;    /* CT_INT, CT_SIZE, CT_DUR */
+} conf_opt_t;
+
+#define OFF(f)  offsetof(conf_t, f)
+#define STR(s, k, f)  { s, k, CT_STR, OFF(f), sizeof(((conf_t *) 0)->f), 0, 0 }
+#define NUM(s, k, t, f, lo, hi)  { s, k, t, OFF(f), 0, lo, hi }
+
+static const conf_opt_t conf_opts[] = {
+    STR("node", "id", node_id),
+    STR("node", "data_dir", data_dir),
+    { "http", "listen", CT_ADDR, OFF(http_listen), 0, 0, 0 },
+    NUM("http", "workers", CT_INT, http_workers, 1, 256),
+    NUM("http", "max_body", CT_SIZE, http_max_body, 1, 1ULL << 34),
+    NUM("http", "max_header", CT_SIZE, http_max_header, 1024, 1 << 20),
+    NUM("http", "header_timeout", CT_DUR, http_header_timeout_ms, 1, 3600000),
+    NUM("http", "body_timeout", CT_DUR, http_body_timeout_ms, 1, 3600000),
+    NUM("http", "idle_timeout", CT_DUR, http_idle_timeout_ms, 1, 86400000),
+    NUM("http", "max_connections", CT_INT, http_max_connections, 1, 1000000),
+    STR("log", "file", log_file),
+    STR("log", "activity", log_activity),
+    { "log", "level", CT_LEVEL, OFF(log_level), 0, 0, 0 },
+    NUM("store", "max_memory", CT_SIZE, store_max_memory, 16ULL << 20,
+        1ULL << 44),
+    NUM("store", "max_word", CT_SIZE, store_max_word, 16, 65535),
+};
+
+typedef struct conf_ctx_s {
+    conf_t        *c;
+    const char    *path;
+    yaml_document_t doc;
+    char          *err;
+    size_t         errlen;
+} conf_ctx_t;
+
+void
+conf_defaults(conf_t *c)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memset(c, 0, sizeof(*c));
+    snprintf(c->node_id, sizeof(c->node_id), "n1");
+    snprintf(c->data_dir, sizeof(c->data_dir), "./var");
+    snprintf(c->http_listen.text, sizeof(c->http_listen.text),
+             "127.0.0.1:9889");
+    (void) util_parse_addr(c->http_listen.text, &c->http_listen.ss,
+                           &c->http_listen.len);
+    c->http_workers = ncpu > 0 ? ncpu : 1;
+    c->http_max_body = 64ULL << 20;
+    c->http_max_header = 16ULL << 10;
+    c->http_header_timeout_ms = 10000;
+    c->http_body_timeout_ms = 30000;
+    c->http_idle_timeout_ms = 60000;
+    c->http_max_connections = 10000;
+    snprintf(c->log_file, sizeof(c->log_file), "-");
+    c->log_level = LOG_LVL_INFO;
+    c->store_max_memory = util_phys_memory() / 2;
+    c->store_max_word = 65535;
+}
+
+static int
+conf_fail(conf_ctx_t *x, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    k = snprintf(x->err, x->errlen, "%s:%zu:%zu: ", x->path,
+                 n ? n->start_mark.line + 1 : 1,
+                 n ? n->start_mark.column + 1 : 1);
+    if (k < 0 || (size_t) k >= x->errlen)
+        return MEMDB_ERR;
+    va_start(ap, fmt);
+    vsnprintf(x->err + k, x->errlen - (size_t) k, fmt, ap);
+    va_end(ap);
+    return MEMDB_ERR;
+}
+
+static const char *
+scalar(const yaml_node_t *n)
+{
+    return (const char *) n->data.scalar.value;
+}
+
+static int
+set_number(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
+{
+    const char *s = scalar(v);
+    void *dst = (char *) x->c + o->off;
+    uint64_t u;
+    int rc;
+
+    switch (o->type) {
+    case CT_INT:
+        rc = util_parse_size(s, &u) == MEMDB_OK && strspn(s, "0123456789")
+             == strlen(s) ? MEMDB_OK : MEMDB_ERR;
+        break;
+    case CT_SIZE:
+        rc = util_parse_size(s, &u);
+        break;
+    default:
+        rc = util_parse_duration(s, &u);
+        break;
+    }
+    if (rc != MEMDB_OK)
+        return conf_fail(x, v, "%s.%s: \"%s\" is not a valid %s", o->section,
+                         o->key, s, o->type == CT_INT ? "integer"
+                         : o->type == CT_SIZE ? "size (like 64MiB)"
+                         : "duration (like 200ms or 2s)");
+    if (u < o->min || u > o->max)
+        return conf_fail(x, v, "%s.%s: %s is out of range [%llu, %llu]%s",
+                         o->section, o->key, s, (unsigned long long) o->min,
+                         (unsigned long long) o->max,
+                         o->type == CT_DUR ? " ms"
+                         : o->type == CT_SIZE ? " bytes" : "");
+    if (o->type == CT_INT)
+        *(int64_t *) dst = (int64_t) u;
+    else
+        *(uint64_t *) dst = u;
+    return MEMDB_OK;
+}
+
+/* node.id goes into file names and log lines. */
+static bool
+id_ok(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9')
+              || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            return false;
+    return true;
+}
+
+static int
+set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
+{
+    void *dst = (char *) x->c + o->off;
+    const char *s;
+
+    if (v->type != YAML_SCALAR_NODE)
+        return conf_fail(x, v, "%s.%s: expected a single value, found a %s",
+                         o->section, o->key, v->type == YAML_MAPPING_NODE
+                         ? "mapping" : "list");
+    s = scalar(v);
+    if (*s == '\0')
+        return conf_fail(x, v, "%s.%s: empty value", o->section, o->key);
+
+    switch (o->type) {
+    case CT_STR:
+        if (strlen(s) >= o->size)
+            return conf_fail(x, v, "%s.%s: longer than %zu bytes", o->section,
+                             o->key, o->size - 1);
+        if (o->off == OFF(node_id) && !id_ok(s))
+            return conf_fail(x, v, "node.id: \"%s\" may only hold "
+                             "letters, digits, '-', '_' and '.'", s);
+        memcpy(dst, s, strlen(s) + 1);
+        return MEMDB_OK;
+    case CT_ADDR: {
+        conf_addr_t *a = dst;
+        if (strlen(s) >= sizeof(a->text)
+            || util_parse_addr(s, &a->ss, &a->len) != MEMDB_OK)
+            return conf_fail(x, v, "%s.%s: \"%s\" is not an address "
+                             "HOST:PORT (IPv6 as [ADDR]:PORT)", o->section,
+                             o->key, s);
+        memcpy(a->text, s, strlen(s) + 1);
+        return MEMDB_OK;
+    }
+    case CT_LEVEL: {
+        int l = log_level_parse(s);
+        if (l < 0)
+            return conf_fail(x, v, "%s.%s: \"%s\" is not one of error, warn, "
+                             "info, debug", o->section, o->key, s);
+        *(int64_t *) dst = l;
+        return MEMDB_OK;
+    }
+    default:
+        return set_number(x, o, v);
+    }
+}
+
+static const conf_opt_t *
+find_opt(const char *section, const char *key, bool *section_known)
+{
+    *section_known = false;
+    for (size_t i = 0; i < MEMDB_NELEM(conf_opts); i++) {
+        if (strcmp(conf_opts[i].section, section) != 0)
+            continue;
+        *section_known = true;
+        if (key != NULL && strcmp(conf_opts[i].key, key) == 0)
+            return &conf_opts[i];
+    }
+    return NULL;
+}
+
+static int
+load_section(conf_ctx_t *x, const char *section, yaml_node_t *map)
+{
+    yaml_node_pair_t *p;
+    bool known;
+
+    if (map->type != YAML_MAPPING_NODE)
+        return conf_fail(x, map, "%s: expected a mapping of keys", section);
+    for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&x->doc, p->value);
+        const conf_opt_t *o;
+
+        if (k->type != YAML_SCALAR_NODE)
+            return conf_fail(x, k, "%s: keys must be plain names", section);
+        o = find_opt(section, scalar(k), &known);
+        if (o == NULL)
+            return conf_fail(x, k, "unknown key \"%s\" in section \"%s\"",
+                             scalar(k), section);
+        if (set_value(x, o, v) != MEMDB_OK)
+            return MEMDB_ERR;
+    }
+    return MEMDB_OK;
+}
+
+static int
+load_root(conf_ctx_t *x)
+{
+    yaml_node_t *root = yaml_document_get_root_node(&x->doc);
+    yaml_node_pair_t *p;
+    bool known;
+
+    if (root == NULL)
+        return MEMDB_OK;                     /* empty file: all defaults */
+    if (root->type != YAML_MAPPING_NODE)
+        return conf_fail(x, root, "expected a mapping of sections "
+                         "(node, http, log, store)");
+    for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(&x->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&x->doc, p->value);
+
+        if (k->type != YAML_SCALAR_NODE)
+            return conf_fail(x, k, "section names must be plain names");
+        (void) find_opt(scalar(k), NULL, &known);
+        if (!known)
+            return conf_fail(x, k, "unknown section \"%s\"", scalar(k));
+        if (load_section(x, scalar(k), v) != MEMDB_OK)
+            return MEMDB_ERR;
+    }
+    return MEMDB_OK;
+}
+
+/* Checks that relate several keys, after the whole file was read. */
+static int
+conf_finish(conf_ctx_t *x)
+{
+    conf_derive(x->c);
+    return MEMDB_OK;
+}
+
+void
+conf_derive(conf_t *c)
+{
+    if (c->log_activity[0] == '\0')
+        snprintf(c->log_activity, sizeof(c->log_activity), "%.1000s/%s",
+                 c->data_dir, "activity.log");
+}
+
+int
+conf_load(conf_t *c, const char *path, char *err, size_t errlen)
+{
+    conf_ctx_t x = { .c = c, .path = path, .err = err, .errlen = errlen };
+    yaml_parser_t parser;
+    FILE *f;
+    int rc;
+
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s:1:1: cannot open: %s", path,
+                 strerror(errno));
+        return MEMDB_ERR;
+    }
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &x.doc)) {
+        size_t line = parser.problem_mark.line;
+        size_t col = parser.problem_mark.column;
+        if (parser.error == YAML_READER_ERROR) {
+            /* Bad input bytes come with a byte offset only: count lines and
+             * characters up to it. */
+            int ch;
+            line = col = 0;
+            rewind(f);
+            for (size_t i = 0; i < parser.problem_offset
+                 && (ch = getc(f)) != EOF; i++) {
+                if (ch == '\n')
+                    line++, col = 0;
+                else if ((ch & 0xc0) != 0x80)
+                    col++;
+            }
+        }
+        snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", path,
+                 line + 1, col + 1,
+                 parser.problem ? parser.problem : "unknown");
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return MEMDB_ERR;
+    }
+    rc = load_root(&x);
+    if (rc == MEMDB_OK)
+        rc = conf_finish(&x);
+    yaml_document_delete(&x.doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}
+
+void
+conf_dump(const conf_t *c, int fd)
+{
+    static const char *lv[] = { "error", "warn", "info", "debug" };
+    const char *cur = "";
+
+    for (size_t i = 0; i < MEMDB_NELEM(conf_opts); i++) {
+        const conf_opt_t *o = &conf_opts[i];
+        const void *src = (const char *) c + o->off;
+
+        if (strcmp(cur, o->section) != 0) {
+            dprintf(fd, "%s:\n", o->section);
+            cur = o->section;
+        }
+        switch (o->type) {
+        case CT_STR:
+            dprintf(fd, "  %s: \"%s\"\n", o->key, (const char *) src);
+            break;
+        case CT_ADDR:
+            dprintf(fd, "  %s: %s\n", o->key,
+                    ((const conf_addr_t *) src)->text);
+            break;
+        case CT_LEVEL:
+            dprintf(fd, "  %s: %s\n", o->key, lv[*(const int64_t *) src]);
+            break;
+        case CT_INT:
+            dprintf(fd, "  %s: %lld\n", o->key,
+                    (long long) *(const int64_t *) src);
+            break;
+        case CT_DUR:
+            dprintf(fd, "  %s: %llums\n", o->key,
+                    (unsigned long long) *(const uint64_t *) src);
+            break;
+        default:
+            dprintf(fd, "  %s: %llu\n", o->key,
+                    (unsigned long long) *(const uint64_t *) src);
+            break;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/*
+ * conf.h - memdb.yaml, the configuration file (see memdb.yaml(5)).
+ *
+ * The file is YAML, read with libyaml's document loader.  Every key is
+ * described once, in the table in conf.c (section, key, type, default,
+ * limits); the loader walks the document against that table, so an unknown
+ * key, a wrong type or a value out of range is reported as
+ * "FILE:LINE:COL: what is wrong" and memdbd exits with status 2.
+ */
+#ifndef MEMDB_CONF_H
+#define MEMDB_CONF_H
+
+#include "memdb.h"
+
+#include <sys/socket.h>
+
+#define CONF_PATH_MAX 1024
+#define CONF_ID_MAX   64
+
+typedef struct conf_addr_s {
+    char                    text[128];   /* as written, "" when unset */
+    struct sockaddr_storage ss;
+    socklen_t               len;
+} conf_addr_t;
+
+typedef struct conf_s {
+    char        path[CONF_PATH_MAX];
+
+    /* node */
+    char        node_id[CONF_ID_MAX];
+    char        data_dir[CONF_PATH_MAX];
+
+    /* http */
+    conf_addr_t http_listen;
+    int64_t     http_workers;
+    uint64_t    http_max_body;
+    uint64_t    http_max_header;
+    uint64_t    http_header_timeout_ms;
+    uint64_t    http_body_timeout_ms;
+    uint64_t    http_idle_timeout_ms;
+    int64_t     http_max_connections;
+
+    /* log */
+    char        log_file[CONF_PATH_MAX];
+    char        log_activity[CONF_PATH_MAX];
+    int64_t     log_level;
+
+    /* store */
+    uint64_t    store_max_memory;
+    uint64_t    store_max_word;
+} conf_t;
+
+/* Fills c with the defaults. */
+void conf_defaults(conf_t *c);
+/* Loads path over the defaults.  On error writes "FILE:LINE:COL: msg" into
+ * err and returns MEMDB_ERR. */
+int  conf_load(conf_t *c, const char *path, char *err, size_t errlen);
+/* Fills the values that default from others (log.activity from
+ * node.data_dir); conf_load() calls it. */
+void conf_derive(conf_t *c);
+/* Prints the effective configuration as YAML (memdbd --check-config -v). */
+void conf_dump(const conf_t *c, int fd);
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * master.c - the master process.
+ *
+ * NOTES
+ *
+ * What the master owns: the listen socket (bound here, or taken from
+ * systemd), the shared segment (created before any fork), the data
+ * directory, the configuration, and the table of children.  It keeps that
+ * table in its own memory, not in shm, so a child that scribbles over the
+ * segment cannot confuse supervision.  It never parses client input.
+ *
+ * Its loop: an epoll set with a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP)
+ * and the eventfd workers write after publishing a change record.  Signals
+ * only set state that the loop acts on.
+ *
+ * Children: N workers (slot numbers 0..N-1).  A child that dies is reaped,
+ * the locks and half-done work it left in shm are repaired
+ * (shm_repair_dead), its in-flight change record is finished from its
+ * progress counter, and it is restarted after a backoff that doubles from
+ * 100 ms to 5 s while it keeps dying young.  Exit status 2 means a
+ * configuration or init error: that child is not restarted.
+ *
+ * Shutdown (SIGTERM or SIGINT): stop accepting, SIGTERM the workers (they
+ * finish the requests in progress), SIGKILL what is left after 15 s, write
+ * out the change ring, exit 0.
+ */
+#include "master.h"
+#include "log.h"
+#include "proctitle.h"
+#include "util.h"
+#include "../shm/shm.h"
+#include "../worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MASTER_TICK_MS       100
+#define MASTER_STOP_MS       15000
+#define RESPAWN_MIN_MS       100
+#define RESPAWN_MAX_MS       5000
+#define RESPAWN_STABLE_MS    10000
+
+typedef struct child_s {
+    pid_t    pid;
+    int      wake_fd;
+    uint64_t started_ms;
+    uint64_t respawn_at;        /* 0: not waiting */
+    uint64_t backoff_ms;
+    bool     disabled;          /* exited 2 */
+} child_t;
+
+typedef struct master_s {
+    conf_t   *conf;
+    shm_t     shm;
+    int       listen_fd;
+    int       sig_fd;
+    int       epfd;
+    int       notify_fd;
+    int       pdeath[2];
+    unsigned  nworkers;
+    child_t   workers[SHM_MAX_WORKERS];
+    bool      stopping;
+    uint64_t  stop_deadline;
+    uint64_t  ring_cursor;
+} master_t;
+
+static int
+master_listen(master_t *m)
+{
+    const conf_addr_t *a = &m->conf->http_listen;
+    int fd, one = 1;
+
+    fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd < 0) {
+        log_errno("socket() failed");
+        return MEMDB_ERR;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *) &a->ss, a->len) < 0) {
+        log_errno("bind(%s) failed", a->text);
+        close(fd);
+        return MEMDB_ERR;
+    }
+    if (listen(fd, 4096) < 0) {
+        log_errno("listen(%s) failed", a->text);
+        close(fd);
+        return MEMDB_ERR;
+    }
+    m->listen_fd = fd;
+    return MEMDB_OK;
+}
+
+static int
+master_spawn(master_t *m, unsigned slot)
+{
+    child_t *ch = &m->workers[slot];
+    wrk_args_t args;
+    pid_t pid;
+
+    pid = fork();
+    if (pid < 0) {
+        log_errno("fork() failed");
+        return MEMDB_ERR;
+    }
+    if (pid > 0) {
+        ch->pid = pid;
+        ch->started_ms = util_now_ms();
+        ch->respawn_at = 0;
+        return MEMDB_OK;
+    }
+    /* child */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    close(m->pdeath[1]);
+    close(m->sig_fd);
+    close(m->epfd);
+    shm_attach_child(&m->shm);
+    log_set_role("worker");
+    proctitle_set("memdbd: worker %u", slot);
+    args.conf = m->conf;
+    args.shm = &m->shm;
+    args.slot = (int) slot;
+    args.listen_fd = m->listen_fd;
+    args.wake_fd = ch->wake_fd;
+    args.notify_fd = m->notify_fd;
+    args.pdeath_fd = m->pdeath[0];
+    _exit(wrk_main(&args));
+}
+
+/* Finishes the change record a dead worker was applying. */
+static void
+master_finish_inflight(master_t *m, unsigned slot)
+{
+    shm_worker_t *w = shm_worker(&m->shm, slot);
+    uint64_t pos = atomic_load(&w->inflight_pos);
+    ring_slot_t *s;
+    uint32_t from;
+
+    if (pos == SHM_NONE)
+        return;
+    s = ring_slot_at(&m->shm.ring, pos);
+    from = atomic_load(&w->progress);
+    if (atomic_load(&s->pos) == pos && atomic_load(&s->state) == RING_READY) {
+        log_warn("worker %u died applying lsn %llu: applying the rest from "
+                 "word %u", slot, (unsigned long long) s->lsn, from);
+        shm_apply(&m->shm, ring_slot_rec(s), from, -1, NULL);
+    }
+    atomic_store(&w->inflight_pos, SHM_NONE);
+}
+
+static void
+master_child_died(master_t *m, pid_t pid, int status)
+{
+    uint64_t now = util_now_ms();
+    unsigned repaired;
+
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        child_t *ch = &m->workers[i];
+        if (ch->pid != pid)
+            continue;
+        if (WIFSIGNALED(status))
+            log_warn("worker %u (pid %d) killed by signal %d", i, pid,
+                     WTERMSIG(status));
+        else if (WEXITSTATUS(status) != 0 || !m->stopping)
+            log_warn("worker %u (pid %d) exited with status %d", i, pid,
+                     WEXITSTATUS(status));
+        repaired = shm_repair_dead(&m->shm, pid, (int) i);
+        if (repaired > 0)
+            log_warn("repaired %u locks or ring slots left by pid %d",
+                     repaired, pid);
+        master_finish_inflight(m, i);
+        shm_worker_t *w = shm_worker(&m->shm, i);
+        atomic_store(&w->pid, 0);
+        atomic_store(&w->ready, 0);
+        atomic_store(&w->want_wake, 0);
+        ch->pid = 0;
+        if (m->stopping)
+            return;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == MEMDB_EXIT_CONFIG) {
+            log_error("worker %u failed to initialize: not restarting it", i);
+            ch->disabled = true;
+            return;
+        }
+        if (now - ch->started_ms > RESPAWN_STABLE_MS)
+            ch->backoff_ms = 0;
+        ch->backoff_ms = ch->backoff_ms == 0 ? RESPAWN_MIN_MS
+                         : MEMDB_MIN(ch->backoff_ms * 2, RESPAWN_MAX_MS);
+        ch->respawn_at = now + ch->backoff_ms;
+        return;
+    }
+}
+
+static void
+master_reap(master_t *m)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        master_child_died(m, pid, status);
+}
+
+static void
+master_stop(master_t *m)
+{
+    if (m->stopping)
+        return;
+    log_info("shutting down");
+    m->stopping = true;
+    m->stop_deadline = util_now_ms() + MASTER_STOP_MS;
+    atomic_store(&m->shm.node->accepting, 0);
+    for (unsigned i = 0; i < m->nworkers; i++)
+        if (m->workers[i].pid > 0)
+            kill(m->workers[i].pid, SIGTERM);
+}
+
+static void
+master_signals(master_t *m)
+{
+    struct signalfd_siginfo si;
+
+    while (read(m->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            master_reap(m);
+            break;
+        case SIGHUP:
+            log_info("SIGHUP: reopening logs");
+            log_reopen();
+            for (unsigned i = 0; i < m->nworkers; i++)
+                if (m->workers[i].pid > 0)
+                    kill(m->workers[i].pid, SIGHUP);
+            break;
+        default:
+            master_stop(m);
+            break;
+        }
+    }
+}
+
+/* Wakes the workers that wait for ring room or a durable LSN. */
+static void
+master_wake_workers(master_t *m)
+{
+    uint64_t one = 1;
+
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        shm_worker_t *w = shm_worker(&m->shm, i);
+        if (m->workers[i].pid > 0 && atomic_exchange(&w->want_wake, 0))
+            (void) write(m->workers[i].wake_fd, &one, sizeof(one));
+    }
+}
+
+/* The log writer: consumes complete records in LSN order and frees their
+ * room in the ring, never past a record a live worker is still applying. */
+static void
+master_drain(master_t *m)
+{
+    ring_t *r = &m->shm.ring;
+    uint64_t cursor = m->ring_cursor, upto;
+    ring_slot_t *s;
+    uint64_t last = 0;
+
+    while ((s = ring_next(r, &cursor, false)) != NULL) {
+        last = s->lsn;
+        cursor += s->size;
+    }
+    m->ring_cursor = cursor;
+    if (last != 0) {
+        atomic_store(&m->shm.node->written_lsn, last);
+        atomic_store(&m->shm.node->durable_lsn, last);
+    }
+    upto = cursor;
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        uint64_t p = atomic_load(&shm_worker(&m->shm, i)->inflight_pos);
+        if (p < upto)
+            upto = p;
+    }
+    if (upto > atomic_load(&r->hdr->tail)) {
+        ring_release(r, upto);
+        master_wake_workers(m);
+    }
+}
+
+static void
+master_respawn(master_t *m)
+{
+    uint64_t now = util_now_ms();
+
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        child_t *ch = &m->workers[i];
+        if (ch->pid == 0 && !ch->disabled && ch->respawn_at != 0
+            && now >= ch->respawn_at) {
+            if (master_spawn(m, i) == MEMDB_OK)
+                log_info("worker %u restarted (pid %d)", i, ch->pid);
+            else
+                ch->respawn_at = now + RESPAWN_MAX_MS;
+        }
+    }
+}
+
+static unsigned
+master_alive(const master_t *m, unsigned *usable)
+{
+    unsigned n = 0, u = 0;
+
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        n += m->workers[i].pid > 0;
+        u += !m->workers[i].disabled;
+    }
+    *usable = u;
+    return n;
+}
+
+static int
+master_setup(master_t *m)
+{
+    sigset_t set;
+    struct epoll_event ev = { .events = EPOLLIN };
+    shm_params_t sp;
+
+    if (util_mkdir_p(m->conf->data_dir) != MEMDB_OK) {
+        log_errno("mkdir(%s) failed", m->conf->data_dir);
+        return MEMDB_ERR;
+    }
+    if (master_listen(m) != MEMDB_OK)
+        return MEMDB_ERR;
+    sp.max_memory = m->conf->store_max_memory;
+    sp.ring_size = util_next_pow2(MEMDB_MAX(m->conf->http_max_body * 2,
+                                            8ULL << 20));
+    sp.nworkers = m->nworkers;
+    sp.node_id = m->conf->node_id;
+    if (shm_create(&m->shm, &sp) != MEMDB_OK)
+        return MEMDB_ERR;
+    atomic_store(&m->shm.node->accepting, 1);
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    m->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    m->epfd = epoll_create1(EPOLL_CLOEXEC);
+    m->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (m->sig_fd < 0 || m->epfd < 0 || m->notify_fd < 0
+        || pipe2(m->pdeath, O_CLOEXEC) < 0) {
+        log_errno("signalfd/epoll/eventfd/pipe failed");
+        return MEMDB_ERR;
+    }
+    ev.data.fd = m->sig_fd;
+    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sig_fd, &ev);
+    ev.data.fd = m->notify_fd;
+    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->notify_fd, &ev);
+    for (unsigned i = 0; i < m->nworkers; i++) {
+        m->workers[i].wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (m->workers[i].wake_fd < 0) {
+            log_errno("eventfd() failed");
+            return MEMDB_ERR;
+        }
+    }
+    return MEMDB_OK;
+}
+
+static int
+master_loop(master_t *m)
+{
+    struct epoll_event evs[8];
+    uint64_t v;
+
+    for (;;) {
+        unsigned usable, alive = master_alive(m, &usable);
+
+        if (m->stopping && alive == 0)
+            break;
+        if (!m->stopping && usable == 0) {
+            log_error("no worker can run; exiting");
+            return MEMDB_EXIT_FATAL;
+        }
+        if (m->stopping && util_now_ms() > m->stop_deadline) {
+            for (unsigned i = 0; i < m->nworkers; i++)
+                if (m->workers[i].pid > 0)
+                    kill(m->workers[i].pid, SIGKILL);
+        }
+        atomic_store(&m->shm.node->writer_idle, 1);
+        int timeout = ring_used(&m->shm.ring) > 0 ? 1 : MASTER_TICK_MS;
+        int n = epoll_wait(m->epfd, evs, 8, timeout);
+        atomic_store(&m->shm.node->writer_idle, 0);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == m->sig_fd)
+                master_signals(m);
+            else if (evs[i].data.fd == m->notify_fd)
+                (void) read(m->notify_fd, &v, sizeof(v));
+        }
+        master_drain(m);
+        if (!m->stopping)
+            master_respawn(m);
+    }
+    master_drain(m);
+    return MEMDB_EXIT_OK;
+}
+
+int
+master_run(conf_t *conf)
+{
+    static master_t m;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    m.conf = conf;
+    m.listen_fd = -1;
+    m.nworkers = (unsigned) MEMDB_MIN(conf->http_workers, SHM_MAX_WORKERS);
+    log_set_role("master");
+    proctitle_set("memdbd: master -c %s", conf->path[0] ? conf->path
+                  : "(defaults)");
+    if (master_setup(&m) != MEMDB_OK)
+        return MEMDB_EXIT_CONFIG;
+    for (unsigned i = 0; i < m.nworkers; i++)
+        if (master_spawn(&m, i) != MEMDB_OK)
+            return MEMDB_EXIT_FATAL;
+    log_info("memdbd %s node %s listening on %s with %u workers",
+             MEMDB_VERSION, conf->node_id, conf->http_listen.text,
+             m.nworkers);
+    rc = master_loop(&m);
+    log_info("stopped");
+    log_close();
+    return rc;
+}

@@ -1,0 +1,292 @@
+"""Helpers for the end-to-end tests: temp dirs, free ports, starting and
+stopping memdbd, and small HTTP clients (http.client, and raw sockets for
+the cases a well-behaved client cannot produce)."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILDDIR = os.environ.get("MEMDB_BUILDDIR", os.getcwd())
+SRCDIR = os.environ.get("MEMDB_SRCDIR",
+                        os.path.dirname(os.path.dirname(
+                            os.path.dirname(os.path.abspath(__file__)))))
+MEMDBD = os.path.join(BUILDDIR, "memdbd")
+MEMDBCTL = os.path.join(BUILDDIR, "memdbctl")
+
+_nodes = []
+_dirs = []
+
+
+def tempdir(prefix="memdb-e2e-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    _dirs.append(d)
+    return d
+
+
+def cleanup(keep_on_failure=True):
+    """Stops every node of the test; returns the temp dirs."""
+    for n in _nodes:
+        n.kill()
+    _nodes.clear()
+    dirs = list(_dirs)
+    _dirs.clear()
+    return dirs
+
+
+def discard(dirs):
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def dump_logs(d):
+    for name in ("memdbd.log",):
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            with open(p, errors="replace") as f:
+                lines = f.read().splitlines()[-30:]
+            for line in lines:
+                print(f"#   {name}: {line}")
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port free for TCP and UDP at the time of the call."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM
+                              if kind == socket.SOCK_STREAM
+                              else socket.SOCK_STREAM)
+        try:
+            other.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            other.close()
+    raise RuntimeError("no free port")
+
+
+def yaml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(yaml_value(x) for x in v) + "]"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return str(v)
+
+
+def write_config(path, sections):
+    with open(path, "w") as f:
+        for sec, keys in sections.items():
+            f.write(f"{sec}:\n")
+            for k, v in keys.items():
+                f.write(f"  {k}: {yaml_value(v)}\n")
+
+
+class Node:
+    """One memdbd in its own temp dir, on a free loopback port."""
+
+    def __init__(self, node_id="n1", workers=2, **sections):
+        self.dir = tempdir()
+        self.id = node_id
+        self.port = free_port()
+        self.data = os.path.join(self.dir, "data")
+        self.cfg = {
+            "node": {"id": node_id, "data_dir": self.data},
+            "http": {"listen": f"127.0.0.1:{self.port}",
+                     "workers": workers},
+            "log": {"file": "-", "level": "info",
+                    "activity": os.path.join(self.dir, "activity.log")},
+            "store": {"max_memory": "256MiB"},
+        }
+        for sec, keys in sections.items():
+            self.cfg.setdefault(sec, {}).update(keys)
+        self.cfg_path = os.path.join(self.dir, "memdb.yaml")
+        self.log_path = os.path.join(self.dir, "memdbd.log")
+        self.proc = None
+        _nodes.append(self)
+
+    def start(self, wait=True, extra_args=()):
+        write_config(self.cfg_path, self.cfg)
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([MEMDBD, "-c", self.cfg_path,
+                                      *extra_args],
+                                     stdout=self.logf, stderr=self.logf,
+                                     start_new_session=True)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"memdbd exited {self.proc.returncode}"
+                                     f": {self.log()[-2000:]}")
+            try:
+                st, _, _ = self.request("GET", "/healthz", timeout=1)
+                if st == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("memdbd did not become ready")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        c = http.client.HTTPConnection("127.0.0.1", self.port,
+                                       timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def json(self, method, path, body=None, headers=None, expect=200):
+        st, hdrs, data = self.request(method, path, body, headers)
+        assert st == expect, f"{method} {path}: {st} {data[:300]!r}"
+        return json.loads(data)
+
+    def get(self, path, expect=200):
+        return self.json("GET", path, expect=expect)
+
+    def upload(self, text, expect=200, query=""):
+        body = text.encode() if isinstance(text, str) else text
+        return self.json("POST", "/api/v1/upload" + query, body,
+                         {"Content-Type": "text/plain"}, expect=expect)
+
+    def count(self, *words):
+        from urllib.parse import quote
+        q = "&".join("word=" + quote(w, safe="") for w in words)
+        return self.get("/api/v1/wordcount?" + q)
+
+    def allwords(self, query=""):
+        return self.get("/api/v1/allwords" + query)
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait: returns the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self):
+        """SIGKILL the whole process group (master, workers, all)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.logf.close()
+
+    def children(self, title="memdbd: worker"):
+        """pids of the master's children whose title starts with title."""
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().split(b"\0")[0].decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == self.proc.pid and cmd.startswith(title):
+                out.append(int(pid))
+        return sorted(out)
+
+    def wait_for(self, pred, timeout=10, what="condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = pred()
+            if v:
+                return v
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+def raw(port, data, timeout=5, shut=False):
+    """Sends bytes on a new connection, returns all bytes until the server
+    closes or timeout passes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def parse_responses(data):
+    """Splits a byte stream into (status, headers, body) responses
+    (Content-Length or chunked bodies)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        if status == 100:
+            data = rest
+            continue
+        if "content-length" in hdrs:
+            n = int(hdrs["content-length"])
+            body, data = rest[:n], rest[n:]
+        elif hdrs.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                size_line, _, rest = rest.partition(b"\r\n")
+                n = int(size_line, 16)
+                if n == 0:
+                    rest = rest[2:]
+                    break
+                body += rest[:n]
+                rest = rest[n + 2:]
+            data = rest
+        else:
+            body, data = rest, b""
+        out.append((status, hdrs, body))
+    return out

@@ -1,0 +1,154 @@
+"""Bad input gets a clear JSON error and changes nothing."""
+import json
+import socket
+import time
+
+from lib import Node, raw, parse_responses
+
+
+def one(n, data, **kw):
+    out = parse_responses(raw(n.port, data, **kw))
+    assert len(out) == 1, out
+    return out[0]
+
+
+def test_invalid_utf8_rejected_whole_with_offset():
+    n = Node().start()
+    n.upload("keep")
+    cases = [(b"good words \xff here", 11), (b"\xc0\xaf", 0),
+             (b"ab \xed\xa0\x80", 3), (b"x \xf4\x90\x80\x80", 2),
+             (b"abc \xe2\x82", 4), (b"\x80", 0), (b"ok \xf0\x9f\x98", 3)]
+    for body, off in cases:
+        st, _, data = n.request("POST", "/api/v1/upload", body)
+        assert st == 400, (body, st)
+        err = json.loads(data)
+        assert err["offset"] == off, (body, err)
+        assert "UTF-8" in err["error"]
+    assert n.allwords() == {"keep": 1}
+    assert n.get("/api/v1/status")["lsn"] == 1
+
+
+def test_invalid_utf8_split_across_chunks():
+    n = Node().start()
+    req = (b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n"
+           b"3\r\nab\xe2\r\n3\r\n\x82zz\r\n0\r\n\r\n")
+    st, _, body = one(n, req)
+    assert st == 400 and json.loads(body)["offset"] == 2
+    assert n.allwords() == {}
+
+
+def test_body_too_large():
+    n = Node(http={"max_body": "1KiB"}).start()
+    st, _, body = n.request("POST", "/api/v1/upload", b"a " * 600)
+    assert st == 413, st
+    assert json.loads(body)["limit"] == 1024
+    # chunked: the limit is found while reading
+    req = (b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n" +
+           b"".join(b"100\r\n" + b"x " * 128 + b"\r\n" for _ in range(5)) +
+           b"0\r\n\r\n")
+    st, hdrs, _ = one(n, req)
+    assert st == 413 and hdrs.get("connection") == "close"
+    assert n.allwords() == {}
+    assert n.upload("a " * 500)["words"] == 500
+
+
+def test_unknown_path_and_wrong_method():
+    n = Node().start()
+    st, _, body = n.request("GET", "/api/v2/upload")
+    assert st == 404 and json.loads(body)["error"]
+    st, hdrs, body = n.request("GET", "/api/v1/upload")
+    assert st == 405 and hdrs["Allow"] == "POST"
+    st, hdrs, _ = n.request("DELETE", "/api/v1/wordcount?word=x")
+    assert st == 405 and hdrs["Allow"] == "GET"
+    st, _, _ = n.request("POST", "/api/v1/status", b"x")
+    assert st == 405
+
+
+def test_malformed_http_gets_400_and_close():
+    n = Node().start()
+    out = raw(n.port, b"GET / HTTP/9.9\r\n\r\n")
+    assert parse_responses(out)[0][0] == 505, out
+    for junk in [b"HELLO\r\n\r\n", b"GET /x HTTP/1.1\r\nBad Header\r\n\r\n",
+                 b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 5\r\n"
+                 b"Content-Length: 6\r\n\r\nhello"]:
+        out = raw(n.port, junk)
+        resp = parse_responses(out)
+        assert resp and resp[0][0] == 400, (junk, out)
+        assert resp[0][1].get("connection") == "close"
+    assert n.allwords() == {}
+
+
+def test_headers_too_large():
+    n = Node(http={"max_header": "2KiB"}).start()
+    req = (b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * 4000 + b"\r\n\r\n")
+    st, hdrs, body = one(n, req)
+    assert st == 431 and hdrs.get("connection") == "close"
+    assert json.loads(body)["limit"] == 2048
+
+
+def test_slow_headers_and_slow_body_are_cut_off():
+    n = Node(http={"header_timeout": "700ms", "body_timeout": "700ms"}).start()
+    s = socket.create_connection(("127.0.0.1", n.port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # never finished
+    t0 = time.monotonic()
+    s.settimeout(10)
+    data = s.recv(4096)
+    assert b" 408 " in data.split(b"\r\n")[0], data
+    assert s.recv(4096) == b""              # closed
+    assert time.monotonic() - t0 < 5
+    s.close()
+    s = socket.create_connection(("127.0.0.1", n.port))
+    s.sendall(b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 100\r\n\r\n"
+              b"partial body")
+    s.settimeout(10)
+    data = s.recv(4096)
+    assert b" 408 " in data.split(b"\r\n")[0], data
+    s.close()
+    assert n.allwords() == {}
+
+
+def test_store_full_gives_507_and_reads_keep_working():
+    n = Node(store={"max_memory": "16MiB"}, workers=1).start()
+    i = 0
+    rejected = None
+    while i < 2000000:
+        body = " ".join(f"long-word-number-{j}" for j in range(i, i + 20000))
+        st, _, data = n.request("POST", "/api/v1/upload", body.encode())
+        if st == 507:
+            rejected = i
+            break
+        assert st == 200, (st, data)
+        i += 20000
+    assert rejected is not None, "store never filled"
+    err = json.loads(data)
+    assert err["limit"] == 16 << 20
+    # nothing of the rejected upload was applied
+    assert n.count(f"long-word-number-{rejected}")[
+        f"long-word-number-{rejected}"] == 0
+    assert n.count("long-word-number-0")["long-word-number-0"] == 1
+    st_before = n.get("/api/v1/status")
+    assert st_before["distinct"] == rejected
+    # counting known words needs no new memory
+    assert n.upload("long-word-number-0")["words"] == 1
+    assert n.count("long-word-number-0")["long-word-number-0"] == 2
+
+
+def test_expect_100_continue():
+    n = Node().start()
+    s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
+    s.sendall(b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 9\r\nExpect: 100-continue\r\n\r\n")
+    first = s.recv(4096)
+    assert first.startswith(b"HTTP/1.1 100 Continue"), first
+    s.sendall(b"cont inue")
+    rest = b""
+    while b"}" not in rest:
+        rest += s.recv(4096)
+    assert b" 200 " in rest
+    s.close()
+    assert n.count("cont", "inue") == {"cont": 1, "inue": 1}
+    out = raw(n.port, b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 1\r\n"
+              b"Expect: something\r\n\r\nx")
+    assert parse_responses(out)[0][0] == 417

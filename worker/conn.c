@@ -1,0 +1,489 @@
+/*
+ * conn.c - one client connection: reading, parsing with libhttp_parser,
+ * writing, and its life cycle.
+ *
+ * Ownership: a conn_t and its buffers belong to the worker that accepted
+ * it.  Only the top-level entry points (conn_on_event, conn_resume,
+ * conn_timeout) may free it; everything they call marks the connection
+ * PH_CLOSING instead, and the entry point closes it once the last response
+ * has been written.
+ *
+ * Pipelining: requests are parsed as they arrive and answered in order.
+ * When a response cannot be finished at once (a parked upload, a streamed
+ * body) or the output backs up, the parser is paused and nothing more is
+ * read until the response is done: a client cannot make the worker buffer
+ * without bound.
+ */
+#include "wrk.h"
+#include "../src/log.h"
+#include "../src/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int on_message_begin(http_parser *p);
+static int on_url(http_parser *p, const char *at, size_t n);
+static int on_header_field(http_parser *p, const char *at, size_t n);
+static int on_header_value(http_parser *p, const char *at, size_t n);
+static int on_headers_complete(http_parser *p);
+static int on_body(http_parser *p, const char *at, size_t n);
+static int on_message_complete(http_parser *p);
+static int finish_header(conn_t *c);
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void
+conn_set_phase(conn_t *c, conn_phase_e ph)
+{
+    const conf_t *cf = c->w->conf;
+
+    c->phase = ph;
+    switch (ph) {
+    case PH_IDLE:
+        c->deadline_ms = c->w->now_ms + cf->http_idle_timeout_ms;
+        break;
+    case PH_HEADERS:
+        c->deadline_ms = c->w->now_ms + cf->http_header_timeout_ms;
+        break;
+    case PH_BODY:
+        c->deadline_ms = c->w->now_ms + cf->http_body_timeout_ms;
+        break;
+    case PH_WAIT:
+        c->deadline_ms = UINT64_MAX;
+        break;
+    case PH_STREAM:
+    case PH_CLOSING:
+        c->deadline_ms = c->w->now_ms + cf->http_idle_timeout_ms;
+        break;
+    }
+}
+
+conn_t *
+conn_new(wrk_t *w, int fd, const struct sockaddr *sa)
+{
+    conn_t *c = xcalloc(1, sizeof(*c));
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP
+                                        | EPOLLET, .data.ptr = c };
+
+    c->ev = EV_CONN;
+    c->fd = fd;
+    c->w = w;
+    util_format_addr(sa, c->client, sizeof(c->client));
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_errno("epoll_ctl(ADD, %d) failed", fd);
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    if (w->nconns == w->conns_cap) {
+        w->conns_cap = w->conns_cap ? w->conns_cap * 2 : 64;
+        w->conns = xrealloc(w->conns, w->conns_cap * sizeof(conn_t *));
+    }
+    c->idx = w->nconns;
+    w->conns[w->nconns++] = c;
+    conn_set_phase(c, PH_IDLE);
+    return c;
+}
+
+void
+conn_close(conn_t *c)
+{
+    wrk_t *w = c->w;
+
+    if (c->closed)
+        return;
+    c->closed = true;
+    wrk_forget(w, c);
+    w->conns[c->idx] = w->conns[--w->nconns];
+    w->conns[c->idx]->idx = c->idx;
+    close(c->fd);
+    stream_free(c);
+    tok_free(&c->tok);
+    agg_free(&c->agg);
+    buf_free(&c->rec);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->url);
+    buf_free(&c->hname);
+    wrk_bury(w, c);
+}
+
+/* Writes what is pending.  Returns false if the socket failed. */
+static bool
+conn_write(conn_t *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off,
+                         c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t) n;
+            if (c->phase == PH_STREAM || c->phase == PH_CLOSING)
+                conn_set_phase(c, c->phase);     /* push the send deadline */
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        return false;
+    }
+    c->out.len = c->out_off = 0;
+    if (c->out.cap > 4 * WRK_OUT_HIGH)
+        buf_free(&c->out);
+    return true;
+}
+
+static void
+conn_parse(conn_t *c)
+{
+    while (!c->paused && c->phase != PH_CLOSING && c->in_off < c->in.len) {
+        size_t n = http_parser_execute(&c->parser, &settings,
+                                       c->in.data + c->in_off,
+                                       c->in.len - c->in_off);
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+
+        c->in_off += n;
+        if (e == HPE_PAUSED)
+            break;
+        if (e != HPE_OK) {
+            if (c->phase != PH_CLOSING) {
+                c->want_close = true;
+                resp_error(c, 400, http_errno_description(e));
+                resp_done(c);
+            }
+            break;
+        }
+    }
+    if (c->in_off == c->in.len) {
+        c->in.len = c->in_off = 0;
+        if (c->in.cap > 4 * WRK_READ_CHUNK)
+            buf_free(&c->in);
+    } else if (c->in_off > WRK_READ_CHUNK) {
+        buf_consume(&c->in, c->in_off);
+        c->in_off = 0;
+    }
+}
+
+/* Reads and parses until EAGAIN, a pause or the end of input.  false:
+ * nothing more will happen on this connection, close it. */
+static bool
+conn_read(conn_t *c)
+{
+    while (!c->paused && !c->eof && c->phase != PH_CLOSING) {
+        ssize_t n;
+
+        buf_reserve(&c->in, WRK_READ_CHUNK);
+        n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        if (n > 0) {
+            c->in.len += (size_t) n;
+            if (c->phase == PH_BODY)
+                conn_set_phase(c, PH_BODY);
+            conn_parse(c);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        c->eof = true;                 /* EOF or reset: answer, then close */
+        c->want_close = true;
+    }
+    return !(c->eof && c->out_off == c->out.len && !c->paused
+             && (c->phase == PH_IDLE || c->phase == PH_HEADERS
+                 || c->phase == PH_BODY));
+}
+
+/* Moves a connection forward: writes, streams more, resumes parsing, reads.
+ * Returns CONN_CLOSE, CONN_WAIT (for an event) or CONN_AGAIN (more to do
+ * at once, but let other connections run first). */
+static int
+conn_progress(conn_t *c)
+{
+    for (int rounds = 0; rounds < 16; rounds++) {
+        if (!conn_write(c))
+            return CONN_CLOSE;
+        if (c->out_off < c->out.len)
+            return CONN_WAIT;                  /* until EPOLLOUT */
+        if (c->phase == PH_CLOSING)
+            return CONN_CLOSE;
+        if (c->phase == PH_STREAM) {
+            if (stream_fill(c))
+                resp_done(c);
+            continue;
+        }
+        if (c->phase == PH_WAIT)
+            return CONN_WAIT;
+        if (c->paused) {
+            c->paused = false;
+            http_parser_pause(&c->parser, 0);
+            conn_parse(c);
+            continue;
+        }
+        if (!conn_read(c))
+            return CONN_CLOSE;
+        if (c->out_off == c->out.len && !c->paused && c->phase != PH_STREAM
+            && c->phase != PH_CLOSING)
+            return CONN_WAIT;
+    }
+    return CONN_AGAIN;
+}
+
+static void
+conn_run(conn_t *c)
+{
+    switch (conn_progress(c)) {
+    case CONN_CLOSE:
+        conn_close(c);
+        break;
+    case CONN_AGAIN:
+        wrk_later(c->w, c);
+        break;
+    default:
+        break;
+    }
+}
+
+void
+conn_on_event(conn_t *c, uint32_t events)
+{
+    if (events & EPOLLERR) {
+        conn_close(c);
+        return;
+    }
+    conn_run(c);
+}
+
+void
+conn_resume(conn_t *c)
+{
+    conn_run(c);
+}
+
+void
+conn_flush(conn_t *c)
+{
+    (void) conn_write(c);
+}
+
+void
+conn_timeout(conn_t *c)
+{
+    if (c->phase == PH_HEADERS || c->phase == PH_BODY) {
+        c->want_close = true;
+        resp_error(c, 408, c->phase == PH_HEADERS
+                   ? "request headers not received in time"
+                   : "request body not received in time");
+        resp_done(c);
+        conn_write(c);
+    }
+    conn_close(c);
+}
+
+/* ---- parser callbacks ---------------------------------------------- */
+
+static int
+head_limit(conn_t *c, size_t n)
+{
+    c->head_bytes += n;
+    if (c->head_bytes <= c->w->conf->http_max_header)
+        return 0;
+    c->want_close = true;
+    resp_error_at(c, 431, "request headers too large", "limit",
+                  c->w->conf->http_max_header);
+    resp_done(c);
+    return -1;
+}
+
+static int
+on_message_begin(http_parser *p)
+{
+    conn_t *c = p->data;
+
+    c->url.len = 0;
+    c->hname.len = 0;
+    c->head_bytes = 0;
+    c->in_value = false;
+    c->expect_continue = false;
+    c->route = RT_NONE;
+    c->body_bytes = 0;
+    c->status = 0;
+    c->resp_bytes = 0;
+    c->allow = NULL;
+    c->req_start_ns = util_now_ns();
+    conn_set_phase(c, PH_HEADERS);
+    return 0;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+
+    if (head_limit(c, n))
+        return -1;
+    buf_append(&c->url, at, n);
+    return 0;
+}
+
+/* Called with a complete header: only a few are of interest. */
+static int
+header_done(conn_t *c, const char *val, size_t vlen)
+{
+    if (c->hname.len == 6 && strncasecmp(c->hname.data, "expect", 6) == 0) {
+        if (vlen == 12 && strncasecmp(val, "100-continue", 12) == 0) {
+            c->expect_continue = true;
+            return 0;
+        }
+        c->want_close = true;
+        resp_error(c, 417, "only \"Expect: 100-continue\" is supported");
+        resp_done(c);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+on_header_field(http_parser *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+
+    if (head_limit(c, n))
+        return -1;
+    if (c->in_value) {
+        if (finish_header(c))
+            return -1;
+        c->in_value = false;
+        c->hname.len = 0;
+    }
+    buf_append(&c->hname, at, n);
+    return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+
+    if (head_limit(c, n))
+        return -1;
+    /* Values of interest are short and arrive in one piece unless the
+     * client trickles them; accumulate those in hname after a NUL. */
+    if (!c->in_value) {
+        c->in_value = true;
+        buf_putc(&c->hname, '\0');
+    }
+    buf_append(&c->hname, at, n);
+    return 0;
+}
+
+/* hname holds "name\0value" once the value started. */
+static int
+finish_header(conn_t *c)
+{
+    const char *nul;
+    size_t keep = c->hname.len;
+    int rc;
+
+    if (!c->in_value)
+        return 0;
+    nul = memchr(c->hname.data, '\0', c->hname.len);
+    if (nul == NULL)
+        return 0;
+    c->hname.len = (size_t) (nul - c->hname.data);
+    rc = header_done(c, nul + 1, keep - c->hname.len - 1);
+    c->hname.len = keep;
+    return rc;
+}
+
+static int
+on_headers_complete(http_parser *p)
+{
+    conn_t *c = p->data;
+    struct http_parser_url u;
+
+    /* The value of each header is checked when the next name starts. */
+    if (finish_header(c))
+        return -1;
+    if (p->http_major != 1 || p->http_minor > 1) {
+        c->want_close = true;
+        resp_error(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
+        resp_done(c);
+        return -1;
+    }
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(c->url.data, c->url.len, 0, &u) != 0
+        || !(u.field_set & (1 << UF_PATH))) {
+        c->want_close = true;
+        resp_error(c, 400, "malformed request target");
+        resp_done(c);
+        return -1;
+    }
+    c->path_len = u.field_data[UF_PATH].off + u.field_data[UF_PATH].len;
+    c->route = route_find(c, c->url.data + u.field_data[UF_PATH].off,
+                          u.field_data[UF_PATH].len, p->method);
+    if ((p->flags & F_CONTENTLENGTH)
+        && p->content_length > c->w->conf->http_max_body) {
+        c->want_close = true;
+        resp_error_at(c, 413, "request body too large", "limit",
+                      c->w->conf->http_max_body);
+        resp_done(c);
+        return -1;
+    }
+    conn_set_phase(c, PH_BODY);
+    if (c->route == RT_UPLOAD && upload_begin(c) != MEMDB_OK)
+        return -1;
+    if (c->expect_continue && c->route == RT_UPLOAD) {
+        buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        conn_flush(c);
+    }
+    return 0;
+}
+
+static int
+on_body(http_parser *p, const char *at, size_t n)
+{
+    conn_t *c = p->data;
+
+    c->body_bytes += n;
+    if (c->body_bytes > c->w->conf->http_max_body) {
+        c->want_close = true;
+        resp_error_at(c, 413, "request body too large", "limit",
+                      c->w->conf->http_max_body);
+        resp_done(c);
+        return -1;
+    }
+    if (c->route == RT_UPLOAD)
+        return upload_body(c, at, n);
+    return 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+    conn_t *c = p->data;
+
+    if (!http_should_keep_alive(p))
+        c->want_close = true;
+    route_dispatch(c);
+    if (c->phase == PH_WAIT || c->phase == PH_STREAM || c->want_close
+        || c->out.len - c->out_off > WRK_OUT_HIGH) {
+        c->paused = true;
+        http_parser_pause(p, 1);
+    }
+    return 0;
+}

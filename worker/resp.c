@@ -1,0 +1,140 @@
+/*
+ * resp.c - writing HTTP responses into a connection's output buffer.
+ */
+#include "wrk.h"
+#include "../src/json.h"
+#include "../src/log.h"
+#include "../src/util.h"
+
+#include <stdio.h>
+#include <time.h>
+
+const char *
+resp_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 307: return "Temporary Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
+    default:  return "Unknown";
+    }
+}
+
+/* "Date: ..." formatted once per second. */
+static const char *
+date_header(void)
+{
+    static char hdr[64];
+    static time_t last;
+    time_t now = time(NULL);
+
+    if (now != last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(hdr, sizeof(hdr), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+                 &tm);
+        last = now;
+    }
+    return hdr;
+}
+
+void
+resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
+          const char *extra)
+{
+    buf_t *b = &c->out;
+
+    c->status = status;
+    if (c->w->draining)
+        c->want_close = true;
+    buf_printf(b, "HTTP/1.1 %d %s\r\nServer: memdb\r\n%s", status,
+               resp_reason(status), date_header());
+    if (ctype != NULL) {
+        buf_puts(b, "Content-Type: ");
+        buf_puts(b, ctype);
+        buf_puts(b, "\r\n");
+    }
+    if (clen >= 0) {
+        buf_puts(b, "Content-Length: ");
+        buf_put_u64(b, (uint64_t) clen);
+        buf_puts(b, "\r\n");
+    } else if (c->parser.http_minor >= 1) {
+        buf_puts(b, "Transfer-Encoding: chunked\r\n");
+    } else {
+        c->want_close = true;              /* HTTP/1.0: close delimits */
+    }
+    if (extra != NULL)
+        buf_puts(b, extra);
+    if (c->want_close)
+        buf_puts(b, "Connection: close\r\n");
+    else if (c->parser.http_minor == 0)
+        buf_puts(b, "Connection: keep-alive\r\n");
+    buf_puts(b, "\r\n");
+    if (clen > 0)
+        c->resp_bytes += (uint64_t) clen;
+}
+
+void
+resp_json(conn_t *c, int status, const buf_t *body, const char *extra)
+{
+    resp_head(c, status, "application/json", (int64_t) body->len + 1, extra);
+    buf_append(&c->out, body->data, body->len);
+    buf_putc(&c->out, '\n');
+}
+
+void
+resp_error_at(conn_t *c, int status, const char *msg, const char *key,
+              uint64_t val)
+{
+    buf_t *b = &c->w->tmp;
+    char extra[256] = "";
+
+    b->len = 0;
+    buf_putc(b, '{');
+    json_kv_str(b, "error", msg, true);
+    json_kv_u64(b, "status", (uint64_t) status, false);
+    if (key != NULL)
+        json_kv_u64(b, key, val, false);
+    buf_putc(b, '}');
+    if (status == 405 && c->allow != NULL)
+        snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
+    resp_json(c, status, b, extra[0] ? extra : NULL);
+}
+
+void
+resp_error(conn_t *c, int status, const char *msg)
+{
+    resp_error_at(c, status, msg, NULL, 0);
+}
+
+void
+resp_done(conn_t *c)
+{
+    const char *method = http_method_str((enum http_method) c->parser.method);
+    uint64_t usec = (util_now_ns() - c->req_start_ns) / 1000;
+    size_t plen = c->path_len ? c->path_len : c->url.len;
+
+    log_activity(c->client, method, plen ? c->url.data : "-",
+                 plen ? plen : 1, c->status, c->resp_bytes, usec);
+    atomic_fetch_add_explicit(&c->w->slot->requests, 1, memory_order_relaxed);
+    c->url.len = 0;
+    c->path_len = 0;
+    conn_set_phase(c, c->want_close ? PH_CLOSING : PH_IDLE);
+}

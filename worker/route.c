@@ -1,0 +1,408 @@
+/*
+ * route.c - request routing and the read endpoints:
+ *   GET /api/v1/wordcount?word=A&word=B   counts of the given words
+ *   GET /api/v1/top?n=K                   the K most frequent words
+ *   GET /api/v1/status                    node, version, counters
+ *   GET /healthz                          200 while the node serves
+ * (uploads: upload.c; allwords: stream.c)
+ */
+#include "wrk.h"
+#include "../src/json.h"
+#include "../src/url.h"
+#include "../src/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORDCOUNT_MAX_WORDS 1024
+#define TOP_MAX             10000
+
+typedef struct route_s {
+    const char *path;
+    int         method;
+    route_e     route;
+    const char *allow;
+} route_t;
+
+static const route_t routes[] = {
+    { "/api/v1/upload",    HTTP_POST, RT_UPLOAD,    "POST" },
+    { "/api/v1/wordcount", HTTP_GET,  RT_WORDCOUNT, "GET" },
+    { "/api/v1/allwords",  HTTP_GET,  RT_ALLWORDS,  "GET" },
+    { "/api/v1/top",       HTTP_GET,  RT_TOP,       "GET" },
+    { "/api/v1/status",    HTTP_GET,  RT_STATUS,    "GET" },
+    { "/healthz",          HTTP_GET,  RT_HEALTHZ,   "GET" },
+};
+
+route_e
+route_find(conn_t *c, const char *path, size_t len, int method)
+{
+    for (size_t i = 0; i < MEMDB_NELEM(routes); i++) {
+        const route_t *r = &routes[i];
+        if (strlen(r->path) != len || memcmp(r->path, path, len) != 0)
+            continue;
+        if (r->method == method)
+            return r->route;
+        c->allow = r->allow;
+        return RT_NONE;
+    }
+    return RT_NONE;
+}
+
+/* The query string of the current request (without '?'). */
+static void
+query_of(conn_t *c, const char **q, size_t *len)
+{
+    const char *mark = memchr(c->url.data, '?', c->url.len);
+
+    if (mark == NULL) {
+        *q = "";
+        *len = 0;
+        return;
+    }
+    *q = mark + 1;
+    *len = c->url.len - (size_t) (mark + 1 - c->url.data);
+    /* http_parser keeps a #fragment in the URL: drop it */
+    const char *hash = memchr(*q, '#', *len);
+    if (hash != NULL)
+        *len = (size_t) (hash - *q);
+}
+
+/* Parses a decimal parameter in [lo, hi]; responds 400 on failure. */
+static bool
+param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,
+          uint64_t hi, uint64_t *out)
+{
+    char msg[160];
+    uint64_t x = 0;
+    size_t i;
+
+    for (i = 0; i < v->len && v->data[i] >= '0' && v->data[i] <= '9'; i++) {
+        if (x > (UINT64_MAX - 9) / 10)
+            break;
+        x = x * 10 + (uint64_t) (v->data[i] - '0');
+    }
+    if (v->len == 0 || i != v->len || x < lo || x > hi) {
+        snprintf(msg, sizeof(msg), "parameter \"%s\" must be an integer "
+                 "from %llu to %llu", name, (unsigned long long) lo,
+                 (unsigned long long) hi);
+        resp_error(c, 400, msg);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static void
+bad_param(conn_t *c, const buf_t *key)
+{
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "unknown parameter \"%.*s\"",
+             (int) MEMDB_MIN(key->len, 64), key->data);
+    if (utf8_check(msg, strlen(msg)) >= 0)
+        snprintf(msg, sizeof(msg), "unknown parameter");
+    resp_error(c, 400, msg);
+}
+
+static void
+handle_wordcount(conn_t *c)
+{
+    wrk_t *w = c->w;
+    url_query_t q;
+    buf_t key = { 0 }, val = { 0 };
+    agg_t *a = &c->agg;
+    const char *qs;
+    size_t qlen;
+    int rc;
+
+    query_of(c, &qs, &qlen);
+    url_query_init(&q, qs, qlen);
+    agg_reset(a);
+    while ((rc = url_query_next(&q, &key, &val)) == MEMDB_OK) {
+        if (key.len != 4 || memcmp(key.data, "word", 4) != 0) {
+            bad_param(c, &key);
+            goto out;
+        }
+        if (val.len == 0 || utf8_check(val.data, val.len) >= 0) {
+            resp_error(c, 400, "parameter \"word\" must be non-empty UTF-8");
+            goto out;
+        }
+        if (a->n >= WORDCOUNT_MAX_WORDS) {
+            resp_error_at(c, 400, "too many words in one request", "limit",
+                          WORDCOUNT_MAX_WORDS);
+            goto out;
+        }
+        agg_add(a, val.data, val.len);
+    }
+    if (rc == MEMDB_ERR) {
+        resp_error(c, 400, "malformed %-escape in query string");
+        goto out;
+    }
+    if (a->n == 0) {
+        resp_error(c, 400, "missing parameter \"word\"");
+        goto out;
+    }
+    w->tmp.len = 0;
+    buf_putc(&w->tmp, '{');
+    for (size_t i = 0; i < a->n; i++) {
+        const agg_ent_t *e = &a->ents[i];
+        uint64_t n = e->len > HT_MAX_WORD ? 0
+                   : ht_get(&w->shm->ht, e->hash, agg_key(a, e), e->len);
+        if (i > 0)
+            buf_putc(&w->tmp, ',');
+        json_str(&w->tmp, agg_key(a, e), e->len);
+        buf_putc(&w->tmp, ':');
+        buf_put_u64(&w->tmp, n);
+    }
+    buf_putc(&w->tmp, '}');
+    resp_json(c, 200, &w->tmp, NULL);
+out:
+    buf_free(&key);
+    buf_free(&val);
+}
+
+typedef struct top_item_s {
+    uint64_t    count;
+    ht_entry_t *e;
+} top_item_t;
+
+/* true if a ranks below b: lower count, or same count and greater word */
+static bool
+top_less(const top_item_t *a, const top_item_t *b)
+{
+    if (a->count != b->count)
+        return a->count < b->count;
+    size_t n = MEMDB_MIN(a->e->len, b->e->len);
+    int r = memcmp(a->e->key, b->e->key, n);
+    return r != 0 ? r > 0 : a->e->len > b->e->len;
+}
+
+static void
+heap_down(top_item_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && top_less(&h[l], &h[m]))
+            m = l;
+        if (l + 1 < n && top_less(&h[l + 1], &h[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        top_item_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void
+heap_up(top_item_t *h, size_t i)
+{
+    while (i > 0 && top_less(&h[i], &h[(i - 1) / 2])) {
+        top_item_t t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* The k largest entries, in a min-heap of k items; returns how many. */
+static size_t
+top_collect(ht_t *ht, top_item_t *heap, size_t k)
+{
+    uint64_t *offs = NULL;
+    size_t cap = 0, n = 0;
+
+    for (unsigned p = 0; p < HT_PARTS; p++) {
+        size_t m = ht_part_entries(ht, p, &offs, &cap);
+        for (size_t i = 0; i < m; i++) {
+            top_item_t it = { 0, ht_entry(ht, offs[i]) };
+            it.count = atomic_load_explicit(&it.e->count,
+                                            memory_order_relaxed);
+            if (it.count == 0)
+                continue;
+            if (n < k) {
+                heap[n] = it;
+                heap_up(heap, n++);
+            } else if (top_less(&heap[0], &it)) {
+                heap[0] = it;
+                heap_down(heap, n, 0);
+            }
+        }
+    }
+    free(offs);
+    return n;
+}
+
+static void
+handle_top(conn_t *c)
+{
+    wrk_t *w = c->w;
+    url_query_t q;
+    buf_t key = { 0 }, val = { 0 };
+    uint64_t k = 10;
+    top_item_t *heap = NULL;
+    const char *qs;
+    size_t qlen, n;
+    int rc;
+
+    query_of(c, &qs, &qlen);
+    url_query_init(&q, qs, qlen);
+    while ((rc = url_query_next(&q, &key, &val)) == MEMDB_OK) {
+        if (key.len == 1 && key.data[0] == 'n') {
+            if (!param_u64(c, "n", &val, 1, TOP_MAX, &k))
+                goto out;
+        } else {
+            bad_param(c, &key);
+            goto out;
+        }
+    }
+    if (rc == MEMDB_ERR) {
+        resp_error(c, 400, "malformed %-escape in query string");
+        goto out;
+    }
+    heap = xmalloc(k * sizeof(*heap));
+    n = top_collect(&w->shm->ht, heap, k);
+    /* Pop the min-heap from the back to get highest first. */
+    for (size_t m = n; m > 1; m--) {
+        top_item_t t = heap[0];
+        heap[0] = heap[m - 1];
+        heap[m - 1] = t;
+        heap_down(heap, m - 1, 0);
+    }
+    w->tmp.len = 0;
+    buf_putc(&w->tmp, '[');
+    for (size_t i = 0; i < n; i++) {
+        buf_puts(&w->tmp, i ? ",{\"word\":" : "{\"word\":");
+        json_str(&w->tmp, heap[i].e->key, heap[i].e->len);
+        json_kv_u64(&w->tmp, "count", heap[i].count, false);
+        buf_putc(&w->tmp, '}');
+    }
+    buf_putc(&w->tmp, ']');
+    resp_json(c, 200, &w->tmp, NULL);
+out:
+    free(heap);
+    buf_free(&key);
+    buf_free(&val);
+}
+
+static void
+handle_status(conn_t *c)
+{
+    wrk_t *w = c->w;
+    shm_t *s = w->shm;
+    uint64_t distinct, total;
+    static const char *roles[] = { "standalone", "leader", "replica" };
+    uint32_t role = atomic_load(&s->node->role);
+    buf_t *b = &w->tmp;
+    unsigned alive = 0;
+
+    ht_totals(&s->ht, &distinct, &total);
+    for (unsigned i = 0; i < s->node->nworkers; i++)
+        alive += atomic_load(&s->workers[i].ready) != 0;
+    b->len = 0;
+    buf_putc(b, '{');
+    json_kv_str(b, "node", s->node->node_id, true);
+    json_kv_str(b, "version", MEMDB_VERSION, false);
+    json_kv_str(b, "role", role < 3 ? roles[role] : "unknown", false);
+    json_kv_u64(b, "uptime_s",
+                (util_now_ms() - s->node->start_mono_ms) / 1000, false);
+    json_kv_u64(b, "words", total, false);
+    json_kv_u64(b, "distinct", distinct, false);
+    json_kv_u64(b, "lsn", atomic_load(&s->ring.hdr->next_lsn) - 1, false);
+    json_kv_u64(b, "epoch", atomic_load(&s->node->epoch), false);
+    json_key(b, "memory", false);
+    buf_putc(b, '{');
+    json_kv_u64(b, "used", shm_mem_used(s), true);
+    json_kv_u64(b, "limit", shm_mem_limit(s), false);
+    buf_putc(b, '}');
+    json_key(b, "workers", false);
+    buf_putc(b, '{');
+    json_kv_u64(b, "configured", s->node->nworkers, true);
+    json_kv_u64(b, "alive", alive, false);
+    buf_putc(b, '}');
+    json_kv_u64(b, "uploads", atomic_load(&s->node->uploads), false);
+    buf_putc(b, '}');
+    resp_json(c, 200, b, NULL);
+}
+
+static void
+handle_allwords(conn_t *c)
+{
+    url_query_t q;
+    buf_t key = { 0 }, val = { 0 }, prefix = { 0 };
+    uint64_t limit = UINT64_MAX;
+    const char *qs;
+    size_t qlen;
+    int rc;
+
+    query_of(c, &qs, &qlen);
+    url_query_init(&q, qs, qlen);
+    while ((rc = url_query_next(&q, &key, &val)) == MEMDB_OK) {
+        if (key.len == 6 && memcmp(key.data, "prefix", 6) == 0) {
+            if (utf8_check(val.data, val.len) >= 0) {
+                resp_error(c, 400, "parameter \"prefix\" must be UTF-8");
+                goto out;
+            }
+            prefix.len = 0;
+            buf_append(&prefix, val.data, val.len);
+        } else if (key.len == 5 && memcmp(key.data, "limit", 5) == 0) {
+            if (!param_u64(c, "limit", &val, 0, UINT64_MAX - 1, &limit))
+                goto out;
+        } else {
+            bad_param(c, &key);
+            goto out;
+        }
+    }
+    if (rc == MEMDB_ERR) {
+        resp_error(c, 400, "malformed %-escape in query string");
+        goto out;
+    }
+    stream_start(c, prefix.data, prefix.len, limit);
+out:
+    buf_free(&key);
+    buf_free(&val);
+    buf_free(&prefix);
+}
+
+void
+route_dispatch(conn_t *c)
+{
+    switch (c->route) {
+    case RT_UPLOAD:
+        upload_complete(c);
+        return;
+    case RT_WORDCOUNT:
+        handle_wordcount(c);
+        break;
+    case RT_ALLWORDS:
+        handle_allwords(c);
+        if (c->phase == PH_STREAM)
+            return;
+        break;
+    case RT_TOP:
+        handle_top(c);
+        break;
+    case RT_STATUS:
+        handle_status(c);
+        break;
+    case RT_HEALTHZ:
+        if (c->w->draining) {
+            resp_error(c, 503, "shutting down");
+        } else {
+            buf_t *b = &c->w->tmp;
+            b->len = 0;
+            buf_puts(b, "{\"status\":\"ok\"}");
+            resp_json(c, 200, b, NULL);
+        }
+        break;
+    default:
+        if (c->allow != NULL)
+            resp_error(c, 405, "method not allowed");
+        else
+            resp_error(c, 404, "no such endpoint");
+        break;
+    }
+    resp_done(c);
+}

@@ -1,0 +1,177 @@
+/*
+ * upload.c - POST /api/v1/upload.
+ *
+ * The body is tokenized as it arrives (tok.c) into a per-connection
+ * aggregate (agg.c); nothing touches the shared table until the whole body
+ * is in and valid, so a rejected upload changes nothing.  Then:
+ *
+ *   1. the aggregate becomes one change record (rec.c);
+ *   2. room is promised in the store (507 if store.max_memory is reached);
+ *   3. the record gets its LSN and ring slot (ring_reserve; a full ring
+ *      parks the connection until the master frees room);
+ *   4. the worker notes the slot as in flight, copies and seals the record,
+ *      publishes it, and applies its words to the table, advancing its
+ *      progress counter word by word (if it is killed here, the master
+ *      finishes the record from that counter);
+ *   5. it answers {"words", "distinct", "lsn"}.
+ */
+#include "wrk.h"
+#include "../src/json.h"
+#include "../src/log.h"
+#include "../src/rec.h"
+
+#include <stdio.h>
+
+static void
+on_word(void *arg, const char *word, size_t len)
+{
+    agg_add(&((conn_t *) arg)->agg, word, len);
+}
+
+int
+upload_begin(conn_t *c)
+{
+    agg_reset(&c->agg);
+    tok_init(&c->tok, c->w->conf->store_max_word, on_word, c);
+    return MEMDB_OK;
+}
+
+static int
+upload_bad_body(conn_t *c)
+{
+    char msg[128];
+
+    c->want_close = true;
+    if (c->tok.err == TOK_BAD_UTF8) {
+        resp_error_at(c, 400, "body is not valid UTF-8", "offset",
+                      c->tok.err_off);
+    } else {
+        snprintf(msg, sizeof(msg), "word longer than %llu bytes "
+                 "(store.max_word)",
+                 (unsigned long long) c->w->conf->store_max_word);
+        resp_error_at(c, 400, msg, "offset", c->tok.err_off);
+    }
+    resp_done(c);
+    return -1;
+}
+
+int
+upload_body(conn_t *c, const char *p, size_t n)
+{
+    if (tok_feed(&c->tok, p, n) != TOK_OK)
+        return upload_bad_body(c);
+    return 0;
+}
+
+static void
+upload_answer(conn_t *c, uint64_t lsn)
+{
+    buf_t *b = &c->w->tmp;
+
+    b->len = 0;
+    buf_putc(b, '{');
+    json_kv_u64(b, "words", c->agg.words, true);
+    json_kv_u64(b, "distinct", c->agg.n, false);
+    json_kv_u64(b, "lsn", lsn, false);
+    buf_putc(b, '}');
+    resp_json(c, 200, b, NULL);
+    resp_done(c);
+}
+
+/* The worst-case cost counting only words not in the table yet: used when
+ * the quick estimate (every word new) does not fit. */
+static uint64_t
+upload_new_cost(shm_t *s, const agg_t *a)
+{
+    uint64_t cost = 0;
+
+    for (size_t i = 0; i < a->n; i++) {
+        const agg_ent_t *e = &a->ents[i];
+        if (ht_get(&s->ht, e->hash, agg_key(a, e), e->len) == 0)
+            cost += ht_cost(e->len);
+    }
+    return cost;
+}
+
+/* Steps 3-5.  false if the ring is full (the caller parks). */
+static bool
+upload_commit(conn_t *c)
+{
+    wrk_t *w = c->w;
+    shm_t *s = w->shm;
+    shm_worker_t *me = w->slot;
+    ring_slot_t *slot;
+    void *rec;
+    int rc;
+
+    rc = ring_reserve(&s->ring, (uint32_t) c->rec.len, s->ht.self, &me->resv,
+                      &slot);
+    if (rc == MEMDB_AGAIN)
+        return false;
+    atomic_store_explicit(&me->progress, 0, memory_order_relaxed);
+    atomic_store_explicit(&me->inflight_pos, me->resv.pos,
+                          memory_order_release);
+    rec = ring_slot_rec(slot);
+    memcpy(rec, c->rec.data, c->rec.len);
+    rec_finish(rec, slot->lsn, atomic_load(&s->node->epoch));
+    ring_publish(slot);
+    wrk_notify_master(w);
+    if (shm_apply(s, rec, 0, w->slot_no, &me->progress) != MEMDB_OK)
+        log_error("upload lsn %llu not fully applied",
+                  (unsigned long long) slot->lsn);
+    atomic_store_explicit(&me->inflight_pos, SHM_NONE, memory_order_release);
+    shm_mem_done(me);
+    atomic_fetch_add_explicit(&s->node->uploads, 1, memory_order_relaxed);
+    upload_answer(c, slot->lsn);
+    return true;
+}
+
+void
+upload_complete(conn_t *c)
+{
+    wrk_t *w = c->w;
+    shm_t *s = w->shm;
+    agg_t *a = &c->agg;
+
+    if (tok_finish(&c->tok) != TOK_OK) {
+        upload_bad_body(c);
+        return;
+    }
+    if (a->n == 0) {
+        upload_answer(c, atomic_load(&s->ring.hdr->next_lsn) - 1);
+        return;
+    }
+    rec_begin(&c->rec, REC_UPLOAD);
+    for (size_t i = 0; i < a->n; i++)
+        rec_add(&c->rec, agg_key(a, &a->ents[i]), a->ents[i].len,
+                a->ents[i].count);
+    if (c->rec.len > ring_max_record(&s->ring)) {
+        resp_error_at(c, 413, "upload has too many distinct words for one "
+                      "change record (raise persistence.ring_size)", "limit",
+                      ring_max_record(&s->ring));
+        resp_done(c);
+        return;
+    }
+    if (shm_mem_reserve(s, w->slot, a->cost) != MEMDB_OK
+        && shm_mem_reserve(s, w->slot, upload_new_cost(s, a)) != MEMDB_OK) {
+        atomic_fetch_add_explicit(&s->node->rejected, 1,
+                                  memory_order_relaxed);
+        resp_error_at(c, 507, "store is full (store.max_memory)", "limit",
+                      shm_mem_limit(s));
+        resp_done(c);
+        return;
+    }
+    if (!upload_commit(c)) {
+        conn_set_phase(c, PH_WAIT);
+        wrk_park(w, c);
+    }
+}
+
+bool
+upload_retry(conn_t *c)
+{
+    if (!upload_commit(c))
+        return false;
+    wrk_unpark(c->w, c);
+    return true;
+}

@@ -1,0 +1,171 @@
+/*
+ * wrk.h - internals of the HTTP worker, shared by its files:
+ *   worker.c   the event loop, accept, timeouts, signals, draining
+ *   conn.c     one connection: read, parse (libhttp_parser), write
+ *   resp.c     building responses
+ *   route.c    request routing and the read endpoints
+ *   upload.c   POST /api/v1/upload: tokenize, aggregate, commit
+ *   stream.c   GET /api/v1/allwords, streamed in chunks
+ */
+#ifndef MEMDB_WRK_H
+#define MEMDB_WRK_H
+
+#include "worker.h"
+#include "../src/agg.h"
+#include "../src/buf.h"
+#include "../src/tok.h"
+
+#include <http_parser.h>
+
+#define WRK_READ_CHUNK   (64 * 1024)
+#define WRK_OUT_HIGH     (256 * 1024)   /* pause parsing above this */
+#define WRK_STREAM_CHUNK (64 * 1024)
+
+typedef struct wrk_s wrk_t;
+typedef struct conn_s conn_t;
+
+enum { EV_LISTEN = 1, EV_WAKE, EV_PDEATH, EV_SIGNAL, EV_CONN };
+enum { CONN_CLOSE, CONN_WAIT, CONN_AGAIN };
+
+typedef enum {
+    PH_IDLE,        /* between requests */
+    PH_HEADERS,     /* reading a request head */
+    PH_BODY,        /* reading a body */
+    PH_WAIT,        /* parked: waiting for the ring, fsync or replicas */
+    PH_STREAM,      /* writing a streamed response */
+    PH_CLOSING,     /* flushing the last response, then close */
+} conn_phase_e;
+
+typedef enum {
+    RT_NONE = 0, RT_UPLOAD, RT_WORDCOUNT, RT_ALLWORDS, RT_TOP, RT_STATUS,
+    RT_HEALTHZ,
+} route_e;
+
+typedef struct stream_s {
+    unsigned  part;            /* next partition */
+    uint64_t *offs;            /* entries of the current partition */
+    size_t    n, i, cap;
+    uint64_t  emitted, limit;
+    buf_t     prefix;
+    bool      opened;          /* '{' written */
+    bool      first;           /* no word written yet */
+    bool      chunked;
+} stream_t;
+
+struct conn_s {
+    int            ev;               /* EV_CONN: first field, see worker.c */
+    int            fd;
+    wrk_t         *w;
+    size_t         idx;              /* in w->conns */
+    http_parser    parser;
+    buf_t          in;
+    size_t         in_off;           /* parsed bytes of in */
+    buf_t          out;
+    size_t         out_off;          /* written bytes of out */
+    char           client[64];
+    conn_phase_e   phase;
+    uint64_t       deadline_ms;
+    uint64_t       req_start_ns;
+    bool           want_close;
+    bool           paused;
+    bool           eof;
+    bool           later;            /* queued in w->later */
+    bool           closed;           /* freed at the end of the iteration */
+
+    /* the request being read */
+    buf_t          url;
+    size_t         path_len;         /* path part of url */
+    size_t         head_bytes;
+    buf_t          hname;
+    bool           in_value;
+    bool           expect_continue;
+    route_e        route;
+    const char    *allow;            /* Allow: for a 405 */
+    uint64_t       body_bytes;
+    int            status;           /* last response status (for the log) */
+    uint64_t       resp_bytes;
+
+    /* upload */
+    tok_t          tok;
+    agg_t          agg;
+    buf_t          rec;
+
+    stream_t      *stream;
+};
+
+struct wrk_s {
+    const conf_t  *conf;
+    shm_t         *shm;
+    shm_worker_t  *slot;
+    int            slot_no;
+    int            epfd;
+    int            listen_fd;
+    int            wake_fd;
+    int            notify_fd;
+    int            pdeath_fd;
+    int            sig_fd;
+    bool           draining;
+    bool           listening;
+    conn_t       **conns;
+    size_t         nconns, conns_cap;
+    conn_t       **parked;           /* waiting for the ring */
+    size_t         nparked, parked_cap;
+    conn_t       **later;            /* to continue next iteration */
+    size_t         nlater, later_cap;
+    conn_t       **dead;             /* closed this iteration */
+    size_t         ndead, dead_cap;
+    uint64_t       now_ms;
+    buf_t          tmp;              /* scratch for one handler */
+    buf_t          tmp2;
+};
+
+/* conn.c */
+conn_t *conn_new(wrk_t *w, int fd, const struct sockaddr *sa);
+void    conn_close(conn_t *c);
+void    conn_on_event(conn_t *c, uint32_t events);
+/* Continues a connection that was parked or streaming. */
+void    conn_resume(conn_t *c);
+void    conn_flush(conn_t *c);
+void    conn_timeout(conn_t *c);
+void    conn_set_phase(conn_t *c, conn_phase_e ph);
+
+/* resp.c */
+void resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
+               const char *extra);
+void resp_json(conn_t *c, int status, const buf_t *body, const char *extra);
+/* {"error": msg, "status": N} plus an optional numeric field. */
+void resp_error(conn_t *c, int status, const char *msg);
+void resp_error_at(conn_t *c, int status, const char *msg, const char *key,
+                   uint64_t val);
+/* Request done: logs it and readies the connection for the next one. */
+void resp_done(conn_t *c);
+const char *resp_reason(int status);
+
+/* route.c */
+route_e route_find(conn_t *c, const char *path, size_t len, int method);
+void    route_dispatch(conn_t *c);
+
+/* upload.c */
+int  upload_begin(conn_t *c);
+int  upload_body(conn_t *c, const char *p, size_t n);
+void upload_complete(conn_t *c);
+/* Retries a parked upload; true when it is no longer parked. */
+bool upload_retry(conn_t *c);
+
+/* stream.c */
+void stream_start(conn_t *c, const char *prefix, size_t plen, uint64_t lim);
+/* Writes more of the stream; true when it ended. */
+bool stream_fill(conn_t *c);
+void stream_free(conn_t *c);
+
+/* worker.c */
+void wrk_park(wrk_t *w, conn_t *c);
+void wrk_unpark(wrk_t *w, conn_t *c);
+void wrk_notify_master(wrk_t *w);
+/* Continues c on the next loop iteration (fairness between clients). */
+void wrk_later(wrk_t *w, conn_t *c);
+/* Drops c from the worker's lists; wrk_bury frees it after the iteration. */
+void wrk_forget(wrk_t *w, conn_t *c);
+void wrk_bury(wrk_t *w, conn_t *c);
+
+#endif
