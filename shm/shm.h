@@ -62,6 +62,23 @@ typedef struct shm_node_s {
     uint32_t         nworkers;
     int32_t          master_pid;
     char             node_id[64];
+
+    /* persistence (written by the master) */
+    _Atomic uint32_t disk_errno;     /* the log cannot be written */
+    _Atomic uint32_t fsync_mode;
+    _Atomic uint64_t snap_req;       /* bumped by a worker asking for one */
+    _Atomic uint64_t snap_done;      /* requests up to here are answered */
+    _Atomic uint64_t snap_lsn;       /* newest snapshot */
+    _Atomic uint64_t snap_ms;        /* time the last one took */
+    _Atomic uint64_t snap_failures;
+    char             snap_path[1100];
+    /* what start-up recovery found */
+    uint64_t         rec_snap_lsn;
+    uint64_t         rec_snap_words;
+    uint64_t         rec_records;
+    uint64_t         rec_ms;
+    uint64_t         rec_truncated_off;
+    char             rec_truncated[1100];
 } shm_node_t;
 
 typedef struct shm_hdr_s {

@@ -51,11 +51,17 @@ agg_grow(agg_t *a)
 void
 agg_add(agg_t *a, const char *w, size_t len)
 {
+    agg_add_n(a, w, len, 1);
+}
+
+void
+agg_add_n(agg_t *a, const char *w, size_t len, uint64_t n)
+{
     uint64_t h = ht_hash(w, len);
     size_t pos;
     agg_ent_t *e;
 
-    a->words++;
+    a->words += n;
     if ((a->n + 1) * 2 > a->scap)
         agg_grow(a);
     for (pos = h & (a->scap - 1); a->slots[pos] != 0;
@@ -63,7 +69,7 @@ agg_add(agg_t *a, const char *w, size_t len)
         e = &a->ents[a->slots[pos] - 1];
         if (e->hash == h && e->len == len
             && memcmp(a->keys.data + e->off, w, len) == 0) {
-            e->count++;
+            e->count += n;
             return;
         }
     }
@@ -73,7 +79,7 @@ agg_add(agg_t *a, const char *w, size_t len)
     }
     e = &a->ents[a->n];
     e->hash = h;
-    e->count = 1;
+    e->count = n;
     e->off = (uint32_t) a->keys.len;
     e->len = (uint32_t) len;
     buf_append(&a->keys, w, len);

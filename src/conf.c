@@ -19,7 +19,7 @@
 #include <yaml.h>
 
 typedef enum {
-    CT_STR, CT_INT, CT_SIZE, CT_DUR, CT_ADDR, CT_LEVEL,
+    CT_STR, CT_INT, CT_SIZE, CT_DUR, CT_ADDR, CT_LEVEL, CT_FSYNC, CT_EVERY,
 } conf_type_e;
 
 typedef struct conf_opt_s {
@@ -52,7 +52,17 @@ static const conf_opt_t conf_opts[] = {
     NUM("store", "max_memory", CT_SIZE, store_max_memory, 16ULL << 20,
         1ULL << 44),
     NUM("store", "max_word", CT_SIZE, store_max_word, 16, 65535),
+    { "persistence", "fsync", CT_FSYNC, OFF(persist_fsync), 0, 0, 0 },
+    NUM("persistence", "segment_size", CT_SIZE, persist_segment_size,
+        64ULL << 10, 1ULL << 40),
+    { "persistence", "snapshot_every", CT_EVERY, 0, 0, 0, 0 },
+    NUM("persistence", "keep_segments", CT_INT, persist_keep_segments, 0,
+        100000),
+    NUM("persistence", "ring_size", CT_SIZE, persist_ring_size, 1ULL << 20,
+        1ULL << 36),
 };
+
+static const char *fsync_names[] = { "no", "everysec", "always" };
 
 typedef struct conf_ctx_s {
     conf_t        *c;
@@ -85,6 +95,12 @@ conf_defaults(conf_t *c)
     c->log_level = LOG_LVL_INFO;
     c->store_max_memory = util_phys_memory() / 2;
     c->store_max_word = 65535;
+    c->persist_fsync = FSYNC_EVERYSEC;
+    c->persist_segment_size = 64ULL << 20;
+    c->persist_snap_changes = 1000000;
+    c->persist_snap_ms = 300000;
+    c->persist_keep_segments = 4;
+    c->persist_ring_size = 0;
 }
 
 static int
@@ -159,11 +175,57 @@ id_ok(const char *s)
     return true;
 }
 
+/* persistence.snapshot_every: one item or a list of items, each a
+ * duration ("5m") or a number of changes ("1000000"); "off" for none. */
+static int
+set_every_item(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
+{
+    const char *s;
+    uint64_t u;
+
+    if (v->type != YAML_SCALAR_NODE)
+        return conf_fail(x, v, "%s.%s: expected a duration or a number of "
+                         "changes", o->section, o->key);
+    s = scalar(v);
+    if (strspn(s, "0123456789") == strlen(s) && *s != '\0'
+        && util_parse_size(s, &u) == MEMDB_OK && u > 0) {
+        x->c->persist_snap_changes = u;
+        return MEMDB_OK;
+    }
+    if (util_parse_duration(s, &u) == MEMDB_OK && u >= 1000) {
+        x->c->persist_snap_ms = u;
+        return MEMDB_OK;
+    }
+    return conf_fail(x, v, "%s.%s: \"%s\" is neither a number of changes "
+                     "(like 1000000) nor a duration of at least 1s (like 5m)",
+                     o->section, o->key, s);
+}
+
+static int
+set_every(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
+{
+    x->c->persist_snap_changes = 0;
+    x->c->persist_snap_ms = 0;
+    if (v->type == YAML_SCALAR_NODE && strcmp(scalar(v), "off") == 0)
+        return MEMDB_OK;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return set_every_item(x, o, v);
+    for (yaml_node_item_t *i = v->data.sequence.items.start;
+         i < v->data.sequence.items.top; i++)
+        if (set_every_item(x, o, yaml_document_get_node(&x->doc, *i))
+            != MEMDB_OK)
+            return MEMDB_ERR;
+    return MEMDB_OK;
+}
+
 static int
 set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
 {
     void *dst = (char *) x->c + o->off;
     const char *s;
+
+    if (o->type == CT_EVERY)
+        return set_every(x, o, v);
 
     if (v->type != YAML_SCALAR_NODE)
         return conf_fail(x, v, "%s.%s: expected a single value, found a %s",
@@ -193,6 +255,15 @@ set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
         memcpy(a->text, s, strlen(s) + 1);
         return MEMDB_OK;
     }
+    case CT_FSYNC:
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(s, fsync_names[i]) == 0) {
+                *(int64_t *) dst = i;
+                return MEMDB_OK;
+            }
+        }
+        return conf_fail(x, v, "%s.%s: \"%s\" is not one of always, "
+                         "everysec, no", o->section, o->key, s);
     case CT_LEVEL: {
         int l = log_level_parse(s);
         if (l < 0)
@@ -282,9 +353,19 @@ conf_finish(conf_ctx_t *x)
     return MEMDB_OK;
 }
 
+const char *
+conf_fsync_name(int64_t mode)
+{
+    return mode >= 0 && mode < 3 ? fsync_names[mode] : "unknown";
+}
+
 void
 conf_derive(conf_t *c)
 {
+    /* the ring holds at least two of the largest records */
+    if (c->persist_ring_size == 0)
+        c->persist_ring_size = MEMDB_MAX(c->http_max_body * 2, 8ULL << 20);
+    c->persist_ring_size = util_next_pow2(c->persist_ring_size);
     if (c->log_activity[0] == '\0')
         snprintf(c->log_activity, sizeof(c->log_activity), "%.1000s/%s",
                  c->data_dir, "activity.log");
@@ -364,6 +445,15 @@ conf_dump(const conf_t *c, int fd)
             break;
         case CT_LEVEL:
             dprintf(fd, "  %s: %s\n", o->key, lv[*(const int64_t *) src]);
+            break;
+        case CT_FSYNC:
+            dprintf(fd, "  %s: %s\n", o->key,
+                    fsync_names[*(const int64_t *) src]);
+            break;
+        case CT_EVERY:
+            dprintf(fd, "  %s: [%llums, %llu]\n", o->key,
+                    (unsigned long long) c->persist_snap_ms,
+                    (unsigned long long) c->persist_snap_changes);
             break;
         case CT_INT:
             dprintf(fd, "  %s: %lld\n", o->key,

@@ -48,7 +48,17 @@ typedef struct conf_s {
     /* store */
     uint64_t    store_max_memory;
     uint64_t    store_max_word;
+
+    /* persistence */
+    int64_t     persist_fsync;          /* FSYNC_* */
+    uint64_t    persist_segment_size;
+    uint64_t    persist_snap_changes;   /* 0: not by changes */
+    uint64_t    persist_snap_ms;        /* 0: not by time */
+    int64_t     persist_keep_segments;
+    uint64_t    persist_ring_size;      /* 0: derived from http.max_body */
 } conf_t;
+
+enum { FSYNC_NO = 0, FSYNC_EVERYSEC = 1, FSYNC_ALWAYS = 2 };
 
 /* Fills c with the defaults. */
 void conf_defaults(conf_t *c);
@@ -58,6 +68,7 @@ int  conf_load(conf_t *c, const char *path, char *err, size_t errlen);
 /* Fills the values that default from others (log.activity from
  * node.data_dir); conf_load() calls it. */
 void conf_derive(conf_t *c);
+const char *conf_fsync_name(int64_t mode);
 /* Prints the effective configuration as YAML (memdbd --check-config -v). */
 void conf_dump(const conf_t *c, int fd);
 

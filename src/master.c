@@ -26,6 +26,8 @@
  */
 #include "master.h"
 #include "log.h"
+#include "persist.h"
+#include "recover.h"
 #include "proctitle.h"
 #include "util.h"
 #include "../shm/shm.h"
@@ -33,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +74,10 @@ typedef struct master_s {
     child_t   workers[SHM_MAX_WORKERS];
     bool      stopping;
     uint64_t  stop_deadline;
-    uint64_t  ring_cursor;
+    persist_t persist;
 } master_t;
+
+static void master_wake_workers(master_t *m);
 
 static int
 master_listen(master_t *m)
@@ -168,6 +173,7 @@ master_child_died(master_t *m, pid_t pid, int status)
         child_t *ch = &m->workers[i];
         if (ch->pid != pid)
             continue;
+
         if (WIFSIGNALED(status))
             log_warn("worker %u (pid %d) killed by signal %d", i, pid,
                      WTERMSIG(status));
@@ -206,8 +212,12 @@ master_reap(master_t *m)
     int status;
     pid_t pid;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        master_child_died(m, pid, status);
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (persist_child_exited(&m->persist, pid, status))
+            master_wake_workers(m);
+        else
+            master_child_died(m, pid, status);
+    }
 }
 
 static void
@@ -261,26 +271,15 @@ master_wake_workers(master_t *m)
     }
 }
 
-/* The log writer: consumes complete records in LSN order and frees their
- * room in the ring, never past a record a live worker is still applying. */
+/* Gives back ring room up to what the log writer has made durable, but
+ * never past a record a live worker is still applying; wakes the workers
+ * that wait for room, durability or a snapshot. */
 static void
-master_drain(master_t *m)
+master_release(master_t *m, bool progress)
 {
     ring_t *r = &m->shm.ring;
-    uint64_t cursor = m->ring_cursor, upto;
-    ring_slot_t *s;
-    uint64_t last = 0;
+    uint64_t upto = logw_release_pos(&m->persist.lw);
 
-    while ((s = ring_next(r, &cursor, false)) != NULL) {
-        last = s->lsn;
-        cursor += s->size;
-    }
-    m->ring_cursor = cursor;
-    if (last != 0) {
-        atomic_store(&m->shm.node->written_lsn, last);
-        atomic_store(&m->shm.node->durable_lsn, last);
-    }
-    upto = cursor;
     for (unsigned i = 0; i < m->nworkers; i++) {
         uint64_t p = atomic_load(&shm_worker(&m->shm, i)->inflight_pos);
         if (p < upto)
@@ -288,8 +287,10 @@ master_drain(master_t *m)
     }
     if (upto > atomic_load(&r->hdr->tail)) {
         ring_release(r, upto);
-        master_wake_workers(m);
+        progress = true;
     }
+    if (progress)
+        master_wake_workers(m);
 }
 
 static void
@@ -323,6 +324,58 @@ master_alive(const master_t *m, unsigned *usable)
 }
 
 static int
+recover_add(void *arg, const char *w, size_t len, uint64_t n)
+{
+    shm_t *s = arg;
+    ht_progress_t pg = { .worker = -1, .progress = NULL, .idx = 0 };
+
+    return ht_incr(&s->ht, ht_hash(w, len), w, (uint16_t) len, n, &pg);
+}
+
+static void
+recover_clear(void *arg)
+{
+    shm_t *s = arg;
+
+    ht_init(&s->ht);
+    arena_init(s->arena, s->arena->size, s->arena->limit);
+}
+
+/* Loads the data directory into the fresh segment, then opens the log. */
+static int
+master_recover(master_t *m)
+{
+    recover_stats_t rs;
+    recover_sink_t sink = { recover_add, recover_clear, &m->shm, true };
+    shm_node_t *n = m->shm.node;
+    char err[2048];
+
+    log_info("recovering from %s", m->conf->data_dir);
+    if (recover_run(m->conf->data_dir, &sink, &rs, err, sizeof(err))
+        != MEMDB_OK) {
+        log_error("recovery failed: %s", err);
+        return MEMDB_ERR;
+    }
+    atomic_store(&m->shm.ring.hdr->next_lsn, rs.last_lsn + 1);
+    atomic_store(&n->written_lsn, rs.last_lsn);
+    atomic_store(&n->durable_lsn, rs.last_lsn);
+    atomic_store(&n->fsync_mode, (uint32_t) m->conf->persist_fsync);
+    n->rec_snap_lsn = rs.snap_lsn;
+    n->rec_snap_words = rs.snap_words;
+    n->rec_records = rs.records;
+    n->rec_ms = rs.ms;
+    n->rec_truncated_off = rs.truncated_off;
+    snprintf(n->rec_truncated, sizeof(n->rec_truncated), "%s", rs.truncated);
+    snprintf(n->snap_path, sizeof(n->snap_path), "%s", rs.snap_path);
+    log_info("recovered lsn %llu in %llu ms: snapshot at lsn %llu (%llu "
+             "words) and %llu records", (unsigned long long) rs.last_lsn,
+             (unsigned long long) rs.ms, (unsigned long long) rs.snap_lsn,
+             (unsigned long long) rs.snap_words,
+             (unsigned long long) rs.records);
+    return persist_init(&m->persist, m->conf, &m->shm, &rs);
+}
+
+static int
 master_setup(master_t *m)
 {
     sigset_t set;
@@ -336,11 +389,12 @@ master_setup(master_t *m)
     if (master_listen(m) != MEMDB_OK)
         return MEMDB_ERR;
     sp.max_memory = m->conf->store_max_memory;
-    sp.ring_size = util_next_pow2(MEMDB_MAX(m->conf->http_max_body * 2,
-                                            8ULL << 20));
+    sp.ring_size = m->conf->persist_ring_size;
     sp.nworkers = m->nworkers;
     sp.node_id = m->conf->node_id;
     if (shm_create(&m->shm, &sp) != MEMDB_OK)
+        return MEMDB_ERR;
+    if (master_recover(m) != MEMDB_OK)
         return MEMDB_ERR;
     atomic_store(&m->shm.node->accepting, 1);
 
@@ -373,6 +427,20 @@ master_setup(master_t *m)
     return MEMDB_OK;
 }
 
+/* Sleep until the next thing to do: at once if records wait to be written
+ * (or are being written), else the tick. */
+static int
+master_timeout(master_t *m)
+{
+    const logw_t *lw = &m->persist.lw;
+
+    if (atomic_load(&m->shm.ring.hdr->head) > lw->cursor)
+        return 1;
+    if (lw->written_pos != lw->synced_pos)
+        return 10;
+    return MASTER_TICK_MS;
+}
+
 static int
 master_loop(master_t *m)
 {
@@ -394,8 +462,7 @@ master_loop(master_t *m)
                     kill(m->workers[i].pid, SIGKILL);
         }
         atomic_store(&m->shm.node->writer_idle, 1);
-        int timeout = ring_used(&m->shm.ring) > 0 ? 1 : MASTER_TICK_MS;
-        int n = epoll_wait(m->epfd, evs, 8, timeout);
+        int n = epoll_wait(m->epfd, evs, 8, master_timeout(m));
         atomic_store(&m->shm.node->writer_idle, 0);
         for (int i = 0; i < n; i++) {
             if (evs[i].data.fd == m->sig_fd)
@@ -403,11 +470,11 @@ master_loop(master_t *m)
             else if (evs[i].data.fd == m->notify_fd)
                 (void) read(m->notify_fd, &v, sizeof(v));
         }
-        master_drain(m);
+        master_release(m, persist_run(&m->persist, util_now_ms()));
         if (!m->stopping)
             master_respawn(m);
     }
-    master_drain(m);
+    persist_shutdown(&m->persist);
     return MEMDB_EXIT_OK;
 }
 

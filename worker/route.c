@@ -4,6 +4,7 @@
  *   GET /api/v1/top?n=K                   the K most frequent words
  *   GET /api/v1/status                    node, version, counters
  *   GET /healthz                          200 while the node serves
+ *   POST /api/v1/admin/snapshot           take a snapshot, answer its LSN
  * (uploads: upload.c; allwords: stream.c)
  */
 #include "wrk.h"
@@ -12,6 +13,7 @@
 #include "../src/util.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,7 @@ static const route_t routes[] = {
     { "/api/v1/top",       HTTP_GET,  RT_TOP,       "GET" },
     { "/api/v1/status",    HTTP_GET,  RT_STATUS,    "GET" },
     { "/healthz",          HTTP_GET,  RT_HEALTHZ,   "GET" },
+    { "/api/v1/admin/snapshot", HTTP_POST, RT_SNAPSHOT, "POST" },
 };
 
 route_e
@@ -287,6 +290,8 @@ out:
     buf_free(&val);
 }
 
+static void status_persistence(buf_t *b, shm_node_t *n);
+
 static void
 handle_status(conn_t *c)
 {
@@ -323,8 +328,80 @@ handle_status(conn_t *c)
     json_kv_u64(b, "alive", alive, false);
     buf_putc(b, '}');
     json_kv_u64(b, "uploads", atomic_load(&s->node->uploads), false);
+    status_persistence(b, s->node);
     buf_putc(b, '}');
     resp_json(c, 200, b, NULL);
+}
+
+/* "persistence": {...}, "recovery": {...} */
+static void
+status_persistence(buf_t *b, shm_node_t *n)
+{
+    uint32_t e = atomic_load(&n->disk_errno);
+
+    json_key(b, "persistence", false);
+    buf_putc(b, '{');
+    json_kv_str(b, "fsync", conf_fsync_name(atomic_load(&n->fsync_mode)),
+                true);
+    json_kv_u64(b, "written_lsn", atomic_load(&n->written_lsn), false);
+    json_kv_u64(b, "durable_lsn", atomic_load(&n->durable_lsn), false);
+    json_kv_u64(b, "snapshot_lsn", atomic_load(&n->snap_lsn), false);
+    json_kv_u64(b, "snapshot_ms", atomic_load(&n->snap_ms), false);
+    json_kv_u64(b, "snapshot_failures", atomic_load(&n->snap_failures),
+                false);
+    json_kv_str(b, "disk_error", e ? strerror((int) e) : "", false);
+    buf_putc(b, '}');
+    json_key(b, "recovery", false);
+    buf_putc(b, '{');
+    json_kv_u64(b, "snapshot_lsn", n->rec_snap_lsn, true);
+    json_kv_u64(b, "snapshot_words", n->rec_snap_words, false);
+    json_kv_u64(b, "records", n->rec_records, false);
+    json_kv_u64(b, "ms", n->rec_ms, false);
+    json_kv_str(b, "truncated_file", n->rec_truncated, false);
+    json_kv_u64(b, "truncated_offset", n->rec_truncated_off, false);
+    buf_putc(b, '}');
+}
+
+static void
+snapshot_answer(conn_t *c)
+{
+    shm_node_t *n = c->w->shm->node;
+    buf_t *b = &c->w->tmp;
+
+    if (atomic_load(&n->snap_failures) != c->wait_aux) {
+        resp_error(c, 500, "the snapshot failed; see the server log");
+        resp_done(c);
+        return;
+    }
+    b->len = 0;
+    buf_putc(b, '{');
+    json_kv_u64(b, "lsn", atomic_load(&n->snap_lsn), true);
+    json_kv_str(b, "path", n->snap_path, false);
+    json_kv_u64(b, "ms", atomic_load(&n->snap_ms), false);
+    buf_putc(b, '}');
+    resp_json(c, 200, b, NULL);
+    resp_done(c);
+}
+
+/* Asks the master for a snapshot and parks until it is taken. */
+static void
+handle_snapshot(conn_t *c)
+{
+    shm_node_t *n = c->w->shm->node;
+    uint64_t my = atomic_fetch_add(&n->snap_req, 1) + 1;
+
+    c->wait_aux = atomic_load(&n->snap_failures);
+    wrk_park(c->w, c, WAIT_SNAP, my);
+    wrk_notify_master(c->w);
+}
+
+bool
+route_snapshot_resume(conn_t *c)
+{
+    if (atomic_load(&c->w->shm->node->snap_done) < c->wait_val)
+        return false;
+    snapshot_answer(c);
+    return true;
 }
 
 static void
@@ -387,6 +464,9 @@ route_dispatch(conn_t *c)
     case RT_STATUS:
         handle_status(c);
         break;
+    case RT_SNAPSHOT:
+        handle_snapshot(c);
+        return;
     case RT_HEALTHZ:
         if (c->w->draining) {
             resp_error(c, 503, "shutting down");

@@ -13,7 +13,13 @@
  *      publishes it, and applies its words to the table, advancing its
  *      progress counter word by word (if it is killed here, the master
  *      finishes the record from that counter);
- *   5. it answers {"words", "distinct", "lsn"}.
+ *   5. with persistence.fsync: always it parks until the master has made
+ *      the LSN durable; then it answers {"words", "distinct", "lsn"}.
+ *
+ * While the log cannot be written (disk full, I/O error) uploads get 503
+ * and change nothing; one already in the ring when the error came is
+ * answered 503 too, though it may still be persisted once the disk works:
+ * a 503 means "not acknowledged", as with any lost answer.
  */
 #include "wrk.h"
 #include "../src/json.h"
@@ -21,6 +27,7 @@
 #include "../src/rec.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static void
 on_word(void *arg, const char *word, size_t len)
@@ -93,6 +100,33 @@ upload_new_cost(shm_t *s, const agg_t *a)
     return cost;
 }
 
+static void
+upload_disk_error(conn_t *c)
+{
+    char msg[160];
+    uint32_t e = atomic_load(&c->w->shm->node->disk_errno);
+
+    snprintf(msg, sizeof(msg), "the change log cannot be written: %s; "
+             "upload not acknowledged", strerror((int) e));
+    shm_mem_done(c->w->slot);
+    resp_error(c, 503, msg);
+    resp_done(c);
+}
+
+/* Answers now, or parks until the LSN is durable (fsync: always). */
+static void
+upload_finish(conn_t *c, uint64_t lsn)
+{
+    shm_node_t *n = c->w->shm->node;
+
+    if (atomic_load(&n->fsync_mode) == FSYNC_ALWAYS
+        && atomic_load(&n->durable_lsn) < lsn) {
+        wrk_park(c->w, c, WAIT_DURABLE, lsn);
+        return;
+    }
+    upload_answer(c, lsn);
+}
+
 /* Steps 3-5.  false if the ring is full (the caller parks). */
 static bool
 upload_commit(conn_t *c)
@@ -122,7 +156,7 @@ upload_commit(conn_t *c)
     atomic_store_explicit(&me->inflight_pos, SHM_NONE, memory_order_release);
     shm_mem_done(me);
     atomic_fetch_add_explicit(&s->node->uploads, 1, memory_order_relaxed);
-    upload_answer(c, slot->lsn);
+    upload_finish(c, slot->lsn);
     return true;
 }
 
@@ -135,6 +169,10 @@ upload_complete(conn_t *c)
 
     if (tok_finish(&c->tok) != TOK_OK) {
         upload_bad_body(c);
+        return;
+    }
+    if (atomic_load(&s->node->disk_errno) != 0) {
+        upload_disk_error(c);
         return;
     }
     if (a->n == 0) {
@@ -161,17 +199,31 @@ upload_complete(conn_t *c)
         resp_done(c);
         return;
     }
-    if (!upload_commit(c)) {
-        conn_set_phase(c, PH_WAIT);
-        wrk_park(w, c);
-    }
+    if (!upload_commit(c))
+        wrk_park(w, c, WAIT_RING, 0);
 }
 
 bool
-upload_retry(conn_t *c)
+upload_resume(conn_t *c)
 {
+    shm_node_t *n = c->w->shm->node;
+
+    if (c->wait == WAIT_DURABLE) {
+        if (atomic_load(&n->durable_lsn) >= c->wait_val) {
+            upload_answer(c, c->wait_val);
+            return true;
+        }
+        if (atomic_load(&n->disk_errno) != 0) {
+            upload_disk_error(c);
+            return true;
+        }
+        return false;
+    }
+    if (atomic_load(&n->disk_errno) != 0) {
+        upload_disk_error(c);
+        return true;
+    }
     if (!upload_commit(c))
         return false;
-    wrk_unpark(c->w, c);
-    return true;
+    return c->phase != PH_WAIT;
 }

@@ -74,9 +74,13 @@ list_del(conn_t **list, size_t *n, conn_t *c)
 }
 
 void
-wrk_park(wrk_t *w, conn_t *c)
+wrk_park(wrk_t *w, conn_t *c, wait_e what, uint64_t val)
 {
-    list_add(&w->parked, &w->nparked, &w->parked_cap, c);
+    if (c->phase != PH_WAIT)
+        list_add(&w->parked, &w->nparked, &w->parked_cap, c);
+    conn_set_phase(c, PH_WAIT);
+    c->wait = what;
+    c->wait_val = val;
     atomic_store(&w->slot->want_wake, 1);
 }
 
@@ -181,22 +185,64 @@ wrk_signal(wrk_t *w)
     }
 }
 
+/* One pass over the parked connections, in arrival order; returns how
+ * many moved on.  Uploads waiting for ring room keep their order: the
+ * first that still cannot get room stops the others. */
+static size_t
+wrk_parked_pass(wrk_t *w)
+{
+    size_t n = w->nparked, moved = 0;
+    conn_t **batch;
+    bool ring_blocked = false;
+
+    if (n == 0)
+        return 0;
+    batch = xmalloc(n * sizeof(conn_t *));
+    memcpy(batch, w->parked, n * sizeof(conn_t *));
+    for (size_t i = 0; i < n; i++) {
+        conn_t *c = batch[i];
+        bool done;
+
+        if (c->closed || c->phase != PH_WAIT)
+            continue;
+        if (c->wait == WAIT_RING && ring_blocked)
+            continue;
+        wait_e before = c->wait;
+        done = c->wait == WAIT_SNAP ? route_snapshot_resume(c)
+                                    : upload_resume(c);
+        if (before == WAIT_RING && c->phase == PH_WAIT && c->wait == WAIT_RING)
+            ring_blocked = true;
+        if (done || c->wait != before) {
+            moved++;
+            if (done) {
+                wrk_unpark(w, c);
+                conn_resume(c);
+            }
+        }
+    }
+    free(batch);
+    return moved;
+}
+
+/* Serves parked connections; leaves want_wake set while some remain, set
+ * before the last check so that no wake-up from the master is lost. */
+static void
+wrk_service_parked(wrk_t *w)
+{
+    while (w->nparked > 0) {
+        atomic_store(&w->slot->want_wake, 1);
+        if (wrk_parked_pass(w) == 0)
+            return;
+    }
+}
+
 static void
 wrk_woken(wrk_t *w)
 {
     uint64_t v;
 
     (void) read(w->wake_fd, &v, sizeof(v));
-    atomic_store(&w->slot->want_wake, 0);
-    /* Retry in arrival order; stop at the first that still has to wait. */
-    while (w->nparked > 0) {
-        conn_t *c = w->parked[0];
-        if (!upload_retry(c))
-            break;
-        conn_resume(c);
-    }
-    if (w->nparked > 0)
-        atomic_store(&w->slot->want_wake, 1);
+    wrk_service_parked(w);
 }
 
 static void
@@ -316,6 +362,8 @@ wrk_main(const wrk_args_t *a)
             wrk_dispatch(&w, &evs[i]);
         if (w.nlater > 0)
             wrk_run_later(&w);
+        if (w.nparked > 0)
+            wrk_service_parked(&w);
         if (w.now_ms >= next_tick || w.draining) {
             wrk_expire(&w);
             next_tick = w.now_ms + WRK_TICK_MS;

@@ -38,8 +38,15 @@ typedef enum {
 
 typedef enum {
     RT_NONE = 0, RT_UPLOAD, RT_WORDCOUNT, RT_ALLWORDS, RT_TOP, RT_STATUS,
-    RT_HEALTHZ,
+    RT_HEALTHZ, RT_SNAPSHOT,
 } route_e;
+
+/* What a parked connection waits for. */
+typedef enum {
+    WAIT_RING = 1,       /* room in the change ring */
+    WAIT_DURABLE,        /* wait_val durable (persistence.fsync: always) */
+    WAIT_SNAP,           /* snapshot request wait_val answered */
+} wait_e;
 
 typedef struct stream_s {
     unsigned  part;            /* next partition */
@@ -81,6 +88,9 @@ struct conn_s {
     bool           expect_continue;
     route_e        route;
     const char    *allow;            /* Allow: for a 405 */
+    wait_e         wait;             /* while PH_WAIT */
+    uint64_t       wait_val;
+    uint64_t       wait_aux;
     uint64_t       body_bytes;
     int            status;           /* last response status (for the log) */
     uint64_t       resp_bytes;
@@ -144,13 +154,15 @@ const char *resp_reason(int status);
 /* route.c */
 route_e route_find(conn_t *c, const char *path, size_t len, int method);
 void    route_dispatch(conn_t *c);
+/* Answers a parked snapshot request if it is done; true if answered. */
+bool    route_snapshot_resume(conn_t *c);
 
 /* upload.c */
 int  upload_begin(conn_t *c);
 int  upload_body(conn_t *c, const char *p, size_t n);
 void upload_complete(conn_t *c);
-/* Retries a parked upload; true when it is no longer parked. */
-bool upload_retry(conn_t *c);
+/* Moves a parked upload on; true when it was answered. */
+bool upload_resume(conn_t *c);
 
 /* stream.c */
 void stream_start(conn_t *c, const char *prefix, size_t plen, uint64_t lim);
@@ -159,7 +171,7 @@ bool stream_fill(conn_t *c);
 void stream_free(conn_t *c);
 
 /* worker.c */
-void wrk_park(wrk_t *w, conn_t *c);
+void wrk_park(wrk_t *w, conn_t *c, wait_e what, uint64_t val);
 void wrk_unpark(wrk_t *w, conn_t *c);
 void wrk_notify_master(wrk_t *w);
 /* Continues c on the next loop iteration (fairness between clients). */

@@ -1,0 +1,196 @@
+/*
+ * persist.c - log writer, snapshots and retention in the master (see
+ * persist.h).
+ */
+#include "persist.h"
+#include "log.h"
+#include "proctitle.h"
+#include "seg.h"
+#include "snap.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SNAPS_KEPT 2
+
+int
+persist_init(persist_t *p, const conf_t *conf, shm_t *shm,
+             const recover_stats_t *rs)
+{
+    memset(p, 0, sizeof(*p));
+    p->conf = conf;
+    p->shm = shm;
+    recover_dirs(conf->data_dir, p->log_dir, p->snap_dir, sizeof(p->log_dir));
+    p->snap_lsn = rs->snap_lsn;
+    snprintf(p->snap_path, sizeof(p->snap_path), "%s", rs->snap_path);
+    p->last_snap_ms = util_now_ms();
+    if (util_mkdir_p(p->snap_dir) != MEMDB_OK) {
+        log_errno("mkdir(%s) failed", p->snap_dir);
+        return MEMDB_ERR;
+    }
+    atomic_store(&shm->node->snap_lsn, p->snap_lsn);
+    return logw_open(&p->lw, shm, p->log_dir, (int) conf->persist_fsync,
+                     conf->persist_segment_size,
+                     atomic_load(&shm->ring.hdr->next_lsn));
+}
+
+/* Removes covered segments (keeping keep_segments) and old snapshots. */
+static void
+persist_retain(persist_t *p)
+{
+    seg_info_t *segs;
+    snap_info_t *snaps;
+    int n = seg_list(p->log_dir, &segs), covered = 0;
+
+    /* segment i holds LSNs [first_i, first_{i+1}); covered if all <= snap */
+    for (int i = 0; i + 1 < n; i++)
+        if (segs[i + 1].first_lsn - 1 <= p->snap_lsn)
+            covered = i + 1;
+    for (int i = 0; i < covered - (int) p->conf->persist_keep_segments; i++) {
+        if (unlink(segs[i].path) == 0)
+            log_debug("removed %s", segs[i].path);
+        else
+            log_errno("unlink(%s) failed", segs[i].path);
+    }
+    free(segs);
+    n = snap_list(p->snap_dir, &snaps);
+    for (int i = SNAPS_KEPT; i < n; i++)
+        if (unlink(snaps[i].path) < 0)
+            log_errno("unlink(%s) failed", snaps[i].path);
+    free(snaps);
+}
+
+static void
+persist_child(persist_t *p, uint64_t target)
+{
+    char err[1400], out[1100];
+    const char *prev = p->snap_path[0] ? p->snap_path : NULL;
+    uint64_t t0 = util_now_ms();
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    log_set_role("snapshot");
+    proctitle_set("memdbd: snapshot at lsn %llu", (unsigned long long) target);
+    signal(SIGTERM, SIG_DFL);
+    if (snap_compact(p->snap_dir, p->log_dir, prev, target,
+                     atomic_load(&p->shm->node->epoch), out, sizeof(out), err,
+                     sizeof(err)) != MEMDB_OK) {
+        log_error("snapshot at lsn %llu failed: %s",
+                  (unsigned long long) target, err);
+        _exit(MEMDB_EXIT_FATAL);
+    }
+    log_info("snapshot %s written in %llu ms", out,
+             (unsigned long long) (util_now_ms() - t0));
+    _exit(MEMDB_EXIT_OK);
+}
+
+/* Seals the log and forks the compaction child. */
+static void
+persist_start_snapshot(persist_t *p, uint64_t now_ms, uint64_t req)
+{
+    uint64_t sealed;
+    pid_t pid;
+
+    if (logw_rotate(&p->lw, now_ms, &sealed) != MEMDB_OK)
+        return;                          /* retried on the next turn */
+    p->last_snap_ms = now_ms;
+    if (sealed <= p->snap_lsn) {         /* nothing new: answer at once */
+        atomic_store(&p->shm->node->snap_done, req);
+        return;
+    }
+    pid = fork();
+    if (pid < 0) {
+        log_errno("fork() for a snapshot failed");
+        return;
+    }
+    if (pid == 0)
+        persist_child(p, sealed);
+    p->child = pid;
+    p->child_target = sealed;
+    p->child_req = req;
+    p->child_start_ms = now_ms;
+}
+
+static bool
+persist_snapshot_due(persist_t *p, uint64_t now_ms)
+{
+    const conf_t *c = p->conf;
+    uint64_t changes = p->lw.written_lsn - p->snap_lsn;
+
+    if (changes == 0)
+        return false;
+    if (c->persist_snap_changes && changes >= c->persist_snap_changes)
+        return true;
+    return c->persist_snap_ms && now_ms - p->last_snap_ms >= c->persist_snap_ms;
+}
+
+bool
+persist_run(persist_t *p, uint64_t now_ms)
+{
+    bool progress = logw_run(&p->lw, now_ms);
+    uint64_t req = atomic_load(&p->shm->node->snap_req);
+    uint64_t done = atomic_load(&p->shm->node->snap_done);
+
+    if (p->child == 0 && p->lw.err == 0) {
+        if (req > done) {
+            persist_start_snapshot(p, now_ms, req);
+            progress |= atomic_load(&p->shm->node->snap_done) == req;
+        } else if (persist_snapshot_due(p, now_ms)) {
+            persist_start_snapshot(p, now_ms, done);
+        }
+    }
+    return progress;
+}
+
+bool
+persist_child_exited(persist_t *p, pid_t pid, int status)
+{
+    shm_node_t *n = p->shm->node;
+
+    if (pid != p->child || p->child == 0)
+        return false;
+    p->child = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        p->snap_lsn = p->child_target;
+        snap_path(p->snap_path, sizeof(p->snap_path), p->snap_dir,
+                  p->snap_lsn);
+        snprintf(n->snap_path, sizeof(n->snap_path), "%s", p->snap_path);
+        atomic_store(&n->snap_lsn, p->snap_lsn);
+        atomic_store(&n->snap_ms, util_now_ms() - p->child_start_ms);
+        persist_retain(p);
+    } else {
+        log_error("the snapshot child (pid %d) failed", pid);
+        atomic_fetch_add(&n->snap_failures, 1);
+    }
+    atomic_store(&n->snap_done, p->child_req);
+    return true;
+}
+
+void
+persist_shutdown(persist_t *p)
+{
+    uint64_t now = util_now_ms();
+    int status;
+
+    for (int i = 0; i < 10000 && p->lw.err == 0
+         && p->lw.cursor != atomic_load(&p->shm->ring.hdr->head); i++)
+        logw_run(&p->lw, now);
+    logw_sync(&p->lw, now);
+    if (p->child > 0) {
+        waitpid(p->child, &status, 0);
+        persist_child_exited(p, p->child, status);
+    }
+    persist_start_snapshot(p, now, atomic_load(&p->shm->node->snap_req));
+    if (p->child > 0) {
+        pid_t c = p->child;
+        waitpid(c, &status, 0);
+        persist_child_exited(p, c, status);
+    }
+    logw_close(&p->lw);
+}
