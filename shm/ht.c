@@ -248,6 +248,32 @@ ht_get(ht_t *ht, uint64_t h, const char *key, size_t len)
 }
 
 void
+ht_prefetch(ht_t *ht, const ht_op_t *ops, size_t n)
+{
+    _Atomic uint64_t *slot[HT_BATCH];
+
+    n = MEMDB_MIN(n, (size_t) HT_BATCH);
+    for (size_t i = 0; i < n; i++) {
+        ht_part_t *p = part_of(ht, ops[i].h);
+        uint64_t d = atomic_load_explicit(&p->index, memory_order_relaxed);
+        uint64_t cap = 0;
+        _Atomic uint64_t *slots = d ? index_slots(ht, d, &cap) : NULL;
+
+        slot[i] = slots ? &slots[ops[i].h & (cap - 1)] : NULL;
+        if (slot[i] != NULL)
+            __builtin_prefetch((const void *) slot[i], 0, 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (slot[i] == NULL)
+            continue;
+        uint64_t sl = atomic_load_explicit(slot[i], memory_order_relaxed);
+        uint64_t eoff = (sl & OFF_MASK) << 3;
+        if (sl != 0 && eoff < ht->arena->size)
+            __builtin_prefetch(ht->base + eoff, 1, 1);
+    }
+}
+
+void
 ht_totals(ht_t *ht, uint64_t *distinct, uint64_t *total)
 {
     uint64_t d = 0, t = 0;

@@ -89,6 +89,20 @@ void     ht_init(ht_t *ht);
 int      ht_incr(ht_t *ht, uint64_t h, const char *key, uint16_t len,
                  uint64_t delta, ht_progress_t *pg);
 uint64_t ht_get(ht_t *ht, uint64_t h, const char *key, size_t len);
+
+/* Batches: the table is far bigger than the caches, so one lookup costs
+ * two cache misses (index slot, entry).  ht_prefetch() issues the loads of
+ * a batch of words at once so that their misses overlap; the ht_incr()
+ * calls that follow then find the lines in cache.  A hint only: it changes
+ * nothing. */
+#define HT_BATCH 32
+typedef struct ht_op_s {
+    uint64_t    h;
+    const char *key;
+    uint64_t    delta;
+    uint16_t    len;
+} ht_op_t;
+void     ht_prefetch(ht_t *ht, const ht_op_t *ops, size_t n);
 /* Worst-case bytes that inserting a word of len bytes may use. */
 uint64_t ht_cost(size_t len);
 void     ht_totals(ht_t *ht, uint64_t *distinct, uint64_t *total);

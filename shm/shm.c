@@ -172,22 +172,39 @@ shm_apply(shm_t *s, const void *rec, uint32_t from, int worker,
           _Atomic uint32_t *progress)
 {
     rec_iter_t it;
-    const char *w;
-    size_t len;
-    uint64_t delta;
+    ht_op_t ops[HT_BATCH];
     ht_progress_t pg = { .worker = worker, .progress = progress, .idx = 0 };
+    size_t n = 0;
     int rc;
 
     rec_iter_init(&it, rec);
-    while ((rc = rec_next(&it, &w, &len, &delta)) == MEMDB_OK) {
-        if (pg.idx >= from
-            && ht_incr(&s->ht, ht_hash(w, len), w, (uint16_t) len, delta,
-                       &pg) != MEMDB_OK) {
-            log_error("store full while applying a change record (word %u)",
-                      pg.idx);
-            return MEMDB_ERR;
+    do {
+        const char *w;
+        size_t len;
+        uint64_t delta;
+
+        rc = rec_next(&it, &w, &len, &delta);
+        if (rc == MEMDB_OK) {
+            ops[n].h = ht_hash(w, len);
+            ops[n].key = w;
+            ops[n].len = (uint16_t) len;
+            ops[n].delta = delta;
+            n++;
         }
-        pg.idx++;
-    }
+        if (n == HT_BATCH || (rc != MEMDB_OK && n > 0)) {
+            ht_prefetch(&s->ht, ops, n);
+            for (size_t i = 0; i < n; i++, pg.idx++) {
+                if (pg.idx < from)
+                    continue;
+                if (ht_incr(&s->ht, ops[i].h, ops[i].key, ops[i].len,
+                            ops[i].delta, &pg) != MEMDB_OK) {
+                    log_error("store full while applying a change record "
+                              "(word %u)", pg.idx);
+                    return MEMDB_ERR;
+                }
+            }
+            n = 0;
+        }
+    } while (rc == MEMDB_OK);
     return rc == MEMDB_AGAIN ? MEMDB_OK : MEMDB_ERR;
 }

@@ -105,7 +105,8 @@ walk_segments(const char *log_dir, bool report, log_fault_t *f,
             bad++;
         next = MEMDB_MIN(next, r.hdr.first_lsn);
         while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
-            const rec_hdr_t *h = rec;
+            rec_hdr_t hc;
+            const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
             if (h->lsn >= stop)
                 break;
             if (h->lsn < next)
@@ -216,7 +217,7 @@ log_truncate(const char *data, bool yes)
 }
 
 static void
-print_record(const rec_hdr_t *h, bool json)
+print_record(const rec_hdr_t *h, const void *rec, bool json)
 {
     static const char *types[] = { "?", "upload", "noop", "merge" };
     const char *type = h->type < 4 ? types[h->type] : "?";
@@ -235,7 +236,7 @@ print_record(const rec_hdr_t *h, bool json)
         buf_printf(&b, "lsn %llu epoch %llu %s %u words:",
                    (unsigned long long) h->lsn, (unsigned long long) h->epoch,
                    type, h->nwords);
-    rec_iter_init(&it, h);
+    rec_iter_init(&it, rec);
     while (rec_next(&it, &w, &len, &d) == MEMDB_OK) {
         if (json) {
             if (!first)
@@ -281,11 +282,12 @@ log_print(const char *data, uint64_t from, uint64_t to, bool json)
             break;
         }
         while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
-            const rec_hdr_t *h = rec;
-            if (h->lsn >= stop || h->lsn > to)
+            rec_hdr_t h;
+            memcpy(&h, rec, sizeof(h));
+            if (h.lsn >= stop || h.lsn > to)
                 break;
-            if (h->lsn >= from)
-                print_record(h, json);
+            if (h.lsn >= from)
+                print_record(&h, rec, json);
         }
         if (e == SEG_BAD) {
             ctl_err("%s: offset %llu: %s", r.path,
@@ -327,7 +329,7 @@ static int
 log_counts(const char *data)
 {
     agg_t a;
-    recover_sink_t sink = { counts_add, counts_clear, &a, false };
+    recover_sink_t sink = { counts_add, NULL, counts_clear, &a, false };
     recover_stats_t st;
     char err[2048];
     uint32_t *order;
@@ -376,7 +378,7 @@ int
 ctl_log(const ctl_opts_t *o, int argc, char **argv)
 {
     uint64_t from = 0, to = UINT64_MAX;
-    bool yes = false;
+    bool yes = false, json = o->json;
     const char *sub, *data;
 
     if (argc < 2) {
@@ -388,6 +390,8 @@ ctl_log(const ctl_opts_t *o, int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--yes") == 0)
             yes = true;
+        else if (strcmp(argv[i], "--json") == 0)
+            json = true;
         else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc
                  && parse_lsn(argv[i + 1], &from))
             i++;
@@ -406,7 +410,7 @@ ctl_log(const ctl_opts_t *o, int argc, char **argv)
     if (strcmp(sub, "verify") == 0)
         return log_verify(data);
     if (strcmp(sub, "print") == 0)
-        return log_print(data, from, to, o->json);
+        return log_print(data, from, to, json);
     if (strcmp(sub, "truncate") == 0)
         return log_truncate(data, yes);
     if (strcmp(sub, "counts") == 0)

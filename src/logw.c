@@ -215,6 +215,7 @@ logw_run(logw_t *lw, uint64_t now_ms)
         atomic_store(&lw->shm->node->written_lsn, last);
         if (lw->mode == FSYNC_NO) {
             lw->synced_pos = end_pos;      /* room can go back at once */
+            lw->synced_lsn = last;         /* ...so a retry starts after it */
             lw->seg_synced = lw->seg_bytes;
         }
     }

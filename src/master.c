@@ -26,6 +26,7 @@
  */
 #include "master.h"
 #include "log.h"
+#include "loader.h"
 #include "persist.h"
 #include "recover.h"
 #include "proctitle.h"
@@ -323,36 +324,26 @@ master_alive(const master_t *m, unsigned *usable)
     return n;
 }
 
-static int
-recover_add(void *arg, const char *w, size_t len, uint64_t n)
-{
-    shm_t *s = arg;
-    ht_progress_t pg = { .worker = -1, .progress = NULL, .idx = 0 };
-
-    return ht_incr(&s->ht, ht_hash(w, len), w, (uint16_t) len, n, &pg);
-}
-
-static void
-recover_clear(void *arg)
-{
-    shm_t *s = arg;
-
-    ht_init(&s->ht);
-    arena_init(s->arena, s->arena->size, s->arena->limit);
-}
-
 /* Loads the data directory into the fresh segment, then opens the log. */
 static int
 master_recover(master_t *m)
 {
     recover_stats_t rs;
-    recover_sink_t sink = { recover_add, recover_clear, &m->shm, true };
+    recover_sink_t sink;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    loader_t *ld = loader_new(&m->shm, ncpu > 1 ? (unsigned) ncpu - 1 : 0);
     shm_node_t *n = m->shm.node;
     char err[2048];
 
     log_info("recovering from %s", m->conf->data_dir);
-    if (recover_run(m->conf->data_dir, &sink, &rs, err, sizeof(err))
-        != MEMDB_OK) {
+    loader_sink(ld, &sink);
+    int rc = recover_run(m->conf->data_dir, &sink, &rs, err, sizeof(err));
+    if (loader_finish(ld) != MEMDB_OK && rc == MEMDB_OK) {
+        snprintf(err, sizeof(err), "store.max_memory is too small for the "
+                 "data in %s", m->conf->data_dir);
+        rc = MEMDB_ERR;
+    }
+    if (rc != MEMDB_OK) {
         log_error("recovery failed: %s", err);
         return MEMDB_ERR;
     }

@@ -43,6 +43,11 @@ load_snapshot(recover_sink_t *s, const char *path, recover_stats_t *st, char *er
             break;
         }
     }
+    if (rc == MEMDB_AGAIN && s->flush != NULL && s->flush(s->arg) != MEMDB_OK) {
+        snprintf(err, errlen, "%s: store.max_memory too small for the "
+                 "snapshot", path);
+        rc = MEMDB_ERR;
+    }
     if (rc == MEMDB_AGAIN) {
         st->snap_lsn = r.hdr.lsn;
         st->last_lsn = r.hdr.lsn;
@@ -78,19 +83,46 @@ load_snapshots(recover_sink_t *s, const char *snap_dir, recover_stats_t *st,
     return MEMDB_OK;
 }
 
+/* True if a valid record starts anywhere in (off, size): then the bad
+ * record at off is damage in the middle, not a torn end. */
+static bool
+valid_record_after(seg_reader_t *r, uint64_t off)
+{
+    size_t n = (size_t) (r->size - off);
+    char *b = malloc(n ? n : 1);
+    bool found = false;
+    uint32_t len;
+
+    if (b == NULL || pread(r->fd, b, n, (off_t) off) != (ssize_t) n) {
+        free(b);
+        return true;                      /* cannot tell: do not cut */
+    }
+    for (size_t i = 1; i + REC_HDR <= n && !found; i++) {
+        const char *m = memchr(b + i, 'M', n - i);
+        if (m == NULL)
+            break;
+        i = (size_t) (m - b);
+        found = rec_check(m, n - i, &len) == REC_OK;
+    }
+    free(b);
+    return found;
+}
+
 /* A bad record at off of the last segment is a torn tail if it reaches
- * the end of the file, or only zeros follow it. */
+ * the end of the file or only zeros follow it, and no valid record starts
+ * after it (a flipped length in the middle must not cut good records). */
 static bool
 torn_tail(seg_reader_t *r, uint64_t off, rec_status_e st)
 {
     rec_hdr_t h;
+    bool end = st == REC_SHORT;
 
-    if (st == REC_SHORT)
-        return true;
-    if (pread(r->fd, &h, sizeof(h), (off_t) off) == (ssize_t) sizeof(h)
+    if (!end && pread(r->fd, &h, sizeof(h), (off_t) off) == (ssize_t) sizeof(h)
         && h.magic == REC_MAGIC && off + h.len >= r->size)
-        return true;
-    return seg_zero_tail(r->fd, off, r->size);
+        end = true;
+    if (!end && !seg_zero_tail(r->fd, off, r->size))
+        return false;
+    return !valid_record_after(r, off);
 }
 
 static int
@@ -112,7 +144,8 @@ truncate_tail(seg_reader_t *r, uint64_t off, rec_status_e st,
 static int
 replay_record(recover_sink_t *s, const void *rec, recover_stats_t *st)
 {
-    const rec_hdr_t *h = rec;
+    rec_hdr_t hc;                   /* rec may be unaligned */
+    const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
     rec_iter_t it;
     const char *w;
     size_t len;
@@ -144,16 +177,19 @@ replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last, uint64_t sto
         /* a crash while creating the last segment leaves it shorter than
          * its header: nothing was ever acknowledged from it */
         if (last && seg->size < SEG_HDR) {
-            log_warn("%s: removing a segment cut off while it was created",
-                     seg->path);
-            unlink(seg->path);
+            if (s->repair) {
+                log_warn("%s: removing a segment cut off while it was "
+                         "created", seg->path);
+                unlink(seg->path);
+            }
             err[0] = '\0';
             return MEMDB_OK;
         }
         return MEMDB_ERR;
     }
     while ((e = seg_next(&r, &rec, &len, &rs)) == SEG_REC) {
-        const rec_hdr_t *h = rec;
+        rec_hdr_t hc;                   /* rec may be unaligned */
+        const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
         if (h->lsn >= stop)
             break;
         if (h->lsn < *next)
@@ -175,6 +211,10 @@ replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last, uint64_t sto
         }
         (*next)++;
     }
+    /* the next segment holds everything from here on (a rewrite after a
+     * disk error): what is left of this one does not count, bad or not */
+    if (rc == MEMDB_OK && e == SEG_BAD && *next >= stop)
+        e = SEG_END;
     if (rc == MEMDB_OK && e == SEG_BAD) {
         uint64_t off = seg_rec_off(&r);
         if (last && torn_tail(&r, off, rs) && s->repair)
@@ -246,6 +286,11 @@ recover_run(const char *data_dir, recover_sink_t *s, recover_stats_t *st,
     if (load_snapshots(s, snap_dir, st, err, errlen) != MEMDB_OK
         || replay_segments(s, log_dir, st, err, errlen) != MEMDB_OK)
         return MEMDB_ERR;
+    if (s->flush != NULL && s->flush(s->arg) != MEMDB_OK) {
+        snprintf(err, errlen, "%s: store.max_memory too small to replay the "
+                 "log", log_dir);
+        return MEMDB_ERR;
+    }
     st->ms = util_now_ms() - t0;
     return MEMDB_OK;
 }

@@ -31,6 +31,8 @@ typedef struct recover_stats_s {
  * empties it after a snapshot failed half way. */
 typedef struct recover_sink_s {
     int  (*add)(void *arg, const char *word, size_t len, uint64_t n);
+    /* applies what add() buffered (NULL if add applies at once) */
+    int  (*flush)(void *arg);
     void (*clear)(void *arg);
     void  *arg;
     bool   repair;        /* cut a torn tail off (memdbd); false: report */

@@ -375,7 +375,8 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from,
         }
         uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
         while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
-            const rec_hdr_t *h = rec;
+            rec_hdr_t hc;                   /* rec may be unaligned */
+            const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
             rec_iter_t it;
             const char *w;
             size_t wl;
@@ -399,7 +400,10 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from,
                 agg_add_n(delta, w, wl, d);
             next++;
         }
-        if (rc == MEMDB_OK && (e == SEG_BAD || e == SEG_IOERR)) {
+        /* past what is needed (the target, or where the next segment
+         * takes over): the rest of this segment does not count */
+        if (rc == MEMDB_OK && (e == SEG_BAD || e == SEG_IOERR)
+            && next < stop && next <= to) {
             snprintf(err, errlen, "%s: offset %llu: %s", r.path,
                      (unsigned long long) seg_rec_off(&r),
                      e == SEG_BAD ? rec_status_str(st) : strerror(errno));

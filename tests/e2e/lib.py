@@ -201,6 +201,7 @@ class Node:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        wait_group_gone(self.proc.pid)
         self.logf.close()
 
     def children(self, title="memdbd: worker"):
@@ -228,6 +229,28 @@ class Node:
                 return v
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_group_gone(pgid, timeout=10):
+    """Waits until no live process is left in process group pgid (the
+    killed workers must have closed the listen socket)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = False
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                alive = True
+                break
+        if not alive:
+            return
+        time.sleep(0.02)
 
 
 def raw(port, data, timeout=5, shut=False):
