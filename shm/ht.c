@@ -160,7 +160,7 @@ part_insert_locked(ht_t *ht, ht_part_t *p, uint64_t h, const char *key,
                    uint16_t len, uint64_t delta, ht_progress_t *pg)
 {
     uint64_t d = atomic_load_explicit(&p->index, memory_order_relaxed);
-    uint64_t n = atomic_load_explicit(&p->count, memory_order_relaxed);
+    uint64_t n = p->used;
     uint64_t cap = 0, eoff;
     _Atomic uint64_t *slots;
     ht_entry_t *e;
@@ -188,7 +188,8 @@ part_insert_locked(ht_t *ht, ht_part_t *p, uint64_t h, const char *key,
     atomic_store_explicit(&e->count, delta, memory_order_release);
     slots = index_slots(ht, d, &cap);
     index_put(slots, cap, ((h & POS_MASK) << HT_OFF_BITS) | (eoff >> 3));
-    atomic_store_explicit(&p->count, n + 1, memory_order_relaxed);
+    p->used = n + 1;
+    atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
     return MEMDB_OK;
 }
 
@@ -216,6 +217,8 @@ ht_incr(ht_t *ht, uint64_t h, const char *key, uint16_t len, uint64_t delta,
         p->undo_entry = eoff;
         atomic_thread_fence(memory_order_release);
         atomic_store_explicit(&e->count, old + delta, memory_order_release);
+        if (old == 0)
+            atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
     }
     if (rc == MEMDB_OK) {
         atomic_fetch_add_explicit(&p->total, delta, memory_order_relaxed);
@@ -325,16 +328,46 @@ part_recount(ht_t *ht, ht_part_t *p)
     uint64_t cap = 0, n = 0, t = 0;
     _Atomic uint64_t *slots = d ? index_slots(ht, d, &cap) : NULL;
 
+    uint64_t used = 0;
+
     for (uint64_t i = 0; slots != NULL && i < cap; i++) {
         uint64_t sl = atomic_load_explicit(&slots[i], memory_order_relaxed);
         if (sl == 0)
             continue;
-        n++;
-        t += atomic_load_explicit(&ht_entry(ht, (sl & OFF_MASK) << 3)->count,
-                                  memory_order_relaxed);
+        used++;
+        uint64_t c = atomic_load_explicit(
+                         &ht_entry(ht, (sl & OFF_MASK) << 3)->count,
+                         memory_order_relaxed);
+        n += c > 0;
+        t += c;
     }
+    p->used = used;
     atomic_store(&p->count, n);
     atomic_store(&p->total, t);
+}
+
+void
+ht_zero(ht_t *ht)
+{
+    for (unsigned i = 0; i < HT_PARTS; i++) {
+        ht_part_t *p = &ht->parts[i];
+        uint64_t d, cap = 0;
+        _Atomic uint64_t *slots;
+
+        lock_acquire(&p->lock, ht->self);
+        d = atomic_load_explicit(&p->index, memory_order_relaxed);
+        slots = d ? index_slots(ht, d, &cap) : NULL;
+        for (uint64_t k = 0; slots != NULL && k < cap; k++) {
+            uint64_t sl = atomic_load_explicit(&slots[k],
+                                               memory_order_relaxed);
+            if (sl != 0)
+                atomic_store_explicit(&ht_entry(ht, (sl & OFF_MASK) << 3)
+                                      ->count, 0, memory_order_release);
+        }
+        atomic_store(&p->count, 0);
+        atomic_store(&p->total, 0);
+        lock_release(&p->lock);
+    }
 }
 
 unsigned

@@ -44,7 +44,7 @@ typedef struct ht_part_s {
     lock_t           lock;
     _Atomic uint32_t seq;          /* bumped before an old index is freed */
     _Atomic uint64_t index;        /* log2(cap) << 56 | arena offset */
-    _Atomic uint64_t count;        /* entries in the index */
+    _Atomic uint64_t count;        /* entries with a count above 0 */
     _Atomic uint64_t total;        /* sum of the counts */
     uint64_t         chunk_off;    /* entry chunk being filled */
     uint64_t         chunk_left;
@@ -53,7 +53,8 @@ typedef struct ht_part_s {
     uint64_t         undo_old;
     uint32_t         undo_idx;     /* word index in the change record */
     int32_t          undo_worker;  /* worker slot, -1 for the master */
-    char             _pad[128 - 72];
+    uint64_t         used;         /* slots in use (load factor) */
+    char             _pad[128 - 80];
 } ht_part_t;
 
 _Static_assert(sizeof(ht_part_t) == 128, "ht_part_t is two cache lines");
@@ -115,6 +116,10 @@ ht_entry(ht_t *ht, uint64_t off)
 {
     return (ht_entry_t *) (ht->base + off);
 }
+
+/* Sets every count to 0 (a replica's full sync, before it loads the
+ * leader's snapshot).  Readers see counts drop; callers fence reads off. */
+void     ht_zero(ht_t *ht);
 
 /* Master, after a child died: repairs every partition the dead pid held.
  * progress_of(worker) returns that worker slot's progress counter. */

@@ -22,12 +22,14 @@
 #define MEMDB_SHM_H
 
 #include "arena.h"
+#include "cluster.h"
 #include "ht.h"
 #include "ring.h"
 
 #define SHM_MAGIC       0x4d48534244424d4dULL   /* "MMDBSHMM" */
 #define SHM_LAYOUT      1
 #define SHM_MAX_WORKERS 64
+#define SHM_REPL_SLOT   (SHM_MAX_WORKERS - 1)   /* the replicator's slot */
 #define SHM_NONE        UINT64_MAX
 
 enum { ROLE_STANDALONE = 0, ROLE_LEADER = 1, ROLE_REPLICA = 2 };
@@ -72,6 +74,11 @@ typedef struct shm_node_s {
     _Atomic uint64_t snap_ms;        /* time the last one took */
     _Atomic uint64_t snap_failures;
     char             snap_path[1100];
+    /* cluster (written by the replicator) */
+    _Atomic uint32_t syncing;        /* full sync: reads answer 503 */
+    _Atomic uint32_t clustered;
+    _Atomic uint64_t rebase_lsn;     /* replicator asks: log starts over */
+    _Atomic uint64_t rebase_done;    /* master answers with the same LSN */
     /* what start-up recovery found */
     uint64_t         rec_snap_lsn;
     uint64_t         rec_snap_words;
@@ -88,6 +95,7 @@ typedef struct shm_hdr_s {
     uint64_t map_size;
     uint64_t node_off;
     uint64_t workers_off;
+    uint64_t cluster_off;
     uint64_t parts_off;
     uint64_t ring_off;
     uint64_t ring_data_off;
@@ -102,6 +110,7 @@ typedef struct shm_s {
     shm_hdr_t     *hdr;
     shm_node_t    *node;
     shm_worker_t  *workers;
+    shm_cluster_t *cluster;
     arena_t       *arena;
     ht_t           ht;
     ring_t         ring;

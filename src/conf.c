@@ -20,6 +20,7 @@
 
 typedef enum {
     CT_STR, CT_INT, CT_SIZE, CT_DUR, CT_ADDR, CT_LEVEL, CT_FSYNC, CT_EVERY,
+    CT_ADDRS, CT_BOOL,
 } conf_type_e;
 
 typedef struct conf_opt_s {
@@ -39,7 +40,7 @@ static const conf_opt_t conf_opts[] = {
     STR("node", "id", node_id),
     STR("node", "data_dir", data_dir),
     { "http", "listen", CT_ADDR, OFF(http_listen), 0, 0, 0 },
-    NUM("http", "workers", CT_INT, http_workers, 1, 256),
+    NUM("http", "workers", CT_INT, http_workers, 1, 63),
     NUM("http", "max_body", CT_SIZE, http_max_body, 1, 1ULL << 34),
     NUM("http", "max_header", CT_SIZE, http_max_header, 1024, 1 << 20),
     NUM("http", "header_timeout", CT_DUR, http_header_timeout_ms, 1, 3600000),
@@ -60,6 +61,15 @@ static const conf_opt_t conf_opts[] = {
         100000),
     NUM("persistence", "ring_size", CT_SIZE, persist_ring_size, 1ULL << 20,
         1ULL << 36),
+    { "cluster", "gossip", CT_ADDR, OFF(cl_gossip), 0, 0, 0 },
+    { "cluster", "replication", CT_ADDR, OFF(cl_replication), 0, 0, 0 },
+    { "cluster", "seeds", CT_ADDRS, OFF(cl_seeds), 0, 0, 0 },
+    STR("cluster", "seeds_file", cl_seeds_file),
+    NUM("cluster", "probe_interval", CT_DUR, cl_probe_interval_ms, 10, 60000),
+    NUM("cluster", "probe_timeout", CT_DUR, cl_probe_timeout_ms, 5, 60000),
+    NUM("cluster", "suspicion_mult", CT_INT, cl_suspicion_mult, 1, 100),
+    STR("cluster", "secret_file", cl_secret_file),
+    { "cluster", "write_quorum", CT_BOOL, OFF(cl_write_quorum), 0, 0, 0 },
 };
 
 static const char *fsync_names[] = { "no", "everysec", "always" };
@@ -101,6 +111,9 @@ conf_defaults(conf_t *c)
     c->persist_snap_ms = 300000;
     c->persist_keep_segments = 4;
     c->persist_ring_size = 0;
+    c->cl_probe_interval_ms = 200;
+    c->cl_probe_timeout_ms = 100;
+    c->cl_suspicion_mult = 3;
 }
 
 static int
@@ -219,6 +232,45 @@ set_every(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
 }
 
 static int
+set_addr(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v,
+         conf_addr_t *a)
+{
+    const char *s = scalar(v);
+
+    if (v->type != YAML_SCALAR_NODE || strlen(s) >= sizeof(a->text)
+        || util_parse_addr(s, &a->ss, &a->len) != MEMDB_OK)
+        return conf_fail(x, v, "%s.%s: \"%s\" is not an address HOST:PORT "
+                         "(IPv6 as [ADDR]:PORT)", o->section, o->key,
+                         v->type == YAML_SCALAR_NODE ? s : "?");
+    memcpy(a->text, s, strlen(s) + 1);
+    return MEMDB_OK;
+}
+
+/* cluster.seeds: one address or a list of them. */
+static int
+set_addrs(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
+{
+    conf_t *c = x->c;
+
+    c->cl_nseeds = 0;
+    if (v->type == YAML_SCALAR_NODE)
+        return set_addr(x, o, v, &c->cl_seeds[c->cl_nseeds++]);
+    if (v->type != YAML_SEQUENCE_NODE)
+        return conf_fail(x, v, "%s.%s: expected a list of addresses",
+                         o->section, o->key);
+    for (yaml_node_item_t *i = v->data.sequence.items.start;
+         i < v->data.sequence.items.top; i++) {
+        yaml_node_t *n = yaml_document_get_node(&x->doc, *i);
+        if (c->cl_nseeds == CONF_MAX_SEEDS)
+            return conf_fail(x, n, "%s.%s: at most %d seeds", o->section,
+                             o->key, CONF_MAX_SEEDS);
+        if (set_addr(x, o, n, &c->cl_seeds[c->cl_nseeds++]) != MEMDB_OK)
+            return MEMDB_ERR;
+    }
+    return MEMDB_OK;
+}
+
+static int
 set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
 {
     void *dst = (char *) x->c + o->off;
@@ -226,6 +278,8 @@ set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
 
     if (o->type == CT_EVERY)
         return set_every(x, o, v);
+    if (o->type == CT_ADDRS)
+        return set_addrs(x, o, v);
 
     if (v->type != YAML_SCALAR_NODE)
         return conf_fail(x, v, "%s.%s: expected a single value, found a %s",
@@ -255,6 +309,19 @@ set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
         memcpy(a->text, s, strlen(s) + 1);
         return MEMDB_OK;
     }
+    case CT_BOOL:
+        if (strcmp(s, "true") == 0 || strcmp(s, "on") == 0
+            || strcmp(s, "yes") == 0) {
+            *(bool *) dst = true;
+            return MEMDB_OK;
+        }
+        if (strcmp(s, "false") == 0 || strcmp(s, "off") == 0
+            || strcmp(s, "no") == 0) {
+            *(bool *) dst = false;
+            return MEMDB_OK;
+        }
+        return conf_fail(x, v, "%s.%s: \"%s\" is not true or false",
+                         o->section, o->key, s);
     case CT_FSYNC:
         for (int i = 0; i < 3; i++) {
             if (strcmp(s, fsync_names[i]) == 0) {
@@ -346,9 +413,67 @@ load_root(conf_ctx_t *x)
 }
 
 /* Checks that relate several keys, after the whole file was read. */
+int
+conf_load_seeds_file(conf_t *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int lineno = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s:1:1: cannot open: %s", path,
+                 strerror(errno));
+        return MEMDB_ERR;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = line, *e;
+        lineno++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        e = p + strcspn(p, " \t\r\n#");
+        if (e == p)
+            continue;
+        *e = '\0';
+        conf_addr_t *a = &c->cl_seeds[c->cl_nseeds];
+        if (c->cl_nseeds == CONF_MAX_SEEDS || strlen(p) >= sizeof(a->text)
+            || util_parse_addr(p, &a->ss, &a->len) != MEMDB_OK) {
+            snprintf(err, errlen, "%s:%d:%d: \"%s\" is not an address "
+                     "HOST:PORT (or too many seeds)", path, lineno,
+                     (int) (p - line) + 1, p);
+            fclose(f);
+            return MEMDB_ERR;
+        }
+        memcpy(a->text, p, strlen(p) + 1);
+        c->cl_nseeds++;
+    }
+    fclose(f);
+    return MEMDB_OK;
+}
+
 static int
 conf_finish(conf_ctx_t *x)
 {
+    conf_t *c = x->c;
+
+    if (c->cl_gossip.text[0] && !c->cl_replication.text[0])
+        return conf_fail(x, NULL, "cluster: \"gossip\" needs a "
+                         "\"replication\" address too");
+    if (!c->cl_gossip.text[0] && (c->cl_replication.text[0]
+                                  || c->cl_nseeds || c->cl_seeds_file[0]))
+        return conf_fail(x, NULL, "cluster: \"gossip\" is required to "
+                         "join a cluster");
+    if (c->cl_gossip.text[0] && (strlen(c->cl_gossip.text) > 47
+                                 || strlen(c->cl_replication.text) > 47
+                                 || strlen(c->http_listen.text) > 47))
+        return conf_fail(x, NULL, "cluster: addresses (gossip, replication, "
+                         "http.listen) must be at most 47 characters");
+    if (c->cl_probe_timeout_ms >= c->cl_probe_interval_ms)
+        return conf_fail(x, NULL, "cluster.probe_timeout must be shorter "
+                         "than cluster.probe_interval");
+    if (c->cl_seeds_file[0]
+        && conf_load_seeds_file(c, c->cl_seeds_file, x->err, x->errlen)
+           != MEMDB_OK)
+        return MEMDB_ERR;
     conf_derive(x->c);
     return MEMDB_OK;
 }
@@ -449,6 +574,16 @@ conf_dump(const conf_t *c, int fd)
         case CT_FSYNC:
             dprintf(fd, "  %s: %s\n", o->key,
                     fsync_names[*(const int64_t *) src]);
+            break;
+        case CT_BOOL:
+            dprintf(fd, "  %s: %s\n", o->key,
+                    *(const bool *) src ? "true" : "false");
+            break;
+        case CT_ADDRS:
+            dprintf(fd, "  %s: [", o->key);
+            for (int k = 0; k < c->cl_nseeds; k++)
+                dprintf(fd, "%s%s", k ? ", " : "", c->cl_seeds[k].text);
+            dprintf(fd, "]\n");
             break;
         case CT_EVERY:
             dprintf(fd, "  %s: [%llums, %llu]\n", o->key,

@@ -16,6 +16,7 @@
 
 #define CONF_PATH_MAX 1024
 #define CONF_ID_MAX   64
+#define CONF_MAX_SEEDS 32
 
 typedef struct conf_addr_s {
     char                    text[128];   /* as written, "" when unset */
@@ -56,12 +57,30 @@ typedef struct conf_s {
     uint64_t    persist_snap_ms;        /* 0: not by time */
     int64_t     persist_keep_segments;
     uint64_t    persist_ring_size;      /* 0: derived from http.max_body */
+
+    /* cluster (enabled when gossip is set) */
+    conf_addr_t cl_gossip;
+    conf_addr_t cl_replication;
+    conf_addr_t cl_seeds[CONF_MAX_SEEDS];
+    int         cl_nseeds;
+    char        cl_seeds_file[CONF_PATH_MAX];
+    uint64_t    cl_probe_interval_ms;
+    uint64_t    cl_probe_timeout_ms;
+    int64_t     cl_suspicion_mult;
+    char        cl_secret_file[CONF_PATH_MAX];
+    bool        cl_write_quorum;
 } conf_t;
+
+#define conf_clustered(c) ((c)->cl_gossip.text[0] != '\0')
 
 enum { FSYNC_NO = 0, FSYNC_EVERYSEC = 1, FSYNC_ALWAYS = 2 };
 
 /* Fills c with the defaults. */
 void conf_defaults(conf_t *c);
+/* Reads a seeds file (one HOST:PORT per line, # comments) into c's seeds.
+ * MEMDB_ERR with "FILE:LINE:COL: msg" in err. */
+int  conf_load_seeds_file(conf_t *c, const char *path, char *err,
+                          size_t errlen);
 /* Loads path over the defaults.  On error writes "FILE:LINE:COL: msg" into
  * err and returns MEMDB_ERR. */
 int  conf_load(conf_t *c, const char *path, char *err, size_t errlen);

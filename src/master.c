@@ -32,6 +32,7 @@
 #include "proctitle.h"
 #include "util.h"
 #include "../shm/shm.h"
+#include "../replicator/replicator.h"
 #include "../worker/worker.h"
 
 #include <errno.h>
@@ -61,7 +62,13 @@ typedef struct child_s {
     uint64_t respawn_at;        /* 0: not waiting */
     uint64_t backoff_ms;
     bool     disabled;          /* exited 2 */
+    bool     used;              /* this slot has a child */
 } child_t;
+
+/* Every child slot in use: workers 0..N-1 and the replicator. */
+#define FOR_CHILDREN(m, i) \
+    for (unsigned i = 0; i < SHM_MAX_WORKERS; i++) \
+        if ((m)->workers[i].used)
 
 typedef struct master_s {
     conf_t   *conf;
@@ -108,6 +115,31 @@ master_listen(master_t *m)
 }
 
 static int
+master_run_replicator(master_t *m)
+{
+    int fds[SHM_MAX_WORKERS];
+    repl_args_t a;
+
+    close(m->listen_fd);
+    for (unsigned i = 0; i < m->nworkers; i++)
+        fds[i] = m->workers[i].wake_fd;
+    a.conf = m->conf;
+    a.shm = &m->shm;
+    a.wake_fds = fds;
+    a.nworkers = m->nworkers;
+    a.wake_fd = m->workers[SHM_REPL_SLOT].wake_fd;
+    a.master_fd = m->notify_fd;
+    a.pdeath_fd = m->pdeath[0];
+    return repl_main(&a);
+}
+
+static const char *
+child_name(unsigned slot)
+{
+    return slot == SHM_REPL_SLOT ? "replicator" : "worker";
+}
+
+static int
 master_spawn(master_t *m, unsigned slot)
 {
     child_t *ch = &m->workers[slot];
@@ -131,6 +163,8 @@ master_spawn(master_t *m, unsigned slot)
     close(m->sig_fd);
     close(m->epfd);
     shm_attach_child(&m->shm);
+    if (slot == SHM_REPL_SLOT)
+        _exit(master_run_replicator(m));
     log_set_role("worker");
     proctitle_set("memdbd: worker %u", slot);
     args.conf = m->conf;
@@ -157,8 +191,9 @@ master_finish_inflight(master_t *m, unsigned slot)
     s = ring_slot_at(&m->shm.ring, pos);
     from = atomic_load(&w->progress);
     if (atomic_load(&s->pos) == pos && atomic_load(&s->state) == RING_READY) {
-        log_warn("worker %u died applying lsn %llu: applying the rest from "
-                 "word %u", slot, (unsigned long long) s->lsn, from);
+        log_warn("%s %u died applying lsn %llu: applying the rest from "
+                 "word %u", child_name(slot), slot,
+                 (unsigned long long) s->lsn, from);
         shm_apply(&m->shm, ring_slot_rec(s), from, -1, NULL);
     }
     atomic_store(&w->inflight_pos, SHM_NONE);
@@ -170,17 +205,17 @@ master_child_died(master_t *m, pid_t pid, int status)
     uint64_t now = util_now_ms();
     unsigned repaired;
 
-    for (unsigned i = 0; i < m->nworkers; i++) {
+    FOR_CHILDREN(m, i) {
         child_t *ch = &m->workers[i];
         if (ch->pid != pid)
             continue;
 
         if (WIFSIGNALED(status))
-            log_warn("worker %u (pid %d) killed by signal %d", i, pid,
-                     WTERMSIG(status));
+            log_warn("%s %u (pid %d) killed by signal %d", child_name(i), i,
+                     pid, WTERMSIG(status));
         else if (WEXITSTATUS(status) != 0 || !m->stopping)
-            log_warn("worker %u (pid %d) exited with status %d", i, pid,
-                     WEXITSTATUS(status));
+            log_warn("%s %u (pid %d) exited with status %d", child_name(i),
+                     i, pid, WEXITSTATUS(status));
         repaired = shm_repair_dead(&m->shm, pid, (int) i);
         if (repaired > 0)
             log_warn("repaired %u locks or ring slots left by pid %d",
@@ -194,7 +229,8 @@ master_child_died(master_t *m, pid_t pid, int status)
         if (m->stopping)
             return;
         if (WIFEXITED(status) && WEXITSTATUS(status) == MEMDB_EXIT_CONFIG) {
-            log_error("worker %u failed to initialize: not restarting it", i);
+            log_error("%s %u failed to initialize: not restarting it",
+                      child_name(i), i);
             ch->disabled = true;
             return;
         }
@@ -230,7 +266,7 @@ master_stop(master_t *m)
     m->stopping = true;
     m->stop_deadline = util_now_ms() + MASTER_STOP_MS;
     atomic_store(&m->shm.node->accepting, 0);
-    for (unsigned i = 0; i < m->nworkers; i++)
+    FOR_CHILDREN(m, i)
         if (m->workers[i].pid > 0)
             kill(m->workers[i].pid, SIGTERM);
 }
@@ -248,7 +284,7 @@ master_signals(master_t *m)
         case SIGHUP:
             log_info("SIGHUP: reopening logs");
             log_reopen();
-            for (unsigned i = 0; i < m->nworkers; i++)
+            FOR_CHILDREN(m, i)
                 if (m->workers[i].pid > 0)
                     kill(m->workers[i].pid, SIGHUP);
             break;
@@ -265,7 +301,7 @@ master_wake_workers(master_t *m)
 {
     uint64_t one = 1;
 
-    for (unsigned i = 0; i < m->nworkers; i++) {
+    FOR_CHILDREN(m, i) {
         shm_worker_t *w = shm_worker(&m->shm, i);
         if (m->workers[i].pid > 0 && atomic_exchange(&w->want_wake, 0))
             (void) write(m->workers[i].wake_fd, &one, sizeof(one));
@@ -281,7 +317,7 @@ master_release(master_t *m, bool progress)
     ring_t *r = &m->shm.ring;
     uint64_t upto = logw_release_pos(&m->persist.lw);
 
-    for (unsigned i = 0; i < m->nworkers; i++) {
+    FOR_CHILDREN(m, i) {
         uint64_t p = atomic_load(&shm_worker(&m->shm, i)->inflight_pos);
         if (p < upto)
             upto = p;
@@ -299,12 +335,13 @@ master_respawn(master_t *m)
 {
     uint64_t now = util_now_ms();
 
-    for (unsigned i = 0; i < m->nworkers; i++) {
+    FOR_CHILDREN(m, i) {
         child_t *ch = &m->workers[i];
         if (ch->pid == 0 && !ch->disabled && ch->respawn_at != 0
             && now >= ch->respawn_at) {
             if (master_spawn(m, i) == MEMDB_OK)
-                log_info("worker %u restarted (pid %d)", i, ch->pid);
+                log_info("%s %u restarted (pid %d)", child_name(i), i,
+                         ch->pid);
             else
                 ch->respawn_at = now + RESPAWN_MAX_MS;
         }
@@ -316,9 +353,9 @@ master_alive(const master_t *m, unsigned *usable)
 {
     unsigned n = 0, u = 0;
 
-    for (unsigned i = 0; i < m->nworkers; i++) {
+    FOR_CHILDREN(m, i) {
         n += m->workers[i].pid > 0;
-        u += !m->workers[i].disabled;
+        u += i != SHM_REPL_SLOT && !m->workers[i].disabled;
     }
     *usable = u;
     return n;
@@ -351,6 +388,11 @@ master_recover(master_t *m)
     atomic_store(&n->written_lsn, rs.last_lsn);
     atomic_store(&n->durable_lsn, rs.last_lsn);
     atomic_store(&n->fsync_mode, (uint32_t) m->conf->persist_fsync);
+    atomic_store(&n->role, conf_clustered(m->conf) ? ROLE_REPLICA
+                                                   : ROLE_STANDALONE);
+    atomic_store(&n->clustered, conf_clustered(m->conf));
+    atomic_store(&n->epoch, rs.last_epoch);
+    atomic_store(&m->shm.cluster->applied_lsn, rs.last_lsn);
     n->rec_snap_lsn = rs.snap_lsn;
     n->rec_snap_words = rs.snap_words;
     n->rec_records = rs.records;
@@ -408,7 +450,11 @@ master_setup(master_t *m)
     epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sig_fd, &ev);
     ev.data.fd = m->notify_fd;
     epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->notify_fd, &ev);
-    for (unsigned i = 0; i < m->nworkers; i++) {
+    for (unsigned i = 0; i < m->nworkers; i++)
+        m->workers[i].used = true;
+    if (conf_clustered(m->conf))
+        m->workers[SHM_REPL_SLOT].used = true;
+    FOR_CHILDREN(m, i) {
         m->workers[i].wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (m->workers[i].wake_fd < 0) {
             log_errno("eventfd() failed");
@@ -448,7 +494,7 @@ master_loop(master_t *m)
             return MEMDB_EXIT_FATAL;
         }
         if (m->stopping && util_now_ms() > m->stop_deadline) {
-            for (unsigned i = 0; i < m->nworkers; i++)
+            FOR_CHILDREN(m, i)
                 if (m->workers[i].pid > 0)
                     kill(m->workers[i].pid, SIGKILL);
         }
@@ -478,13 +524,13 @@ master_run(conf_t *conf)
     memset(&m, 0, sizeof(m));
     m.conf = conf;
     m.listen_fd = -1;
-    m.nworkers = (unsigned) MEMDB_MIN(conf->http_workers, SHM_MAX_WORKERS);
+    m.nworkers = (unsigned) MEMDB_MIN(conf->http_workers, SHM_REPL_SLOT);
     log_set_role("master");
     proctitle_set("memdbd: master -c %s", conf->path[0] ? conf->path
                   : "(defaults)");
     if (master_setup(&m) != MEMDB_OK)
         return MEMDB_EXIT_CONFIG;
-    for (unsigned i = 0; i < m.nworkers; i++)
+    FOR_CHILDREN(&m, i)
         if (master_spawn(&m, i) != MEMDB_OK)
             return MEMDB_EXIT_FATAL;
     log_info("memdbd %s node %s listening on %s with %u workers",

@@ -130,9 +130,68 @@ persist_snapshot_due(persist_t *p, uint64_t now_ms)
     return c->persist_snap_ms && now_ms - p->last_snap_ms >= c->persist_snap_ms;
 }
 
+/* A replica installed its leader's snapshot (full sync): its own log is
+ * another history now.  Drop every segment and every other snapshot and
+ * start the log at lsn, once the ring is written out. */
+static void
+persist_rebase(persist_t *p, uint64_t lsn)
+{
+    shm_node_t *n = p->shm->node;
+    ring_t *r = &p->shm->ring;
+    uint64_t head = atomic_load(&r->hdr->head);
+    seg_info_t *segs;
+    snap_info_t *snaps;
+    int ns, nn;
+    char keep[1100];
+
+    if (p->lw.cursor != head)
+        return;                            /* not written out yet */
+    if (p->child > 0) {
+        int st;
+        kill(p->child, SIGKILL);
+        waitpid(p->child, &st, 0);
+        atomic_store(&n->snap_done, p->child_req);
+        p->child = 0;
+    }
+    logw_close(&p->lw);
+    ns = seg_list(p->log_dir, &segs);
+    for (int i = 0; i < ns; i++)
+        unlink(segs[i].path);
+    free(segs);
+    snap_path(keep, sizeof(keep), p->snap_dir, lsn - 1);
+    nn = snap_list(p->snap_dir, &snaps);
+    for (int i = 0; i < nn; i++)
+        if (strcmp(snaps[i].path, keep) != 0)
+            unlink(snaps[i].path);
+    free(snaps);
+    util_fsync_dir(p->log_dir);
+    util_fsync_dir(p->snap_dir);
+    ring_release(r, head);
+    lock_acquire(&r->hdr->lock, p->shm->ht.self);
+    atomic_store(&r->hdr->next_lsn, lsn);
+    lock_release(&r->hdr->lock);
+    if (logw_open(&p->lw, p->shm, p->log_dir, (int) p->conf->persist_fsync,
+                  p->conf->persist_segment_size, lsn) != MEMDB_OK)
+        return;
+    atomic_store(&n->written_lsn, lsn - 1);
+    atomic_store(&n->durable_lsn, lsn - 1);
+    p->snap_lsn = access(keep, F_OK) == 0 ? lsn - 1 : 0;
+    snprintf(p->snap_path, sizeof(p->snap_path), "%s",
+             p->snap_lsn ? keep : "");
+    snprintf(n->snap_path, sizeof(n->snap_path), "%s", p->snap_path);
+    atomic_store(&n->snap_lsn, p->snap_lsn);
+    log_info("the log starts over at lsn %llu (full sync)",
+             (unsigned long long) lsn);
+    atomic_store(&n->rebase_done, lsn);
+}
+
 bool
 persist_run(persist_t *p, uint64_t now_ms)
 {
+    uint64_t rb = atomic_load(&p->shm->node->rebase_lsn);
+
+    if (rb != 0 && atomic_load(&p->shm->node->rebase_done) != rb)
+        persist_rebase(p, rb);
     bool progress = logw_run(&p->lw, now_ms);
     uint64_t req = atomic_load(&p->shm->node->snap_req);
     uint64_t done = atomic_load(&p->shm->node->snap_done);

@@ -324,6 +324,8 @@ on_message_begin(http_parser *p)
     c->status = 0;
     c->resp_bytes = 0;
     c->allow = NULL;
+    c->deadline_aux = 0;
+    c->wait_ok = false;
     c->req_start_ns = util_now_ns();
     conn_set_phase(c, PH_HEADERS);
     return 0;

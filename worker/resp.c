@@ -82,6 +82,11 @@ resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
     }
     if (extra != NULL)
         buf_puts(b, extra);
+    if (c->parser.method == HTTP_GET) {
+        buf_puts(b, "X-Memdb-LSN: ");
+        buf_put_u64(b, cluster_applied_lsn(c->w->shm));
+        buf_puts(b, "\r\n");
+    }
     if (c->want_close)
         buf_puts(b, "Connection: close\r\n");
     else if (c->parser.http_minor == 0)

@@ -13,7 +13,6 @@
 #include "../src/util.h"
 
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +34,10 @@ static const route_t routes[] = {
     { "/api/v1/status",    HTTP_GET,  RT_STATUS,    "GET" },
     { "/healthz",          HTTP_GET,  RT_HEALTHZ,   "GET" },
     { "/api/v1/admin/snapshot", HTTP_POST, RT_SNAPSHOT, "POST" },
+    { "/api/v1/cluster/nodes",  HTTP_GET,  RT_CL_NODES, "GET" },
+    { "/api/v1/cluster/meet",   HTTP_POST, RT_CL_MEET, "POST" },
+    { "/api/v1/cluster/failover", HTTP_POST, RT_CL_FAILOVER, "POST" },
+    { "/api/v1/cluster/forget", HTTP_POST, RT_CL_FORGET, "POST" },
 };
 
 route_e
@@ -53,8 +56,8 @@ route_find(conn_t *c, const char *path, size_t len, int method)
 }
 
 /* The query string of the current request (without '?'). */
-static void
-query_of(conn_t *c, const char **q, size_t *len)
+void
+route_query(conn_t *c, const char **q, size_t *len)
 {
     const char *mark = memchr(c->url.data, '?', c->url.len);
 
@@ -72,8 +75,8 @@ query_of(conn_t *c, const char **q, size_t *len)
 }
 
 /* Parses a decimal parameter in [lo, hi]; responds 400 on failure. */
-static bool
-param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,
+bool
+route_param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,
           uint64_t hi, uint64_t *out)
 {
     char msg[160];
@@ -96,8 +99,16 @@ param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,
     return true;
 }
 
-static void
-bad_param(conn_t *c, const buf_t *key)
+/* Parameters every read accepts (read-your-writes on a replica). */
+static bool
+common_param(const buf_t *key)
+{
+    return (key->len == 7 && memcmp(key->data, "min_lsn", 7) == 0)
+           || (key->len == 10 && memcmp(key->data, "timeout_ms", 10) == 0);
+}
+
+void
+route_bad_param(conn_t *c, const buf_t *key)
 {
     char msg[160];
 
@@ -119,12 +130,14 @@ handle_wordcount(conn_t *c)
     size_t qlen;
     int rc;
 
-    query_of(c, &qs, &qlen);
+    route_query(c, &qs, &qlen);
     url_query_init(&q, qs, qlen);
     agg_reset(a);
     while ((rc = url_query_next(&q, &key, &val)) == MEMDB_OK) {
+        if (common_param(&key))
+            continue;
         if (key.len != 4 || memcmp(key.data, "word", 4) != 0) {
-            bad_param(c, &key);
+            route_bad_param(c, &key);
             goto out;
         }
         if (val.len == 0 || utf8_check(val.data, val.len) >= 0) {
@@ -250,14 +263,16 @@ handle_top(conn_t *c)
     size_t qlen, n;
     int rc;
 
-    query_of(c, &qs, &qlen);
+    route_query(c, &qs, &qlen);
     url_query_init(&q, qs, qlen);
     while ((rc = url_query_next(&q, &key, &val)) == MEMDB_OK) {
         if (key.len == 1 && key.data[0] == 'n') {
-            if (!param_u64(c, "n", &val, 1, TOP_MAX, &k))
+            if (!route_param_u64(c, "n", &val, 1, TOP_MAX, &k))
                 goto out;
         } else {
-            bad_param(c, &key);
+            if (common_param(&key))
+                continue;
+            route_bad_param(c, &key);
             goto out;
         }
     }
@@ -329,6 +344,19 @@ handle_status(conn_t *c)
     buf_putc(b, '}');
     json_kv_u64(b, "uploads", atomic_load(&s->node->uploads), false);
     status_persistence(b, s->node);
+    if (atomic_load(&s->node->clustered)) {
+        shm_cluster_t *cl = s->cluster;
+        json_key(b, "cluster", false);
+        buf_putc(b, '{');
+        json_kv_u64(b, "applied_lsn", cluster_applied_lsn(s), true);
+        json_kv_u64(b, "members", cl->n, false);
+        json_kv_u64(b, "gossip_bad", atomic_load(&cl->gossip_bad), false);
+        json_kv_u64(b, "repl_bad", atomic_load(&cl->repl_bad), false);
+        json_kv_u64(b, "auth_bad", atomic_load(&cl->auth_bad), false);
+        json_key(b, "syncing", false);
+        buf_puts(b, atomic_load(&s->node->syncing) ? "true" : "false");
+        buf_putc(b, '}');
+    }
     buf_putc(b, '}');
     resp_json(c, 200, b, NULL);
 }
@@ -414,7 +442,7 @@ handle_allwords(conn_t *c)
     size_t qlen;
     int rc;
 
-    query_of(c, &qs, &qlen);
+    route_query(c, &qs, &qlen);
     url_query_init(&q, qs, qlen);
     while ((rc = url_query_next(&q, &key, &val)) == MEMDB_OK) {
         if (key.len == 6 && memcmp(key.data, "prefix", 6) == 0) {
@@ -425,10 +453,12 @@ handle_allwords(conn_t *c)
             prefix.len = 0;
             buf_append(&prefix, val.data, val.len);
         } else if (key.len == 5 && memcmp(key.data, "limit", 5) == 0) {
-            if (!param_u64(c, "limit", &val, 0, UINT64_MAX - 1, &limit))
+            if (!route_param_u64(c, "limit", &val, 0, UINT64_MAX - 1, &limit))
                 goto out;
         } else {
-            bad_param(c, &key);
+            if (common_param(&key))
+                continue;
+            route_bad_param(c, &key);
             goto out;
         }
     }
@@ -443,9 +473,47 @@ out:
     buf_free(&prefix);
 }
 
+/* Reads wait for ?min_lsn (read your writes on a replica), and are refused
+ * while a replica installs a full sync. */
+static bool
+read_ready(conn_t *c)
+{
+    uint64_t min_lsn = 0, tmo = 1000;
+    const char *qs;
+    size_t qlen;
+
+    if (atomic_load(&c->w->shm->node->syncing)) {
+        resp_error(c, 503, "this replica is being resynchronized from the "
+                   "leader; retry shortly");
+        resp_done(c);
+        return false;
+    }
+    route_query(c, &qs, &qlen);
+    if (qlen == 0 || c->wait_ok)
+        return true;
+    if (!cluster_wait_params(c, qs, qlen, "min_lsn", &min_lsn, &tmo))
+        return false;
+    if (min_lsn == 0 || cluster_applied_lsn(c->w->shm) >= min_lsn)
+        return true;
+    c->deadline_aux = c->w->now_ms + tmo;
+    wrk_park(c->w, c, WAIT_LSN, min_lsn);
+    return false;
+}
+
 void
 route_dispatch(conn_t *c)
 {
+    switch (c->route) {
+    case RT_WORDCOUNT:
+    case RT_ALLWORDS:
+    case RT_TOP:
+        if (!read_ready(c))
+            return;
+        break;
+    default:
+        break;
+    }
+    c->wait_ok = false;
     switch (c->route) {
     case RT_UPLOAD:
         upload_complete(c);
@@ -467,6 +535,12 @@ route_dispatch(conn_t *c)
     case RT_SNAPSHOT:
         handle_snapshot(c);
         return;
+    case RT_CL_NODES:
+    case RT_CL_MEET:
+    case RT_CL_FAILOVER:
+    case RT_CL_FORGET:
+        cluster_handle(c);
+        return;
     case RT_HEALTHZ:
         if (c->w->draining) {
             resp_error(c, 503, "shutting down");
@@ -485,4 +559,32 @@ route_dispatch(conn_t *c)
         break;
     }
     resp_done(c);
+}
+
+/* Moves a parked connection on; expired: its deadline passed.  Returns
+ * true when it was answered (or its request resumed). */
+bool
+route_resume(conn_t *c, bool expired)
+{
+    switch (c->wait) {
+    case WAIT_SNAP:
+        return route_snapshot_resume(c);
+    case WAIT_LSN:
+        if (cluster_applied_lsn(c->w->shm) >= c->wait_val) {
+            c->wait_ok = true;
+            c->phase = PH_BODY;
+            route_dispatch(c);
+            return c->phase != PH_WAIT;
+        }
+        if (!expired)
+            return false;
+        resp_error_at(c, 504, "this node did not apply min_lsn in time",
+                      "lsn", cluster_applied_lsn(c->w->shm));
+        resp_done(c);
+        return true;
+    case WAIT_CMD:
+        return cluster_resume(c, expired);
+    default:
+        return upload_resume(c, expired);
+    }
 }

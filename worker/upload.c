@@ -29,15 +29,53 @@
 #include <stdio.h>
 #include <string.h>
 
+static void upload_complete_gated(conn_t *c);
+
 static void
 on_word(void *arg, const char *word, size_t len)
 {
     agg_add(&((conn_t *) arg)->agg, word, len);
 }
 
+/* ?wait=N&timeout_ms=T; 400 and close on anything else. */
+static int
+upload_params(conn_t *c)
+{
+    const char *qs;
+    size_t qlen;
+
+    c->up_wait = 0;
+    c->up_timeout = 1000;
+    route_query(c, &qs, &qlen);
+    if (qlen == 0)
+        return MEMDB_OK;
+    if (!cluster_wait_params(c, qs, qlen, "wait", &c->up_wait,
+                             &c->up_timeout)) {
+        c->want_close = true;
+        return MEMDB_ERR;
+    }
+    if (c->up_wait > CL_MAX_MEMBERS) {
+        c->want_close = true;
+        resp_error_at(c, 400, "parameter \"wait\" is larger than the "
+                      "cluster can be", "limit", CL_MAX_MEMBERS);
+        resp_done(c);
+        return MEMDB_ERR;
+    }
+    return MEMDB_OK;
+}
+
 int
 upload_begin(conn_t *c)
 {
+    if (upload_params(c) != MEMDB_OK)
+        return MEMDB_ERR;
+    /* a replica sends the client to the leader before reading the body */
+    if (atomic_load(&c->w->shm->node->role) == ROLE_REPLICA) {
+        c->want_close = c->parser.content_length > 0
+                        || (c->parser.flags & F_CHUNKED);
+        (void) cluster_write_gate(c);
+        return MEMDB_ERR;
+    }
     agg_reset(&c->agg);
     tok_init(&c->tok, c->w->conf->store_max_word, on_word, c);
     return MEMDB_OK;
@@ -80,6 +118,8 @@ upload_answer(conn_t *c, uint64_t lsn)
     json_kv_u64(b, "words", c->agg.words, true);
     json_kv_u64(b, "distinct", c->agg.n, false);
     json_kv_u64(b, "lsn", lsn, false);
+    if (c->up_wait > 0)
+        json_kv_u64(b, "replicas", cluster_acked(c->w->shm, lsn), false);
     buf_putc(b, '}');
     resp_json(c, 200, b, NULL);
     resp_done(c);
@@ -113,7 +153,8 @@ upload_disk_error(conn_t *c)
     resp_done(c);
 }
 
-/* Answers now, or parks until the LSN is durable (fsync: always). */
+/* Answers now, or parks until the LSN is durable (fsync: always) and,
+ * with ?wait=N, acknowledged by N replicas. */
 static void
 upload_finish(conn_t *c, uint64_t lsn)
 {
@@ -122,6 +163,10 @@ upload_finish(conn_t *c, uint64_t lsn)
     if (atomic_load(&n->fsync_mode) == FSYNC_ALWAYS
         && atomic_load(&n->durable_lsn) < lsn) {
         wrk_park(c->w, c, WAIT_DURABLE, lsn);
+        return;
+    }
+    if (c->up_wait > 0 && cluster_acked(c->w->shm, lsn) < c->up_wait) {
+        cluster_wait_replicas(c, lsn);
         return;
     }
     upload_answer(c, lsn);
@@ -163,14 +208,23 @@ upload_commit(conn_t *c)
 void
 upload_complete(conn_t *c)
 {
-    wrk_t *w = c->w;
-    shm_t *s = w->shm;
-    agg_t *a = &c->agg;
-
     if (tok_finish(&c->tok) != TOK_OK) {
         upload_bad_body(c);
         return;
     }
+    upload_complete_gated(c);
+}
+
+/* The body is complete and valid: commit it if this node takes writes. */
+static void
+upload_complete_gated(conn_t *c)
+{
+    wrk_t *w = c->w;
+    shm_t *s = w->shm;
+    agg_t *a = &c->agg;
+
+    if (!cluster_write_gate(c))
+        return;
     if (atomic_load(&s->node->disk_errno) != 0) {
         upload_disk_error(c);
         return;
@@ -204,14 +258,39 @@ upload_complete(conn_t *c)
 }
 
 bool
-upload_resume(conn_t *c)
+upload_resume(conn_t *c, bool expired)
 {
     shm_node_t *n = c->w->shm->node;
 
-    if (c->wait == WAIT_DURABLE) {
-        if (atomic_load(&n->durable_lsn) >= c->wait_val) {
+    if (c->wait == WAIT_ROLE) {
+        if (!atomic_load(&c->w->shm->cluster->transfer) || expired) {
+            c->phase = PH_BODY;
+            c->deadline_aux = 0;
+            upload_complete_gated(c);
+            return c->phase != PH_WAIT;
+        }
+        return false;
+    }
+    if (c->wait == WAIT_REPL) {
+        uint64_t k = cluster_acked(c->w->shm, c->wait_val);
+        if (k >= c->up_wait) {
             upload_answer(c, c->wait_val);
             return true;
+        }
+        if (!expired)
+            return false;
+        char msg[128];
+        snprintf(msg, sizeof(msg), "only %llu of %llu replicas acknowledged "
+                 "the upload in time", (unsigned long long) k,
+                 (unsigned long long) c->up_wait);
+        resp_error_at(c, 504, msg, "lsn", c->wait_val);
+        resp_done(c);
+        return true;
+    }
+    if (c->wait == WAIT_DURABLE) {
+        if (atomic_load(&n->durable_lsn) >= c->wait_val) {
+            upload_finish(c, c->wait_val);
+            return c->phase != PH_WAIT;
         }
         if (atomic_load(&n->disk_errno) != 0) {
             upload_disk_error(c);

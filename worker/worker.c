@@ -79,6 +79,8 @@ wrk_park(wrk_t *w, conn_t *c, wait_e what, uint64_t val)
     if (c->phase != PH_WAIT)
         list_add(&w->parked, &w->nparked, &w->parked_cap, c);
     conn_set_phase(c, PH_WAIT);
+    if (c->deadline_aux != 0)
+        c->deadline_ms = c->deadline_aux;
     c->wait = what;
     c->wait_val = val;
     atomic_store(&w->slot->want_wake, 1);
@@ -208,8 +210,7 @@ wrk_parked_pass(wrk_t *w)
         if (c->wait == WAIT_RING && ring_blocked)
             continue;
         wait_e before = c->wait;
-        done = c->wait == WAIT_SNAP ? route_snapshot_resume(c)
-                                    : upload_resume(c);
+        done = route_resume(c, false);
         if (before == WAIT_RING && c->phase == PH_WAIT && c->wait == WAIT_RING)
             ring_blocked = true;
         if (done || c->wait != before) {
@@ -266,6 +267,14 @@ wrk_expire(wrk_t *w)
 {
     for (size_t i = 0; i < w->nconns;) {
         conn_t *c = w->conns[i];
+        if (c->phase == PH_WAIT) {
+            if (c->deadline_ms <= w->now_ms && route_resume(c, true)) {
+                wrk_unpark(w, c);
+                wrk_later(w, c);
+            }
+            i++;
+            continue;
+        }
         bool idle_drain = w->draining && c->phase == PH_IDLE
                           && c->in_off == c->in.len;
         if (c->deadline_ms <= w->now_ms || idle_drain) {

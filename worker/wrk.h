@@ -38,7 +38,8 @@ typedef enum {
 
 typedef enum {
     RT_NONE = 0, RT_UPLOAD, RT_WORDCOUNT, RT_ALLWORDS, RT_TOP, RT_STATUS,
-    RT_HEALTHZ, RT_SNAPSHOT,
+    RT_HEALTHZ, RT_SNAPSHOT, RT_CL_NODES, RT_CL_MEET, RT_CL_FAILOVER,
+    RT_CL_FORGET,
 } route_e;
 
 /* What a parked connection waits for. */
@@ -46,6 +47,10 @@ typedef enum {
     WAIT_RING = 1,       /* room in the change ring */
     WAIT_DURABLE,        /* wait_val durable (persistence.fsync: always) */
     WAIT_SNAP,           /* snapshot request wait_val answered */
+    WAIT_REPL,           /* wait_aux replicas acknowledged wait_val */
+    WAIT_LSN,            /* this node applied wait_val (?min_lsn) */
+    WAIT_ROLE,           /* a leadership hand-over ends */
+    WAIT_CMD,            /* the replicator took cluster request wait_val */
 } wait_e;
 
 typedef struct stream_s {
@@ -91,6 +96,10 @@ struct conn_s {
     wait_e         wait;             /* while PH_WAIT */
     uint64_t       wait_val;
     uint64_t       wait_aux;
+    uint64_t       deadline_aux;     /* a parked request's deadline */
+    bool           wait_ok;          /* resumed read: min_lsn reached */
+    uint64_t       up_wait;          /* upload ?wait=N */
+    uint64_t       up_timeout;       /* upload ?timeout_ms */
     uint64_t       body_bytes;
     int            status;           /* last response status (for the log) */
     uint64_t       resp_bytes;
@@ -156,13 +165,33 @@ route_e route_find(conn_t *c, const char *path, size_t len, int method);
 void    route_dispatch(conn_t *c);
 /* Answers a parked snapshot request if it is done; true if answered. */
 bool    route_snapshot_resume(conn_t *c);
+bool    route_resume(conn_t *c, bool expired);
+void    route_query(conn_t *c, const char **q, size_t *len);
+bool    route_param_u64(conn_t *c, const char *name, const buf_t *v,
+                        uint64_t lo, uint64_t hi, uint64_t *out);
+void    route_bad_param(conn_t *c, const buf_t *key);
+
+/* cluster.c */
+uint64_t cluster_applied_lsn(shm_t *s);
+/* Parses NAME=N and timeout_ms=T from a query (others ignored); 400 on a
+ * bad value.  true if fine. */
+bool cluster_wait_params(conn_t *c, const char *qs, size_t qlen,
+                         const char *name, uint64_t *val, uint64_t *tmo);
+/* Before an upload: true if this node takes writes now; else it answered
+ * (307 to the leader, 503) or parked the request (hand-over). */
+bool cluster_write_gate(conn_t *c);
+/* After an upload is durable: ?wait=N replicas. */
+void cluster_wait_replicas(conn_t *c, uint64_t lsn);
+uint64_t cluster_acked(shm_t *s, uint64_t lsn);
+void cluster_handle(conn_t *c);
+bool cluster_resume(conn_t *c, bool expired);
 
 /* upload.c */
 int  upload_begin(conn_t *c);
 int  upload_body(conn_t *c, const char *p, size_t n);
 void upload_complete(conn_t *c);
 /* Moves a parked upload on; true when it was answered. */
-bool upload_resume(conn_t *c);
+bool upload_resume(conn_t *c, bool expired);
 
 /* stream.c */
 void stream_start(conn_t *c, const char *prefix, size_t plen, uint64_t lim);

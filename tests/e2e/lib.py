@@ -313,3 +313,113 @@ def parse_responses(data):
             body, data = rest, b""
         out.append((status, hdrs, body))
     return out
+
+
+class Cluster:
+    """N memdbd nodes on loopback: n1 founds the cluster, the others get n1
+    as their seed.  Each has its own temp dir and ports."""
+
+    def __init__(self, n=3, workers=1, probe="100ms", timeout="50ms",
+                 start=True, **sections):
+        self.nodes = []
+        for i in range(1, n + 1):
+            node = Node(node_id=f"n{i}", workers=workers)
+            node.gport = free_port(socket.SOCK_DGRAM)
+            node.rport = free_port()
+            node.cfg["cluster"] = {
+                "gossip": f"127.0.0.1:{node.gport}",
+                "replication": f"127.0.0.1:{node.rport}",
+                "probe_interval": probe,
+                "probe_timeout": timeout,
+            }
+            for sec, keys in sections.items():
+                node.cfg.setdefault(sec, {}).update(keys)
+            self.nodes.append(node)
+        for node in self.nodes[1:]:
+            node.cfg["cluster"]["seeds"] = [
+                f"127.0.0.1:{self.nodes[0].gport}"]
+        if start:
+            self.nodes[0].start()
+            self.wait_leader([self.nodes[0]])
+            for node in self.nodes[1:]:
+                node.start()
+            self.wait_members()
+
+    def alive(self):
+        return [n for n in self.nodes if n.proc and n.proc.poll() is None]
+
+    def view(self, node):
+        return node.get("/api/v1/cluster/nodes")
+
+    def wait_leader(self, nodes=None, timeout=15, exclude=()):
+        """Waits until every node in nodes names the same live leader;
+        returns that Node."""
+        nodes = nodes or self.alive()
+
+        def agreed():
+            ids = set()
+            for n in nodes:
+                try:
+                    ids.add(self.view(n)["leader"])
+                except (OSError, AssertionError, ValueError):
+                    return None
+            if len(ids) != 1 or "" in ids or ids & set(exclude):
+                return None
+            lid = ids.pop()
+            leader = self.by_id(lid)
+            if leader.proc is None or leader.proc.poll() is not None:
+                return None
+            st = leader.get("/api/v1/status")
+            return leader if st["role"] == "leader" else None
+        return self.nodes[0].wait_for(agreed, timeout=timeout,
+                                      what="an agreed leader")
+
+    def wait_members(self, timeout=15):
+        want = len(self.nodes)
+
+        def full():
+            for n in self.alive():
+                v = self.view(n)
+                alive = [m for m in v["nodes"] if m["state"] == "alive"]
+                if len(alive) != want:
+                    return False
+            return True
+        self.nodes[0].wait_for(full, timeout=timeout, what="all members")
+
+    def by_id(self, nid):
+        return next(n for n in self.nodes if n.id == nid)
+
+    def wait_converged(self, timeout=20):
+        """Waits until every live node holds the same table and LSN."""
+        def same():
+            tables, lsns = [], set()
+            for n in self.alive():
+                st, hdrs, body = n.request("GET", "/api/v1/allwords")
+                if st != 200:
+                    return False
+                tables.append(json.loads(body))
+                lsns.add(hdrs.get("X-Memdb-LSN"))
+            return len(lsns) == 1 and all(t == tables[0] for t in tables)
+        self.nodes[0].wait_for(same, timeout=timeout, what="convergence")
+        return self.alive()[0].allwords()
+
+    def leaders_per_epoch(self):
+        """From every node's log: epoch -> set of node ids that became
+        leader in it."""
+        import re
+        out = {}
+        for n in self.nodes:
+            try:
+                text = n.log()
+            except OSError:
+                continue
+            for m in re.finditer(r"became leader for epoch (\d+) of "
+                                 r"cluster (\w+)", text):
+                key = (m.group(2), int(m.group(1)))
+                out.setdefault(key, set()).add(n.id)
+        return out
+
+    def assert_one_leader_per_epoch(self):
+        for (cluster, epoch), ids in self.leaders_per_epoch().items():
+            assert len(ids) == 1, \
+                f"epoch {epoch} of cluster {cluster} had leaders {ids}"

@@ -242,11 +242,11 @@ Test(conf, range_limits_are_inclusive)
     cr_assert_eq(c.http_max_connections, 1000000);
     cr_assert_eq(c.store_max_word, 16);
     cr_assert_eq(c.store_max_memory, 16ULL << 20);
-    expect_ok("http:\n  workers: 256\n  max_header: 1MiB\n"
+    expect_ok("http:\n  workers: 63\n  max_header: 1MiB\n"
               "  header_timeout: 1h\n  idle_timeout: 24h\n"
               "  max_body: 16GiB\n"
               "store:\n  max_word: 65535\n  max_memory: 16TiB\n", &c);
-    cr_assert_eq(c.http_workers, 256);
+    cr_assert_eq(c.http_workers, 63);
     cr_assert_eq(c.http_max_header, 1ULL << 20);
     cr_assert_eq(c.http_header_timeout_ms, 3600000);
     cr_assert_eq(c.http_idle_timeout_ms, 86400000);
@@ -385,9 +385,9 @@ Test(conf, non_integer_workers)
 Test(conf, workers_out_of_range)
 {
     ERR_IS("http:\n  workers: 0\n", 2, 12,
-           "http.workers: 0 is out of range [1, 256]");
-    ERR_IS("http:\n  workers: 257\n", 2, 12,
-           "http.workers: 257 is out of range [1, 256]");
+           "http.workers: 0 is out of range [1, 63]");
+    ERR_IS("http:\n  workers: 64\n", 2, 12,
+           "http.workers: 64 is out of range [1, 63]");
     ERR_IS("http:\n  max_connections: 1000001\n", 2, 20,
            "http.max_connections: 1000001 is out of range [1, 1000000]");
 }

@@ -1,0 +1,72 @@
+/*
+ * cstate.h - the cluster state a node keeps on disk, in
+ * data_dir/cluster/state, written with fsync before it is acted on.
+ *
+ *   cluster  the cluster's id (random, chosen by the founder; a node that
+ *            joins takes its leader's)
+ *   epoch    the highest epoch (term) this node has seen
+ *   voted    the epoch and candidate of its last vote (one per epoch)
+ *   history  (epoch, first LSN) for each epoch of this node's log: record
+ *            LSN x belongs to the epoch of the last entry whose first LSN
+ *            is <= x.  Two logs with the same cluster id agree up to the
+ *            fork point (cstate_fork).
+ *   member   id and gossip address of every member known (a restarted
+ *            node rejoins through them)
+ *   forgot   ids removed with `memdbctl cluster forget`
+ *
+ * The file is text, one item per line, ending with a line "sum <XXH3>"
+ * over the lines before it; it is written to a temp file, fsynced and
+ * renamed, and the directory fsynced.
+ */
+#ifndef MEMDB_CSTATE_H
+#define MEMDB_CSTATE_H
+
+#include "../src/memdb.h"
+#include "frame.h"
+
+#define CS_MAX_HIST    FRAME_MAX_HIST
+#define CS_MAX_MEMBERS 64
+#define CS_ID          64
+#define CS_ADDR        48
+#define CS_CLUSTER_ID  33
+
+typedef struct cstate_s {
+    char          path[1100];
+    char          dir[1100];
+    char          cluster[CS_CLUSTER_ID];
+    uint64_t      epoch;
+    uint64_t      voted_epoch;
+    char          voted_for[CS_ID];
+    frame_hist_t  hist[CS_MAX_HIST];
+    int           nhist;
+    struct {
+        char id[CS_ID];
+        char gossip[CS_ADDR];
+    } members[CS_MAX_MEMBERS];
+    int           nmembers;
+    char          forgot[CS_MAX_MEMBERS][CS_ID];
+    int           nforgot;
+} cstate_t;
+
+/* Loads data_dir/cluster/state (an absent file is an empty state).
+ * MEMDB_ERR with a message when it is damaged. */
+int  cstate_load(cstate_t *cs, const char *data_dir, char *err,
+                 size_t errlen);
+int  cstate_save(cstate_t *cs);
+
+/* Epoch of the record at lsn according to h (0 before the first entry). */
+uint64_t cstate_epoch_at(const frame_hist_t *h, int n, uint64_t lsn);
+/* Records that the log enters epoch at start_lsn: drops entries at or
+ * after start_lsn first (a log rewritten from there). */
+void cstate_hist_add(cstate_t *cs, uint64_t epoch, uint64_t start_lsn);
+/* The last LSN up to which two logs agree. */
+uint64_t cstate_fork(const frame_hist_t *a, int na, uint64_t last_a,
+                     const frame_hist_t *b, int nb, uint64_t last_b);
+
+void cstate_member_set(cstate_t *cs, const char *id, const char *gossip);
+void cstate_member_del(cstate_t *cs, const char *id);
+bool cstate_forgotten(const cstate_t *cs, const char *id);
+void cstate_forget(cstate_t *cs, const char *id);
+void cstate_new_cluster_id(cstate_t *cs);
+
+#endif

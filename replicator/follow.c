@@ -1,0 +1,473 @@
+/*
+ * follow.c - a replica's side of replication.
+ *
+ * The replica connects to the leader it learned from gossip, answers the
+ * CHALLENGE with a HELLO (its id, epoch history and last LSN) and follows
+ * the WELCOME:
+ *   PARTIAL  records arrive from the LSN after its last one;
+ *   FULL     a snapshot arrives first: it is written to data_dir/snap,
+ *            checked, and then (1) the workers answer reads 503 while
+ *            (2) every count is set to the snapshot's, (3) the master
+ *            starts the log over after the snapshot's LSN (rebase), and
+ *            (4) the epoch history becomes the leader's up to there.
+ * Each record is checked, put in the ring under its own LSN (the ring
+ * hands out exactly the next LSN: on a replica the replicator is the only
+ * producer), published for the log writer, and applied to the table with
+ * progress reporting like a worker's upload (slot SHM_REPL_SLOT), so the
+ * master repairs and finishes it if the replicator dies.  ACKs (applied,
+ * written, durable) go back every REPL_ACK_MS and after each batch.
+ *
+ * A replicator that dies in the middle of a full sync leaves node->syncing
+ * set; the next one asks for a full sync again (last LSN 0).
+ */
+#include "repl.h"
+#include "../src/log.h"
+#include "../src/rec.h"
+#include "../src/snap.h"
+#include "../src/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { FOL_CONNECT = 1, FOL_CHALLENGE, FOL_WELCOME, FOL_SNAP, FOL_STREAM };
+
+void
+follow_stop(repl_t *r)
+{
+    follow_t *f = &r->fol;
+
+    if (!f->on)
+        return;
+    rconn_close(r, &f->c);
+    if (f->snap_fd >= 0) {
+        close(f->snap_fd);
+        unlink(f->snap_tmp);
+    }
+    f->snap_fd = -1;
+    f->on = false;
+    f->retry_ms = r->now_ms + REPL_RETRY_MS;
+}
+
+static void
+follow_fail(repl_t *r, const char *why)
+{
+    if (why != NULL)
+        log_warn("replication from %s stopped: %s", r->fol.leader, why);
+    follow_stop(r);
+}
+
+static void
+follow_connect(repl_t *r, int l)
+{
+    follow_t *f = &r->fol;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd, one = 1;
+
+    f->retry_ms = r->now_ms + REPL_RETRY_MS;
+    if (util_parse_addr(r->peers[l].m.repl, &ss, &len) != MEMDB_OK)
+        return;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *) &ss, len) < 0
+        && errno != EINPROGRESS) {
+        close(fd);
+        return;
+    }
+    rconn_init(&f->c, EVT_FOLLOW, fd);
+    f->c.last_rx_ms = r->now_ms;
+    f->snap_fd = -1;
+    f->on = true;
+    f->stage = FOL_CONNECT;
+    snprintf(f->leader, sizeof(f->leader), "%s", r->peers[l].m.id);
+    if (repl_watch(r, fd, EPOLLIN | EPOLLOUT | EPOLLET, &f->c, false)
+        != MEMDB_OK)
+        follow_fail(r, NULL);
+}
+
+static void
+follow_hello(repl_t *r)
+{
+    follow_t *f = &r->fol;
+    frame_hello_t h;
+    buf_t b = { 0 };
+    bool resync = atomic_load(&r->shm->node->syncing) != 0;
+
+    memset(&h, 0, sizeof(h));
+    snprintf(h.id, sizeof(h.id), "%s", r->conf->node_id);
+    auth_nonce(f->c.nonce_mine, FRAME_NONCE);
+    memcpy(h.nonce, f->c.nonce_mine, FRAME_NONCE);
+    h.epoch = r->cs.epoch;
+    h.last_lsn = resync ? 0 : repl_last_lsn(r);
+    h.nhist = resync ? 0 : (uint32_t) r->cs.nhist;
+    buf_append(&b, &h, sizeof(h));
+    buf_append(&b, r->cs.hist, sizeof(frame_hist_t) * h.nhist);
+    rconn_send(r, &f->c, FR_HELLO, b.data, (uint32_t) b.len);
+    buf_free(&b);
+    f->stage = FOL_WELCOME;
+}
+
+static void
+follow_ack(repl_t *r)
+{
+    frame_ack_t a;
+    shm_node_t *n = r->shm->node;
+
+    a.applied_lsn = atomic_load(&r->shm->cluster->applied_lsn);
+    a.written_lsn = atomic_load(&n->written_lsn);
+    a.durable_lsn = atomic_load(&n->durable_lsn);
+    rconn_send(r, &r->fol.c, FR_ACK, &a, sizeof(a));
+    r->fol.ack_ms = r->now_ms;
+}
+
+/* Puts one record from the leader in the ring and applies it. */
+static bool
+follow_record(repl_t *r, const void *rec, uint32_t len)
+{
+    follow_t *f = &r->fol;
+    shm_worker_t *me = shm_worker(r->shm, SHM_REPL_SLOT);
+    ring_slot_t *slot;
+    rec_hdr_t h;
+    int rc;
+
+    memcpy(&h, rec, sizeof(h));
+    if (h.lsn != f->next) {
+        log_error("record lsn %llu where %llu was expected",
+                  (unsigned long long) h.lsn, (unsigned long long) f->next);
+        return false;
+    }
+    if (h.epoch > cstate_epoch_at(r->cs.hist, r->cs.nhist, h.lsn)) {
+        cstate_hist_add(&r->cs, h.epoch, h.lsn);
+        if (cstate_save(&r->cs) != MEMDB_OK)
+            return false;
+    }
+    while ((rc = ring_reserve(&r->shm->ring, len, r->shm->ht.self, &me->resv,
+                              &slot)) == MEMDB_AGAIN) {
+        /* the log writer is behind: give it a moment */
+        uint64_t one = 1;
+        (void) write(r->master_fd, &one, sizeof(one));
+        usleep(200);
+    }
+    if (rc != MEMDB_OK || slot->lsn != h.lsn) {
+        log_error("ring gave lsn %llu for record %llu",
+                  rc == MEMDB_OK ? (unsigned long long) slot->lsn : 0ULL,
+                  (unsigned long long) h.lsn);
+        return false;
+    }
+    atomic_store(&me->progress, 0);
+    atomic_store(&me->inflight_pos, me->resv.pos);
+    memcpy(ring_slot_rec(slot), rec, len);
+    ring_publish(slot);
+    if (shm_apply(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT,
+                  &me->progress) != MEMDB_OK)
+        log_error("record lsn %llu not fully applied: store full",
+                  (unsigned long long) h.lsn);
+    atomic_store(&me->inflight_pos, SHM_NONE);
+    atomic_store(&r->shm->cluster->applied_lsn, h.lsn);
+    f->next = h.lsn + 1;
+    return true;
+}
+
+static bool
+follow_records(repl_t *r, const unsigned char *p, uint32_t len)
+{
+    uint64_t one = 1;
+
+    while (len > 0) {
+        rec_hdr_t h;
+        memcpy(&h, p, sizeof(h));
+        if (!follow_record(r, p, h.len))
+            return false;
+        p += h.len;
+        len -= h.len;
+    }
+    (void) write(r->master_fd, &one, sizeof(one));
+    repl_wake_workers(r);
+    follow_ack(r);
+    return true;
+}
+
+/* Sets every count to the snapshot's: zero the table, then add. */
+static bool
+follow_load_snapshot(repl_t *r, const char *path)
+{
+    snap_reader_t rd;
+    char err[1400];
+    const char *w;
+    size_t len;
+    uint64_t c;
+    int rc;
+    ht_progress_t pg = { .worker = -1, .progress = NULL, .idx = 0 };
+
+    ht_zero(&r->shm->ht);
+    if (path == NULL)
+        return true;
+    if (snap_open(&rd, path, err, sizeof(err)) != MEMDB_OK) {
+        log_error("%s", err);
+        return false;
+    }
+    while ((rc = snap_next(&rd, &w, &len, &c, err, sizeof(err))) == MEMDB_OK)
+        if (ht_incr(&r->shm->ht, ht_hash(w, len), w, (uint16_t) len, c, &pg)
+            != MEMDB_OK) {
+            snprintf(err, sizeof(err), "store.max_memory too small");
+            rc = MEMDB_ERR;
+            break;
+        }
+    snap_close(&rd);
+    if (rc != MEMDB_AGAIN)
+        log_error("full sync: %s", err);
+    return rc == MEMDB_AGAIN;
+}
+
+/* The snapshot is complete: check it, install it, rebase the log. */
+static bool
+follow_snap_end(repl_t *r)
+{
+    follow_t *f = &r->fol;
+    shm_node_t *n = r->shm->node;
+    char path[1100];
+    snap_reader_t rd;
+    char err[1400];
+    bool have = f->snap_lsn > 0 || f->snap_left != (uint64_t) -1;
+    const char *w;
+    size_t l;
+    uint64_t c;
+    int rc = MEMDB_AGAIN;
+
+    if (f->snap_fd >= 0) {
+        if (fsync(f->snap_fd) < 0) {
+            log_errno("fsync(%s) failed", f->snap_tmp);
+            return false;
+        }
+        close(f->snap_fd);
+        f->snap_fd = -1;
+        if (snap_open(&rd, f->snap_tmp, err, sizeof(err)) == MEMDB_OK) {
+            while ((rc = snap_next(&rd, &w, &l, &c, err, sizeof(err)))
+                   == MEMDB_OK)
+                ;
+            snap_close(&rd);
+        }
+        if (rc != MEMDB_AGAIN) {
+            log_error("the leader's snapshot is damaged: %s", err);
+            return false;
+        }
+        snap_path(path, sizeof(path), r->snap_dir, f->snap_lsn);
+        if (rename(f->snap_tmp, path) < 0) {
+            log_errno("rename(%s) failed", f->snap_tmp);
+            return false;
+        }
+        util_fsync_dir(r->snap_dir);
+    }
+    (void) have;
+    atomic_store(&n->syncing, 1);
+    repl_wake_workers(r);
+    if (!follow_load_snapshot(r, f->snap_fd < 0 && f->snap_lsn > 0 ? path
+                              : NULL))
+        return false;
+    /* the master starts the log over after the snapshot */
+    atomic_store(&n->rebase_done, 0);
+    atomic_store(&n->rebase_lsn, f->snap_lsn + 1);
+    {
+        uint64_t one = 1;
+        (void) write(r->master_fd, &one, sizeof(one));
+    }
+    for (int i = 0; i < 20000 && atomic_load(&n->rebase_done)
+                                 != f->snap_lsn + 1; i++)
+        usleep(500);
+    if (atomic_load(&n->rebase_done) != f->snap_lsn + 1) {
+        log_error("the master did not rebase the log");
+        return false;
+    }
+    r->cs.nhist = 0;
+    for (int i = 0; i < f->nlhist && f->lhist[i].start_lsn <= f->snap_lsn;
+         i++)
+        r->cs.hist[r->cs.nhist++] = f->lhist[i];
+    if (cstate_save(&r->cs) != MEMDB_OK)
+        return false;
+    atomic_store(&r->shm->cluster->applied_lsn, f->snap_lsn);
+    atomic_store(&n->syncing, 0);
+    repl_wake_workers(r);
+    f->next = f->snap_lsn + 1;
+    f->stage = FOL_STREAM;
+    log_info("full sync installed the snapshot at lsn %llu",
+             (unsigned long long) f->snap_lsn);
+    follow_ack(r);
+    return true;
+}
+
+static bool
+follow_welcome(repl_t *r, const unsigned char *p)
+{
+    follow_t *f = &r->fol;
+    frame_welcome_t w;
+
+    memcpy(&w, p, sizeof(w));
+    memcpy(f->lhist, p + sizeof(w), w.nhist * sizeof(frame_hist_t));
+    f->nlhist = (int) w.nhist;
+    auth_session(r->auth.key, f->c.nonce_peer, f->c.nonce_mine, FRAME_NONCE,
+                 f->c.key);
+    f->c.authed = true;
+    if (w.epoch > r->cs.epoch || strcmp(w.cluster, r->cs.cluster) != 0) {
+        r->cs.epoch = MEMDB_MAX(w.epoch, r->cs.epoch);
+        snprintf(r->cs.cluster, sizeof(r->cs.cluster), "%.32s", w.cluster);
+        if (cstate_save(&r->cs) != MEMDB_OK)
+            return false;
+    }
+    if (w.mode == FR_MODE_PARTIAL) {
+        if (w.from_lsn != repl_last_lsn(r) + 1) {
+            log_error("the leader offers lsn %llu, we need %llu",
+                      (unsigned long long) w.from_lsn,
+                      (unsigned long long) (repl_last_lsn(r) + 1));
+            return false;
+        }
+        f->next = w.from_lsn;
+        f->stage = FOL_STREAM;
+        log_info("following %s from lsn %llu", f->leader,
+                 (unsigned long long) f->next);
+        follow_ack(r);
+        return true;
+    }
+    f->stage = FOL_SNAP;
+    log_info("full sync from %s (our log parts from it after lsn %llu)",
+             f->leader, (unsigned long long) w.fork_lsn);
+    return true;
+}
+
+static bool
+follow_snap_begin(repl_t *r, const unsigned char *p)
+{
+    follow_t *f = &r->fol;
+    frame_snap_t s;
+
+    memcpy(&s, p, sizeof(s));
+    f->snap_lsn = s.lsn;
+    f->snap_epoch = s.epoch;
+    f->snap_left = s.size;
+    f->snap_fd = -1;
+    if (s.size == 0)
+        return true;                       /* no snapshot: start from zero */
+    util_mkdir_p(r->snap_dir);
+    snprintf(f->snap_tmp, sizeof(f->snap_tmp), "%s/%020llu.snap.tmp",
+             r->snap_dir, (unsigned long long) s.lsn);
+    f->snap_fd = open(f->snap_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                      0640);
+    if (f->snap_fd < 0) {
+        log_errno("open(%s) failed", f->snap_tmp);
+        return false;
+    }
+    return true;
+}
+
+static bool
+follow_frame(repl_t *r, rconn_t *c, uint8_t type, const unsigned char *p,
+             uint32_t len)
+{
+    follow_t *f = &r->fol;
+
+    (void) c;
+    if (type == FR_ERROR) {
+        log_warn("leader %s: %.*s", f->leader, (int) len, (const char *) p);
+        return false;
+    }
+    if (type == FR_PING)
+        return true;
+    switch (f->stage) {
+    case FOL_CHALLENGE:
+        if (type != FR_CHALLENGE)
+            break;
+        memcpy(f->c.nonce_peer, p, FRAME_NONCE);
+        follow_hello(r);
+        return true;
+    case FOL_WELCOME:
+        if (type != FR_WELCOME)
+            break;
+        return follow_welcome(r, p);
+    case FOL_SNAP:
+        if (type == FR_SNAP_BEGIN)
+            return follow_snap_begin(r, p);
+        if (type == FR_SNAP_DATA && f->snap_fd >= 0 && len <= f->snap_left) {
+            f->snap_left -= len;
+            return util_write_all(f->snap_fd, p, len) == MEMDB_OK;
+        }
+        if (type == FR_SNAP_END && f->snap_left == 0)
+            return follow_snap_end(r);
+        break;
+    case FOL_STREAM:
+        if (type == FR_RECORDS)
+            return follow_records(r, p, len);
+        if (type == FR_MERGED)
+            return merge_on_merged(r, p);
+        break;
+    }
+    log_warn("unexpected frame type %u from the leader", type);
+    atomic_fetch_add(&r->shm->cluster->repl_bad, 1);
+    return false;
+}
+
+void
+follow_event(repl_t *r, uint32_t events)
+{
+    follow_t *f = &r->fol;
+
+    if (!f->on)
+        return;
+    if (f->stage == FOL_CONNECT) {
+        int err = 0;
+        socklen_t el = sizeof(err);
+        getsockopt(f->c.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+            follow_fail(r, NULL);
+            return;
+        }
+        f->stage = FOL_CHALLENGE;
+    }
+    if ((events & EPOLLIN) && !rconn_read(r, &f->c, follow_frame)) {
+        follow_fail(r, f->c.closed ? NULL : "connection lost");
+        return;
+    }
+    if (!rconn_flush(r, &f->c))
+        follow_fail(r, "write failed");
+}
+
+void
+follow_tick(repl_t *r)
+{
+    follow_t *f = &r->fol;
+    int l = gossip_leader(r);
+    bool replica = atomic_load(&r->shm->node->role) == ROLE_REPLICA;
+
+    if (!replica || l <= 0) {
+        if (f->on)
+            follow_fail(r, NULL);
+        return;
+    }
+    if (f->on && strcmp(f->leader, r->peers[l].m.id) != 0) {
+        log_info("the leader is now %s", r->peers[l].m.id);
+        follow_fail(r, NULL);
+    }
+    if (!f->on) {
+        if (r->now_ms >= f->retry_ms && merge_ready(r))
+            follow_connect(r, l);
+        return;
+    }
+    if (f->stage == FOL_STREAM && r->now_ms - f->ack_ms >= REPL_ACK_MS)
+        follow_ack(r);
+    if (f->stage >= FOL_CHALLENGE
+        && r->now_ms - f->c.last_rx_ms > 10 * r->conf->cl_probe_interval_ms
+           + 5000) {
+        follow_fail(r, "the leader is silent");
+        return;
+    }
+    if (!rconn_flush(r, &f->c))
+        follow_fail(r, "write failed");
+}

@@ -1,0 +1,286 @@
+/*
+ * main.c - the replicator's event loop (see replicator.h, repl.h).
+ *
+ * One epoll set: the UDP gossip socket, the TCP replication listener, the
+ * replication connections, a signalfd, the eventfd the master writes when
+ * new records are in the log, and the master's death pipe.  Timers (probe
+ * periods, elections, acks, reconnects) are checked every iteration; the
+ * loop sleeps at most a tenth of the probe interval.
+ *
+ * What the workers need (members, leader, acks) is published in the shm
+ * cluster table (shm/cluster.h) whenever it changes.
+ */
+#include "repl.h"
+#include "../src/log.h"
+#include "../src/proctitle.h"
+#include "../src/recover.h"
+#include "../src/util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static int ev_sig = EVT_SIG, ev_wake = EVT_WAKE, ev_pdeath = EVT_PDEATH;
+
+int
+repl_watch(repl_t *r, int fd, uint32_t events, void *tag, bool mod)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+    if (epoll_ctl(r->epfd, mod ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) {
+        log_errno("epoll_ctl(%d) failed", fd);
+        return MEMDB_ERR;
+    }
+    return MEMDB_OK;
+}
+
+uint64_t
+repl_last_lsn(const repl_t *r)
+{
+    return atomic_load(&r->shm->ring.hdr->next_lsn) - 1;
+}
+
+uint64_t
+repl_last_epoch(const repl_t *r)
+{
+    return cstate_epoch_at(r->cs.hist, r->cs.nhist, repl_last_lsn(r));
+}
+
+int
+repl_majority(const repl_t *r)
+{
+    return r->npeers / 2 + 1;
+}
+
+void
+repl_wake_workers(repl_t *r)
+{
+    uint64_t one = 1;
+
+    for (unsigned i = 0; i < r->nworkers; i++)
+        if (atomic_exchange(&shm_worker(r->shm, i)->want_wake, 0))
+            (void) write(r->wake_fds[i], &one, sizeof(one));
+}
+
+/* Changes this node's role and epoch in shm and in its gossip record. */
+void
+repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
+{
+    shm_node_t *n = r->shm->node;
+    uint32_t old = atomic_load(&n->role);
+
+    if (old != role)
+        log_info("role %s -> %s, epoch %llu", old == ROLE_LEADER ? "leader"
+                 : old == ROLE_REPLICA ? "replica" : "standalone",
+                 role == ROLE_LEADER ? "leader" : "replica",
+                 (unsigned long long) epoch);
+    atomic_store(&n->epoch, epoch);
+    atomic_store(&n->role, role);
+    r->peers[0].m.role = (uint8_t) role;
+    r->peers[0].m.epoch = epoch;
+    gossip_self_changed(r);
+    repl_wake_workers(r);
+}
+
+/* Writes the member table into shm for the workers. */
+void
+repl_publish(repl_t *r)
+{
+    shm_cluster_t *c = r->shm->cluster;
+    int l = gossip_leader(r);
+
+    r->peers[0].m.lsn = repl_last_lsn(r);
+    cl_write_begin(c);
+    c->n = (uint32_t) r->npeers;
+    for (int i = 0; i < r->npeers; i++) {
+        const peer_t *p = &r->peers[i];
+        cl_member_t *m = &c->m[i];
+
+        memcpy(m->id, p->m.id, sizeof(m->id));
+        memcpy(m->gossip, p->m.gossip, GSP_ADDR);
+        memcpy(m->repl, p->m.repl, GSP_ADDR);
+        memcpy(m->http, p->m.http, GSP_ADDR);
+        m->role = p->m.role;
+        m->state = p->self ? MS_ALIVE : p->m.state;
+        m->epoch = p->m.epoch;
+        m->lsn = p->m.lsn;
+        m->acked = p->acked;
+        m->incarnation = p->m.incarnation;
+        m->seen_ms = p->heard_ms;
+        m->self = p->self;
+        atomic_store(&c->acked[i], p->self ? 0 : p->acked);
+    }
+    snprintf(c->leader_id, sizeof(c->leader_id), "%s",
+             l >= 0 ? r->peers[l].m.id : "");
+    snprintf(c->leader_http, sizeof(c->leader_http), "%s",
+             l >= 0 ? r->peers[l].m.http : "");
+    cl_write_end(c);
+    r->table_dirty = false;
+}
+
+static void
+repl_signals(repl_t *r, bool *stop)
+{
+    struct signalfd_siginfo si;
+
+    while (read(r->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP)
+            log_reopen();
+        else
+            *stop = true;
+    }
+}
+
+/* Requests the workers put in shm (meet, failover, forget). */
+static void
+repl_commands(repl_t *r)
+{
+    shm_cluster_t *c = r->shm->cluster;
+    uint64_t meet = atomic_load(&c->meet_req);
+    uint64_t fo = atomic_load(&c->failover_req);
+    uint64_t fg = atomic_load(&c->forget_req);
+    uint64_t top = MEMDB_MAX(meet, MEMDB_MAX(fo, fg));
+
+    if (top <= r->cmd_seen)
+        return;
+    c->cmd_error[0] = '\0';
+    if (meet > r->cmd_seen)
+        gossip_meet(r, c->meet_addr);
+    if (fo > r->cmd_seen)
+        elect_failover(r, c->failover_to);
+    if (fg > r->cmd_seen)
+        gossip_forget(r, c->forget_id);
+    r->cmd_seen = top;
+    atomic_store(&c->cmd_done, top);
+    repl_wake_workers(r);
+}
+
+static int
+repl_setup(repl_t *r, const repl_args_t *a)
+{
+    char err[1400];
+    sigset_t set;
+
+    r->conf = a->conf;
+    r->shm = a->shm;
+    r->wake_fds = a->wake_fds;
+    r->nworkers = a->nworkers;
+    r->wake_fd = a->wake_fd;
+    r->master_fd = a->master_fd;
+    r->pdeath_fd = a->pdeath_fd;
+    r->probe.peer = -1;
+    r->now_ms = util_now_ms();
+    r->start_ms = r->now_ms;
+    recover_dirs(r->conf->data_dir, r->log_dir, r->snap_dir,
+                 sizeof(r->log_dir));
+    if (cstate_load(&r->cs, r->conf->data_dir, err, sizeof(err))
+        != MEMDB_OK) {
+        log_error("%s", err);
+        return MEMDB_ERR;
+    }
+    if (r->conf->cl_secret_file[0]
+        && auth_load(&r->auth, r->conf->cl_secret_file, err, sizeof(err))
+           != MEMDB_OK) {
+        log_error("cluster.secret_file: %s", err);
+        return MEMDB_ERR;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    r->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    r->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (r->sig_fd < 0 || r->epfd < 0) {
+        log_errno("signalfd/epoll failed");
+        return MEMDB_ERR;
+    }
+    if (gossip_open(r) != MEMDB_OK || ship_listen(r) != MEMDB_OK
+        || repl_watch(r, r->sig_fd, EPOLLIN, &ev_sig, false)
+        || repl_watch(r, r->wake_fd, EPOLLIN, &ev_wake, false)
+        || repl_watch(r, r->pdeath_fd, EPOLLIN, &ev_pdeath, false))
+        return MEMDB_ERR;
+    return MEMDB_OK;
+}
+
+static void
+repl_dispatch(repl_t *r, struct epoll_event *ev, bool *stop)
+{
+    int tag = *(int *) ev->data.ptr;
+    uint64_t v;
+
+    switch (tag) {
+    case EVT_UDP:
+        gossip_recv(r);
+        break;
+    case EVT_TCP:
+        ship_accept(r);
+        break;
+    case EVT_SIG:
+        repl_signals(r, stop);
+        break;
+    case EVT_WAKE:
+        (void) read(r->wake_fd, &v, sizeof(v));
+        break;
+    case EVT_PDEATH:
+        log_warn("master is gone; exiting");
+        *stop = true;
+        break;
+    case EVT_SHIP:
+        ship_event(r, (ship_t *) ev->data.ptr, ev->events);
+        break;
+    case EVT_FOLLOW:
+        follow_event(r, ev->events);
+        break;
+    }
+}
+
+int
+repl_main(const repl_args_t *a)
+{
+    static repl_t r;
+    struct epoll_event evs[64];
+    bool stop = false;
+    uint64_t last_lsn = 0;
+
+    memset(&r, 0, sizeof(r));
+    srand((unsigned) (util_now_ns() ^ (uint64_t) getpid()));
+    log_set_role("replicator");
+    proctitle_set("memdbd: replicator");
+    if (repl_setup(&r, a) != MEMDB_OK)
+        return MEMDB_EXIT_CONFIG;
+    atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->pid, (int32_t) getpid());
+    r.cmd_seen = atomic_load(&r.shm->cluster->cmd_done);
+    repl_publish(&r);
+    while (!stop) {
+        int tmo = (int) MEMDB_MAX(r.conf->cl_probe_interval_ms / 10, 1);
+        atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->want_wake, 1);
+        int n = epoll_wait(r.epfd, evs, 64, tmo);
+
+        r.now_ms = util_now_ms();
+        for (int i = 0; i < n; i++)
+            repl_dispatch(&r, &evs[i], &stop);
+        gossip_tick(&r);
+        elect_tick(&r);
+        follow_tick(&r);
+        ship_pump(&r);
+        repl_commands(&r);
+        if (repl_last_lsn(&r) != last_lsn) {
+            last_lsn = repl_last_lsn(&r);
+            r.table_dirty = true;
+        }
+        if (r.table_dirty)
+            repl_publish(&r);
+        atomic_store_explicit(&shm_worker(r.shm, SHM_REPL_SLOT)->heartbeat_ms,
+                              r.now_ms, memory_order_relaxed);
+        log_activity_flush();
+    }
+    ship_close_all(&r);
+    follow_stop(&r);
+    return MEMDB_EXIT_OK;
+}

@@ -1,0 +1,560 @@
+/*
+ * ship.c - the leader's side of replication, and the framing both sides
+ * share (rconn_*).
+ *
+ * The leader accepts replica connections on cluster.replication.  After
+ * the handshake (CHALLENGE, HELLO, WELCOME) it finds where the replica's
+ * log parts from its own (cstate_fork over both epoch histories):
+ *   - the replica's log is a prefix of ours and our segments still reach
+ *     back to the next LSN: PARTIAL, stream from there;
+ *   - otherwise FULL: send our newest snapshot, then stream from the LSN
+ *     after it (segments after the newest snapshot are never removed).
+ * Records are read from the segment files (the page cache holds the
+ * recent ones), only up to the LSN the log writer has written, and sent
+ * in RECORDS frames of about 1 MiB, at most 4 MiB queued per replica.
+ * The master wakes this process when it writes new records.  ACKs from
+ * the replica update its acknowledged LSN for upload?wait=N and lag.
+ */
+#include "repl.h"
+#include "../src/log.h"
+#include "../src/snap.h"
+#include "../src/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { SHIP_HELLO = 1, SHIP_SNAP, SHIP_STREAM };
+
+#define SHIP_QUEUE   (4u << 20)
+#define SHIP_BATCH   (1u << 20)
+
+static int ev_tcp = EVT_TCP;
+
+/* ---- framing ---------------------------------------------------------- */
+
+void
+rconn_init(rconn_t *c, int ev, int fd)
+{
+    memset(c, 0, sizeof(*c));
+    c->ev = ev;
+    c->fd = fd;
+}
+
+void
+rconn_close(repl_t *r, rconn_t *c)
+{
+    if (c->fd >= 0) {
+        epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
+    c->fd = -1;
+    c->closed = true;
+    buf_free(&c->in);
+    buf_free(&c->out);
+    c->out_off = 0;
+}
+
+/* The key a frame is MAC'd with: the static key before the handshake is
+ * done (with the peer's nonce mixed in for HELLO), the session key after. */
+static void
+frame_key(repl_t *r, rconn_t *c, uint8_t type, bool sending,
+          unsigned char out[AUTH_KEY])
+{
+    static const unsigned char zero[FRAME_NONCE];
+
+    if (c->authed) {
+        memcpy(out, c->key, AUTH_KEY);
+    } else if (type == FR_CHALLENGE) {
+        memcpy(out, r->auth.key, AUTH_KEY);
+    } else {
+        /* HELLO: keyed to the leader's challenge */
+        const unsigned char *nl = c->ev == EVT_SHIP ? c->nonce_mine
+                                                    : c->nonce_peer;
+        auth_session(r->auth.key, nl, zero, FRAME_NONCE, out);
+    }
+    (void) sending;
+}
+
+void
+rconn_send(repl_t *r, rconn_t *c, uint8_t type, const void *p, uint32_t len)
+{
+    size_t start = c->out.len;
+    unsigned char key[AUTH_KEY];
+
+    if (c->fd < 0)
+        return;
+    frame_put_hdr(&c->out, type, r->auth.on ? FRAME_F_AUTH : 0, len,
+                  ++c->tx_counter);
+    if (len > 0)
+        buf_append(&c->out, p, len);
+    if (r->auth.on) {
+        frame_key(r, c, type, true, key);
+        buf_reserve(&c->out, AUTH_MAC);
+        auth_mac(key, c->out.data + start, c->out.len - start,
+                 (unsigned char *) c->out.data + c->out.len);
+        c->out.len += AUTH_MAC;
+    }
+    c->last_tx_ms = r->now_ms;
+}
+
+bool
+rconn_flush(repl_t *r, rconn_t *c)
+{
+    (void) r;
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off,
+                         c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t) n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        return false;
+    }
+    c->out.len = c->out_off = 0;
+    return true;
+}
+
+static bool
+rconn_bad(repl_t *r, rconn_t *c, const char *why)
+{
+    shm_cluster_t *cl = r->shm->cluster;
+
+    if (atomic_fetch_add(&cl->repl_bad, 1) % 100 == 0)
+        log_warn("dropping a replication connection: %s", why);
+    (void) c;
+    return false;
+}
+
+bool
+rconn_read(repl_t *r, rconn_t *c,
+           bool (*fn)(repl_t *, rconn_t *, uint8_t, const unsigned char *,
+                      uint32_t))
+{
+    for (;;) {
+        buf_reserve(&c->in, 256 * 1024);
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len,
+                         0);
+        if (n == 0)
+            return false;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return false;
+            break;
+        }
+        c->in.len += (size_t) n;
+        c->last_rx_ms = r->now_ms;
+    }
+    size_t off = 0;
+    while (c->in.len - off >= FRAME_HDR && !c->closed) {
+        frame_hdr_t h;
+        const char *why;
+        unsigned char key[AUTH_KEY];
+
+        memcpy(&h, c->in.data + off, sizeof(h));
+        if (frame_check_hdr(&h, &why) != MEMDB_OK)
+            return rconn_bad(r, c, why);
+        size_t mac = (h.flags & FRAME_F_AUTH) ? AUTH_MAC : 0;
+        size_t need = FRAME_HDR + h.length + mac;
+        if (c->in.len - off < need)
+            break;
+        const unsigned char *f = (const unsigned char *) c->in.data + off;
+        if (r->auth.on) {
+            frame_key(r, c, h.type, false, key);
+            if (!mac || !auth_verify(key, f, FRAME_HDR + h.length,
+                                     f + FRAME_HDR + h.length)) {
+                atomic_fetch_add(&r->shm->cluster->auth_bad, 1);
+                return rconn_bad(r, c, "frame failed authentication");
+            }
+        }
+        if (h.counter != c->rx_counter + 1)
+            return rconn_bad(r, c, "frame out of sequence");
+        c->rx_counter = h.counter;
+        if (frame_check_payload(h.type, f + FRAME_HDR, h.length, &why)
+            != MEMDB_OK)
+            return rconn_bad(r, c, why);
+        if (!fn(r, c, h.type, f + FRAME_HDR, h.length))
+            return false;
+        off += need;
+    }
+    buf_consume(&c->in, off);
+    return !c->closed;
+}
+
+/* ---- the leader's side ------------------------------------------------ */
+
+int
+ship_listen(repl_t *r)
+{
+    const conf_addr_t *a = &r->conf->cl_replication;
+    int one = 1;
+
+    r->tcp = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK
+                    | SOCK_CLOEXEC, 0);
+    if (r->tcp < 0) {
+        log_errno("socket() failed");
+        return MEMDB_ERR;
+    }
+    setsockopt(r->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(r->tcp, (const struct sockaddr *) &a->ss, a->len) < 0
+        || listen(r->tcp, 64) < 0) {
+        log_errno("bind/listen(%s) failed", a->text);
+        return MEMDB_ERR;
+    }
+    return repl_watch(r, r->tcp, EPOLLIN, &ev_tcp, false);
+}
+
+static void
+ship_free(repl_t *r, ship_t *s)
+{
+    for (int i = 0; i < r->nships; i++) {
+        if (r->ships[i] == s) {
+            r->ships[i] = r->ships[--r->nships];
+            break;
+        }
+    }
+    rconn_close(r, &s->c);
+    if (s->rd_open)
+        seg_close(&s->rd);
+    if (s->snap_fd >= 0)
+        close(s->snap_fd);
+    free(s);
+}
+
+void
+ship_close_all(repl_t *r)
+{
+    while (r->nships > 0)
+        ship_free(r, r->ships[0]);
+}
+
+void
+ship_accept(repl_t *r)
+{
+    for (;;) {
+        int fd = accept4(r->tcp, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        ship_t *s;
+        frame_challenge_t ch;
+        int one = 1;
+
+        if (fd < 0)
+            return;
+        if (r->nships == REPL_MAX_SHIPS) {
+            close(fd);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        s = xcalloc(1, sizeof(*s));
+        rconn_init(&s->c, EVT_SHIP, fd);
+        s->snap_fd = -1;
+        s->stage = SHIP_HELLO;
+        r->ships[r->nships++] = s;
+        if (repl_watch(r, fd, EPOLLIN | EPOLLOUT | EPOLLET, s, false)
+            != MEMDB_OK) {
+            ship_free(r, s);
+            continue;
+        }
+        auth_nonce(s->c.nonce_mine, FRAME_NONCE);
+        memcpy(ch.nonce, s->c.nonce_mine, FRAME_NONCE);
+        rconn_send(r, &s->c, FR_CHALLENGE, &ch, sizeof(ch));
+        s->c.last_rx_ms = r->now_ms;
+    }
+}
+
+/* The oldest LSN our segments hold, or UINT64_MAX when there are none. */
+static uint64_t
+oldest_lsn(repl_t *r)
+{
+    seg_info_t *segs;
+    int n = seg_list(r->log_dir, &segs);
+    uint64_t v = n > 0 ? segs[0].first_lsn : UINT64_MAX;
+
+    free(segs);
+    return v;
+}
+
+static bool
+ship_start_full(repl_t *r, ship_t *s)
+{
+    snap_info_t *snaps;
+    int n = snap_list(r->snap_dir, &snaps);
+    frame_snap_t fs;
+    struct stat st;
+
+    memset(&fs, 0, sizeof(fs));
+    s->snap_fd = -1;
+    if (n > 0) {
+        s->snap_fd = open(snaps[0].path, O_RDONLY | O_CLOEXEC);
+        if (s->snap_fd < 0 || fstat(s->snap_fd, &st) < 0) {
+            log_errno("open(%s) failed", snaps[0].path);
+            free(snaps);
+            return false;
+        }
+        fs.lsn = snaps[0].lsn;
+        fs.size = (uint64_t) st.st_size;
+    } else if (oldest_lsn(r) > 1 && repl_last_lsn(r) > 0) {
+        free(snaps);
+        log_error("no snapshot and no segment from lsn 1: cannot full-sync "
+                  "%s", s->id);
+        return false;
+    }
+    free(snaps);
+    fs.epoch = cstate_epoch_at(r->cs.hist, r->cs.nhist, fs.lsn);
+    rconn_send(r, &s->c, FR_SNAP_BEGIN, &fs, sizeof(fs));
+    s->snap_left = fs.size;
+    s->next = fs.lsn + 1;
+    s->stage = SHIP_SNAP;
+    log_info("full sync of %s from snapshot at lsn %llu (%llu bytes)", s->id,
+             (unsigned long long) fs.lsn, (unsigned long long) fs.size);
+    return true;
+}
+
+static bool
+ship_hello(repl_t *r, ship_t *s, const unsigned char *p, uint32_t len)
+{
+    frame_hello_t h;
+    frame_hist_t hist[FRAME_MAX_HIST];
+    buf_t b = { 0 };
+    frame_welcome_t w;
+    uint64_t last = repl_last_lsn(r), fork;
+
+    memcpy(&h, p, sizeof(h));
+    memcpy(hist, p + sizeof(h), h.nhist * sizeof(frame_hist_t));
+    memcpy(s->c.nonce_peer, h.nonce, FRAME_NONCE);
+    snprintf(s->id, sizeof(s->id), "%s", h.id);
+    if (atomic_load(&r->shm->node->role) != ROLE_LEADER) {
+        static const char msg[] = "not the leader";
+        rconn_send(r, &s->c, FR_ERROR, msg, sizeof(msg) - 1);
+        return true;
+    }
+    fork = cstate_fork(hist, (int) h.nhist, h.last_lsn, r->cs.hist,
+                       r->cs.nhist, last);
+    memset(&w, 0, sizeof(w));
+    w.fork_lsn = fork;
+    w.epoch = r->cs.epoch;
+    w.nhist = (uint32_t) r->cs.nhist;
+    snprintf(w.cluster, sizeof(w.cluster), "%s", r->cs.cluster);
+    w.mode = (fork == h.last_lsn && oldest_lsn(r) <= fork + 1)
+             || (fork == h.last_lsn && fork == last)
+             ? FR_MODE_PARTIAL : FR_MODE_FULL;
+    w.from_lsn = fork + 1;
+    buf_append(&b, &w, sizeof(w));
+    buf_append(&b, r->cs.hist, sizeof(frame_hist_t) * (size_t) r->cs.nhist);
+    rconn_send(r, &s->c, FR_WELCOME, b.data, (uint32_t) b.len);
+    buf_free(&b);
+    auth_session(r->auth.key, s->c.nonce_mine, s->c.nonce_peer, FRAME_NONCE,
+                 s->c.key);
+    s->c.authed = true;
+    log_info("replica %s connected at lsn %llu (fork %llu): %s", s->id,
+             (unsigned long long) h.last_lsn, (unsigned long long) fork,
+             w.mode == FR_MODE_PARTIAL ? "partial resync" : "full sync");
+    if (w.mode == FR_MODE_FULL)
+        return ship_start_full(r, s);
+    s->next = fork + 1;
+    s->stage = SHIP_STREAM;
+    return true;
+}
+
+static bool
+ship_frame(repl_t *r, rconn_t *c, uint8_t type, const unsigned char *p,
+           uint32_t len)
+{
+    ship_t *s = (ship_t *) c;
+
+    if (s->stage == SHIP_HELLO) {
+        if (type != FR_HELLO)
+            return rconn_bad(r, c, "expected HELLO");
+        return ship_hello(r, s, p, len);
+    }
+    switch (type) {
+    case FR_ACK: {
+        frame_ack_t a;
+        int i = gossip_find(r, s->id);
+        memcpy(&a, p, sizeof(a));
+        s->acked = a.written_lsn;
+        if (i > 0 && r->peers[i].acked != a.written_lsn) {
+            r->peers[i].acked = a.written_lsn;
+            atomic_store(&r->shm->cluster->acked[i], a.written_lsn);
+            repl_wake_workers(r);
+        }
+        return true;
+    }
+    case FR_PING:
+        return true;
+    case FR_ERROR:
+        log_warn("replica %s: %.*s", s->id, (int) len, (const char *) p);
+        return false;
+    default:
+        return rconn_bad(r, c, "unexpected frame from a replica");
+    }
+}
+
+/* Sends the next piece of the snapshot. */
+static bool
+ship_snap(repl_t *r, ship_t *s)
+{
+    char chunk[256 * 1024];
+
+    while (s->snap_left > 0 && s->c.out.len - s->c.out_off < SHIP_QUEUE) {
+        ssize_t n = read(s->snap_fd, chunk, (size_t) MEMDB_MIN(
+                         (uint64_t) sizeof(chunk), s->snap_left));
+        if (n <= 0) {
+            log_errno("reading the snapshot for %s failed", s->id);
+            return false;
+        }
+        rconn_send(r, &s->c, FR_SNAP_DATA, chunk, (uint32_t) n);
+        s->snap_left -= (uint64_t) n;
+    }
+    if (s->snap_left == 0) {
+        rconn_send(r, &s->c, FR_SNAP_END, NULL, 0);
+        if (s->snap_fd >= 0)
+            close(s->snap_fd);
+        s->snap_fd = -1;
+        s->stage = SHIP_STREAM;
+    }
+    return true;
+}
+
+/* Opens the segment that holds s->next. */
+static bool
+ship_open_segment(repl_t *r, ship_t *s)
+{
+    seg_info_t *segs;
+    int n = seg_list(r->log_dir, &segs), k = -1;
+    char err[1400];
+
+    for (int i = 0; i < n; i++)
+        if (segs[i].first_lsn <= s->next)
+            k = i;
+    if (k < 0) {
+        free(segs);
+        log_warn("replica %s needs lsn %llu, no longer in the log",
+                 s->id, (unsigned long long) s->next);
+        return false;
+    }
+    s->rd_stop = k + 1 < n ? segs[k + 1].first_lsn : UINT64_MAX;
+    if (seg_open(&s->rd, segs[k].path, err, sizeof(err)) != MEMDB_OK) {
+        log_error("%s", err);
+        free(segs);
+        return false;
+    }
+    s->rd_open = true;
+    free(segs);
+    return true;
+}
+
+/* Queues records up to the written LSN. */
+static bool
+ship_records(repl_t *r, ship_t *s)
+{
+    uint64_t limit = atomic_load(&r->shm->node->written_lsn);
+    buf_t b = { 0 };
+    bool ok = true;
+
+    while (s->next <= limit && ok
+           && s->c.out.len - s->c.out_off + b.len < SHIP_QUEUE) {
+        const void *rec;
+        uint32_t len;
+        rec_status_e st;
+        rec_hdr_t h;
+
+        if (!s->rd_open && !(ok = ship_open_segment(r, s)))
+            break;
+        seg_read_e e = seg_next(&s->rd, &rec, &len, &st);
+        if (e != SEG_REC || (memcpy(&h, rec, sizeof(h)), h.lsn >= s->rd_stop)) {
+            /* end of this segment: the next one holds what follows */
+            seg_close(&s->rd);
+            s->rd_open = false;
+            if (e == SEG_BAD && s->rd_stop == UINT64_MAX) {
+                log_error("%s: offset %llu: %s", s->rd.path,
+                          (unsigned long long) seg_rec_off(&s->rd),
+                          rec_status_str(st));
+                ok = false;
+            }
+            if (e == SEG_END && s->rd_stop == UINT64_MAX)
+                break;                    /* rotated: reopen next turn */
+            continue;
+        }
+        if (h.lsn < s->next)
+            continue;
+        if (h.lsn != s->next) {
+            log_error("log has lsn %llu where %llu was expected",
+                      (unsigned long long) h.lsn,
+                      (unsigned long long) s->next);
+            ok = false;
+            break;
+        }
+        buf_append(&b, rec, len);
+        s->next++;
+        if (b.len >= SHIP_BATCH) {
+            rconn_send(r, &s->c, FR_RECORDS, b.data, (uint32_t) b.len);
+            b.len = 0;
+        }
+    }
+    if (b.len > 0)
+        rconn_send(r, &s->c, FR_RECORDS, b.data, (uint32_t) b.len);
+    buf_free(&b);
+    return ok;
+}
+
+static bool
+ship_run(repl_t *r, ship_t *s)
+{
+    if (atomic_load(&r->shm->node->role) != ROLE_LEADER)
+        return false;
+    if (s->stage == SHIP_SNAP && !ship_snap(r, s))
+        return false;
+    if (s->stage == SHIP_STREAM && !ship_records(r, s))
+        return false;
+    if (s->c.out.len == s->c.out_off && r->now_ms - s->c.last_tx_ms > 1000)
+        rconn_send(r, &s->c, FR_PING, NULL, 0);
+    if (r->now_ms - s->c.last_rx_ms > 10 * r->conf->cl_probe_interval_ms
+        + 5000) {
+        log_warn("replica %s is silent: closing", s->id);
+        return false;
+    }
+    return rconn_flush(r, &s->c);
+}
+
+void
+ship_event(repl_t *r, ship_t *s, uint32_t events)
+{
+    if ((events & (EPOLLERR | EPOLLHUP)) || ((events & EPOLLIN)
+                                             && !rconn_read(r, &s->c,
+                                                            ship_frame))
+        || !ship_run(r, s)) {
+        log_info("replica %s disconnected", s->id[0] ? s->id : "?");
+        ship_free(r, s);
+    }
+}
+
+void
+ship_pump(repl_t *r)
+{
+    for (int i = 0; i < r->nships; i++) {
+        ship_t *s = r->ships[i];
+        if (s->stage != SHIP_HELLO && !ship_run(r, s)) {
+            log_info("replica %s disconnected", s->id);
+            ship_free(r, s);
+            i--;
+        } else if (s->stage == SHIP_HELLO
+                   && r->now_ms - s->c.last_rx_ms > 5000) {
+            ship_free(r, s);
+            i--;
+        }
+    }
+}

@@ -1,0 +1,209 @@
+"""Cluster, part 1: gossip membership, replication, read-only replicas."""
+import glob
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import struct
+import threading
+import time
+
+from lib import Cluster, Node, free_port, parse_responses, raw
+
+
+def test_three_nodes_form_from_seeds():
+    c = Cluster(3)
+    leader = c.wait_leader()
+    assert leader.id == "n1"
+    for n in c.nodes:
+        v = c.view(n)
+        roles = {m["id"]: m["role"] for m in v["nodes"]}
+        assert roles == {"n1": "leader", "n2": "replica", "n3": "replica"}, v
+        assert v["leader"] == "n1"
+        me = [m for m in v["nodes"] if m["self"]]
+        assert me[0]["id"] == n.id
+        ids = {m["id"]: m for m in v["nodes"]}
+        assert ids["n2"]["http"] == f"127.0.0.1:{c.nodes[1].port}"
+        assert ids["n2"]["gossip"] == f"127.0.0.1:{c.nodes[1].gport}"
+    c.assert_one_leader_per_epoch()
+
+
+def _upload_many(port, tag, n, out):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for i in range(n):
+        conn.request("POST", "/api/v1/upload",
+                     body=f"{tag}-{i % 50} shared word{i % 7}")
+        r = conn.getresponse()
+        r.read()
+        out.append(r.status)
+    conn.close()
+
+
+def test_concurrent_uploads_converge_everywhere():
+    c = Cluster(3)
+    statuses = []
+    ts = [threading.Thread(target=_upload_many,
+                           args=(c.nodes[0].port, f"t{t}", 150, statuses))
+          for t in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert statuses.count(200) == 600
+    table = c.wait_converged()
+    assert table["shared"] == 600
+    for n in c.nodes:
+        st = n.get("/api/v1/status")
+        assert st["cluster"]["applied_lsn"] == 600, (n.id, st)
+    def acked():
+        v = c.view(c.nodes[0])
+        return all(m["lag"] == 0 and m["acked_lsn"] == 600
+                   for m in v["nodes"] if m["role"] == "replica")
+    c.nodes[0].wait_for(acked, timeout=5, what="acks of every replica")
+
+
+def test_replica_restart_catches_up_by_partial_resync():
+    c = Cluster(3)
+    n1, n2, _ = c.nodes
+    for i in range(50):
+        n1.upload(f"before{i} x")
+    c.wait_converged()
+    n2.kill()
+    for i in range(50):
+        n1.upload(f"during{i} x")
+    n2.start()
+    table = c.wait_converged()
+    assert table["x"] == 100
+    assert "partial resync" in n1.log()
+    assert "full sync" not in n1.log()
+
+
+def test_replica_far_behind_gets_full_sync():
+    c = Cluster(2, persistence={"segment_size": "64KiB", "keep_segments": 0,
+                                "snapshot_every": "off"})
+    n1, n2 = c.nodes
+    n1.upload("old words here")
+    c.wait_converged()
+    n2.kill()
+    for i in range(80):
+        n1.upload(" ".join(f"bulk{i}-{j}" for j in range(200)))
+    snap = n1.json("POST", "/api/v1/admin/snapshot")
+    segs = sorted(glob.glob(os.path.join(n1.data, "log", "*.seg")))
+    first = int(os.path.basename(segs[0])[:20])
+    assert first > 2, segs            # the replica's next LSN is gone
+    n1.upload("after the snapshot")
+    n2.start()
+    table = c.wait_converged(timeout=30)
+    assert table["old"] == 1 and table["bulk79-199"] == 1
+    assert table["after"] == 1
+    assert "full sync" in n1.log()
+    assert snap["lsn"] == 81
+    # its own log was started over after the snapshot
+    st = n2.get("/api/v1/status")
+    assert st["persistence"]["snapshot_lsn"] == 81
+    n2.kill()
+    n2.start()
+    assert n2.allwords() == table
+
+
+def test_brand_new_node_meets_the_cluster():
+    c = Cluster(2)
+    n1 = c.nodes[0]
+    for i in range(30):
+        n1.upload(f"m{i} common")
+    n3 = Node(node_id="n3", workers=1)
+    n3.gport = free_port(socket.SOCK_DGRAM)
+    n3.rport = free_port()
+    n3.cfg["cluster"] = {"gossip": f"127.0.0.1:{n3.gport}",
+                         "replication": f"127.0.0.1:{n3.rport}",
+                         "probe_interval": "100ms", "probe_timeout": "50ms"}
+    n3.start()
+    c.nodes.append(n3)
+    st, _, body = n1.request("POST", f"/api/v1/cluster/meet?addr=127.0.0.1:"
+                             f"{n3.gport}")
+    assert st == 200, body
+    c.wait_members()
+    table = c.wait_converged()
+    assert table["common"] == 30
+    n3.wait_for(lambda: c.view(n3)["leader"] == "n1", timeout=5,
+                what=f"n3 to follow n1: {c.view(n3)}")
+    c.assert_one_leader_per_epoch()
+
+
+def test_write_to_replica_is_redirected():
+    c = Cluster(3)
+    n1, n2, _ = c.nodes
+    st, hdrs, body = n2.request("POST", "/api/v1/upload?wait=1", b"hi there")
+    assert st == 307, body
+    assert hdrs["Location"] == (f"http://127.0.0.1:{n1.port}"
+                                "/api/v1/upload?wait=1")
+    err = json.loads(body)
+    assert err["leader"] == "n1" and err["location"] == hdrs["Location"]
+    assert n2.allwords() == {}
+    # reads are served by replicas, with the LSN applied there
+    n1.upload("hi there")
+    c.wait_converged()
+    st, hdrs, body = n2.request("GET", "/api/v1/wordcount?word=hi")
+    assert st == 200 and json.loads(body) == {"hi": 1}
+    assert hdrs["X-Memdb-LSN"] == "1"
+
+
+def test_wait_for_replicas_and_min_lsn():
+    c = Cluster(3)
+    n1, n2, n3 = c.nodes
+    r = n1.upload("acked by two", query="?wait=2&timeout_ms=5000")
+    assert r["replicas"] == 2
+    # read your write on a replica
+    st, _, body = n2.request("GET", f"/api/v1/wordcount?word=acked&min_lsn="
+                             f"{r['lsn']}&timeout_ms=2000")
+    assert st == 200 and json.loads(body) == {"acked": 1}
+    # more replicas than exist: 504 after the timeout, naming how many
+    t0 = time.monotonic()
+    st, _, body = n1.request("POST", "/api/v1/upload?wait=5&timeout_ms=300",
+                             b"too many")
+    dt = time.monotonic() - t0
+    assert st == 504, body
+    assert "2 of 5" in json.loads(body)["error"]
+    assert 0.25 < dt < 3, dt
+    # a min_lsn far ahead times out
+    st, _, body = n3.request("GET", "/api/v1/wordcount?word=x&min_lsn=999"
+                             "&timeout_ms=200")
+    assert st == 504, body
+    st, _, _ = n1.request("POST", "/api/v1/upload?wait=x", b"bad")
+    assert st == 400
+
+
+def test_malformed_datagrams_and_frames_are_dropped():
+    c = Cluster(2)
+    n1, n2 = c.nodes
+    rng = random.Random(3)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    valid_prefix = struct.pack("<IBBHIBBHQQ", 0x5053474d, 1, 1, 300, 1, 0, 0,
+                               0, 0, 0)
+    for i in range(300):
+        if i % 3 == 0:
+            d = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 600)))
+        elif i % 3 == 1:
+            d = valid_prefix + bytes(rng.getrandbits(8)
+                                     for _ in range(rng.randint(0, 400)))
+        else:
+            d = valid_prefix[:rng.randint(0, len(valid_prefix))]
+        s.sendto(d, ("127.0.0.1", n1.gport))
+    # replication port: garbage, a bad header, a truncated frame
+    for junk in [b"GET / HTTP/1.1\r\n\r\n", b"\x00" * 100,
+                 struct.pack("<IBBHIIQ", 0x5045524d, 1, 99, 0, 0, 0, 1),
+                 struct.pack("<IBBHIIQ", 0x5045524d, 1, 2, 0, 50000, 0, 1)]:
+        try:
+            raw(n1.rport, junk, timeout=1)
+        except OSError:
+            pass
+    time.sleep(0.5)
+    st = n1.get("/api/v1/status")["cluster"]
+    assert st["gossip_bad"] >= 250, st
+    assert st["repl_bad"] >= 2, st
+    n1.upload("still works")
+    table = c.wait_converged()
+    assert table == {"still": 1, "works": 1}
+    assert all(m["state"] == "alive" for m in c.view(n1)["nodes"])
