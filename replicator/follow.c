@@ -340,6 +340,11 @@ follow_welcome(repl_t *r, const unsigned char *p)
     f->stage = FOL_SNAP;
     log_info("full sync from %s (our log parts from it after lsn %llu)",
              f->leader, (unsigned long long) w.fork_lsn);
+    if (w.fork_lsn < repl_last_lsn(r)
+        && !atomic_load(&r->shm->node->syncing)
+        && merge_prepare(r, w.fork_lsn, repl_last_lsn(r)) != MEMDB_OK)
+        return false;                 /* nothing is replaced before that */
+    f->merge_ms = 0;
     return true;
 }
 
@@ -439,6 +444,20 @@ follow_event(repl_t *r, uint32_t events)
         follow_fail(r, "write failed");
 }
 
+/* A node that just stopped leading may still have uploads in flight: wait
+ * until every record it accepted is in its log before saying where its
+ * log ends. */
+static bool
+follow_quiet(repl_t *r)
+{
+    shm_t *s = r->shm;
+
+    for (unsigned i = 0; i < SHM_MAX_WORKERS; i++)
+        if (atomic_load(&s->workers[i].inflight_pos) != SHM_NONE)
+            return false;
+    return atomic_load(&s->node->written_lsn) == repl_last_lsn(r);
+}
+
 void
 follow_tick(repl_t *r)
 {
@@ -456,12 +475,16 @@ follow_tick(repl_t *r)
         follow_fail(r, NULL);
     }
     if (!f->on) {
-        if (r->now_ms >= f->retry_ms && merge_ready(r))
+        if (r->now_ms >= f->retry_ms && follow_quiet(r))
             follow_connect(r, l);
         return;
     }
     if (f->stage == FOL_STREAM && r->now_ms - f->ack_ms >= REPL_ACK_MS)
         follow_ack(r);
+    if (f->stage == FOL_STREAM && r->now_ms >= f->merge_ms) {
+        merge_tick(r, true);
+        f->merge_ms = r->now_ms + 2000;
+    }
     if (f->stage >= FOL_CHALLENGE
         && r->now_ms - f->c.last_rx_ms > 10 * r->conf->cl_probe_interval_ms
            + 5000) {

@@ -87,6 +87,7 @@ typedef struct follow_s {
     uint64_t      snap_lsn, snap_epoch, snap_left;
     frame_hist_t  lhist[FRAME_MAX_HIST];
     int           nlhist;
+    uint64_t      merge_ms;     /* next time pending merges are (re)sent */
 } follow_t;
 
 typedef struct repl_s {
@@ -207,8 +208,13 @@ void ship_pump(repl_t *r);
 void ship_close_all(repl_t *r);
 
 /* merge.c */
-/* false while a divergent tail still has to be handed over first */
-bool merge_ready(repl_t *r);
+/* Saves our records (fork, last] to hand them over to the leader. */
+int  merge_prepare(repl_t *r, uint64_t fork, uint64_t last);
+/* Sends the chunks the leader lacks (send), removes finished files. */
+void merge_tick(repl_t *r, bool send);
+/* Leader: a MERGE frame from a replica. */
+bool merge_on_merge(repl_t *r, rconn_t *c, const unsigned char *p,
+                    uint32_t len);
 bool merge_on_merged(repl_t *r, const unsigned char *p);
 
 /* follow.c */

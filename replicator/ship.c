@@ -395,6 +395,8 @@ ship_frame(repl_t *r, rconn_t *c, uint8_t type, const unsigned char *p,
     }
     case FR_PING:
         return true;
+    case FR_MERGE:
+        return merge_on_merge(r, c, p, len);
     case FR_ERROR:
         log_warn("replica %s: %.*s", s->id, (int) len, (const char *) p);
         return false;

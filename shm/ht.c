@@ -189,7 +189,8 @@ part_insert_locked(ht_t *ht, ht_part_t *p, uint64_t h, const char *key,
     slots = index_slots(ht, d, &cap);
     index_put(slots, cap, ((h & POS_MASK) << HT_OFF_BITS) | (eoff >> 3));
     p->used = n + 1;
-    atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
+    if (!ht_internal(key, len))
+        atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
     return MEMDB_OK;
 }
 
@@ -217,11 +218,12 @@ ht_incr(ht_t *ht, uint64_t h, const char *key, uint16_t len, uint64_t delta,
         p->undo_entry = eoff;
         atomic_thread_fence(memory_order_release);
         atomic_store_explicit(&e->count, old + delta, memory_order_release);
-        if (old == 0)
+        if (old == 0 && !ht_internal(key, len))
             atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
     }
     if (rc == MEMDB_OK) {
-        atomic_fetch_add_explicit(&p->total, delta, memory_order_relaxed);
+        if (!ht_internal(key, len))
+            atomic_fetch_add_explicit(&p->total, delta, memory_order_relaxed);
         if (pg->progress != NULL)
             atomic_store_explicit(pg->progress, pg->idx + 1,
                                   memory_order_release);
@@ -335,9 +337,10 @@ part_recount(ht_t *ht, ht_part_t *p)
         if (sl == 0)
             continue;
         used++;
-        uint64_t c = atomic_load_explicit(
-                         &ht_entry(ht, (sl & OFF_MASK) << 3)->count,
-                         memory_order_relaxed);
+        ht_entry_t *e = ht_entry(ht, (sl & OFF_MASK) << 3);
+        uint64_t c = atomic_load_explicit(&e->count, memory_order_relaxed);
+        if (ht_internal(e->key, e->len))
+            continue;
         n += c > 0;
         t += c;
     }

@@ -40,6 +40,16 @@
 #define HT_OFF_BITS    36
 #define HT_MAX_WORD    65535
 
+/* Words starting with this byte are the table's own (merge tokens, see
+ * replicator/merge.c): never UTF-8, so no upload can make one; they are
+ * left out of counts, allwords and top. */
+#define HT_INTERNAL    0xff
+static inline bool
+ht_internal(const char *key, size_t len)
+{
+    return len > 0 && (unsigned char) key[0] == HT_INTERNAL;
+}
+
 typedef struct ht_part_s {
     lock_t           lock;
     _Atomic uint32_t seq;          /* bumped before an old index is freed */

@@ -11,6 +11,7 @@
 #include "seg.h"
 #include "snap.h"
 #include "util.h"
+#include "../shm/ht.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -238,6 +239,11 @@ print_record(const rec_hdr_t *h, const void *rec, bool json)
                    type, h->nwords);
     rec_iter_init(&it, rec);
     while (rec_next(&it, &w, &len, &d) == MEMDB_OK) {
+        if (ht_internal(w, len)) {
+            /* a merge token: not UTF-8, shown as text */
+            w = "(merge token)";
+            len = strlen(w);
+        }
         if (json) {
             if (!first)
                 buf_putc(&b, ',');
@@ -347,9 +353,11 @@ log_counts(const char *data)
     cmp_agg = &a;
     qsort(order, a.n, sizeof(uint32_t), counts_cmp);
     buf_putc(&b, '{');
-    for (size_t i = 0; i < a.n; i++) {
+    for (size_t i = 0, k = 0; i < a.n; i++) {
         const agg_ent_t *e = &a.ents[order[i]];
-        if (i > 0)
+        if (ht_internal(agg_key(&a, e), e->len))
+            continue;                /* merge tokens are not words */
+        if (k++ > 0)
             buf_putc(&b, ',');
         json_str(&b, agg_key(&a, e), e->len);
         buf_printf(&b, ":%llu", (unsigned long long) e->count);

@@ -507,7 +507,11 @@ master_loop(master_t *m)
             else if (evs[i].data.fd == m->notify_fd)
                 (void) read(m->notify_fd, &v, sizeof(v));
         }
-        master_release(m, persist_run(&m->persist, util_now_ms()));
+        /* uploads are answered once written: new written LSNs wake too */
+        uint64_t written = atomic_load(&m->shm.node->written_lsn);
+        bool progress = persist_run(&m->persist, util_now_ms());
+        master_release(m, progress
+                       || atomic_load(&m->shm.node->written_lsn) != written);
         if (!m->stopping)
             master_respawn(m);
     }

@@ -236,7 +236,7 @@ top_collect(ht_t *ht, top_item_t *heap, size_t k)
             top_item_t it = { 0, ht_entry(ht, offs[i]) };
             it.count = atomic_load_explicit(&it.e->count,
                                             memory_order_relaxed);
-            if (it.count == 0)
+            if (it.count == 0 || ht_internal(it.e->key, it.e->len))
                 continue;
             if (n < k) {
                 heap[n] = it;

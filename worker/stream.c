@@ -89,7 +89,7 @@ stream_fill(conn_t *c)
         }
         ht_entry_t *e = ht_entry(ht, s->offs[s->i++]);
         uint64_t n = atomic_load_explicit(&e->count, memory_order_relaxed);
-        if (n == 0 || !stream_match(s, e))
+        if (n == 0 || ht_internal(e->key, e->len) || !stream_match(s, e))
             continue;
         if (!s->first)
             buf_putc(b, ',');

@@ -13,8 +13,9 @@
  *      publishes it, and applies its words to the table, advancing its
  *      progress counter word by word (if it is killed here, the master
  *      finishes the record from that counter);
- *   5. with persistence.fsync: always it parks until the master has made
- *      the LSN durable; then it answers {"words", "distinct", "lsn"}.
+ *   5. it parks until the master has written the record to the log (and
+ *      fsynced it, with persistence.fsync: always); then it answers
+ *      {"words", "distinct", "lsn"}.
  *
  * While the log cannot be written (disk full, I/O error) uploads get 503
  * and change nothing; one already in the ring when the error came is
@@ -153,15 +154,25 @@ upload_disk_error(conn_t *c)
     resp_done(c);
 }
 
-/* Answers now, or parks until the LSN is durable (fsync: always) and,
- * with ?wait=N, acknowledged by N replicas. */
+/* The LSN up to which an upload may be acknowledged: fsynced with
+ * fsync: always, else written to the log file (a crash of the process
+ * group then loses nothing acknowledged; only a power loss can, within
+ * about a second with everysec). */
+static uint64_t
+persisted_lsn(shm_node_t *n)
+{
+    return atomic_load(&n->fsync_mode) == FSYNC_ALWAYS
+           ? atomic_load(&n->durable_lsn) : atomic_load(&n->written_lsn);
+}
+
+/* Answers once the record is persisted (see persisted_lsn) and, with
+ * ?wait=N, acknowledged by N replicas. */
 static void
 upload_finish(conn_t *c, uint64_t lsn)
 {
     shm_node_t *n = c->w->shm->node;
 
-    if (atomic_load(&n->fsync_mode) == FSYNC_ALWAYS
-        && atomic_load(&n->durable_lsn) < lsn) {
+    if (persisted_lsn(n) < lsn) {
         wrk_park(c->w, c, WAIT_DURABLE, lsn);
         return;
     }
@@ -288,7 +299,7 @@ upload_resume(conn_t *c, bool expired)
         return true;
     }
     if (c->wait == WAIT_DURABLE) {
-        if (atomic_load(&n->durable_lsn) >= c->wait_val) {
+        if (persisted_lsn(n) >= c->wait_val) {
             upload_finish(c, c->wait_val);
             return c->phase != PH_WAIT;
         }
