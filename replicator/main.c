@@ -129,8 +129,15 @@ repl_signals(repl_t *r, bool *stop)
     struct signalfd_siginfo si;
 
     while (read(r->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-        if (si.ssi_signo == SIGHUP)
+        if (si.ssi_signo == SIGHUP) {
+            char err[1024], fixed[1024];
+            if (conf_reload((conf_t *) r->conf, err, sizeof(err), fixed,
+                            sizeof(fixed)) == MEMDB_OK) {
+                log_set_level((int) r->conf->log_level);
+                log_set_files(r->conf->log_file, r->conf->log_activity);
+            }
             log_reopen();
+        }
         else
             *stop = true;
     }
@@ -255,6 +262,7 @@ repl_main(const repl_args_t *a)
     if (repl_setup(&r, a) != MEMDB_OK)
         return MEMDB_EXIT_CONFIG;
     atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->pid, (int32_t) getpid());
+    atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->ready, 1);
     r.cmd_seen = atomic_load(&r.shm->cluster->cmd_done);
     repl_publish(&r);
     while (!stop) {

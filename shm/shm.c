@@ -30,6 +30,7 @@ shm_handles(shm_t *s)
     s->node = (shm_node_t *) (s->base + h->node_off);
     s->workers = (shm_worker_t *) (s->base + h->workers_off);
     s->cluster = (shm_cluster_t *) (s->base + h->cluster_off);
+    s->stats = (shm_stats_t *) (s->base + h->stats_off);
     s->arena = (arena_t *) (s->base + h->arena_off);
     s->ht.parts = (ht_part_t *) (s->base + h->parts_off);
     s->ht.arena = s->arena;
@@ -54,6 +55,7 @@ shm_create(shm_t *s, const shm_params_t *p)
     h.node_off = place(&cur, sizeof(shm_node_t));
     h.workers_off = place(&cur, sizeof(shm_worker_t) * SHM_MAX_WORKERS);
     h.cluster_off = place(&cur, sizeof(shm_cluster_t));
+    h.stats_off = place(&cur, sizeof(shm_stats_t) * SHM_MAX_WORKERS);
     h.parts_off = place(&cur, sizeof(ht_part_t) * HT_PARTS);
     h.ring_off = place(&cur, sizeof(ring_hdr_t));
     h.ring_size = p->ring_size;

@@ -49,6 +49,16 @@ typedef struct shm_worker_s {
 
 _Static_assert(sizeof(shm_worker_t) == 128, "worker slot is 128 bytes");
 
+/* Request counters of one worker (read by GET /metrics). */
+#define STAT_ROUTES  16
+#define STAT_CODES   18
+#define STAT_BUCKETS 14
+typedef struct shm_stats_s {
+    _Atomic uint64_t req[STAT_ROUTES][STAT_CODES];
+    _Atomic uint64_t lat[STAT_ROUTES][STAT_BUCKETS];  /* per bucket */
+    _Atomic uint64_t lat_sum_us[STAT_ROUTES];
+} shm_stats_t;
+
 typedef struct shm_node_s {
     _Atomic uint32_t role;
     _Atomic uint32_t accepting;      /* 0 while shutting down */
@@ -74,6 +84,8 @@ typedef struct shm_node_s {
     _Atomic uint64_t snap_ms;        /* time the last one took */
     _Atomic uint64_t snap_failures;
     char             snap_path[1100];
+    _Atomic uint64_t fsyncs;         /* log writer counters */
+    _Atomic uint64_t fsync_ns;
     /* cluster (written by the replicator) */
     _Atomic uint32_t syncing;        /* full sync: reads answer 503 */
     _Atomic uint32_t clustered;
@@ -96,6 +108,7 @@ typedef struct shm_hdr_s {
     uint64_t node_off;
     uint64_t workers_off;
     uint64_t cluster_off;
+    uint64_t stats_off;
     uint64_t parts_off;
     uint64_t ring_off;
     uint64_t ring_data_off;
@@ -111,6 +124,7 @@ typedef struct shm_s {
     shm_node_t    *node;
     shm_worker_t  *workers;
     shm_cluster_t *cluster;
+    shm_stats_t   *stats;         /* [SHM_MAX_WORKERS] */
     arena_t       *arena;
     ht_t           ht;
     ring_t         ring;

@@ -32,6 +32,15 @@ typedef struct conf_opt_s {
     uint64_t     min, max;    /* CT_INT, CT_SIZE, CT_DUR */
 } conf_opt_t;
 
+/* Keys a SIGHUP can change without a restart. */
+static const char *const conf_reloadable[] = {
+    "http.max_body", "http.max_header", "http.header_timeout",
+    "http.body_timeout", "http.idle_timeout", "http.max_connections",
+    "log.file", "log.activity", "log.level", "store.max_word",
+    "persistence.snapshot_every", "persistence.keep_segments",
+    "admin.token_file",
+};
+
 #define OFF(f)  offsetof(conf_t, f)
 #define STR(s, k, f)  { s, k, CT_STR, OFF(f), sizeof(((conf_t *) 0)->f), 0, 0 }
 #define NUM(s, k, t, f, lo, hi)  { s, k, t, OFF(f), 0, lo, hi }
@@ -70,6 +79,7 @@ static const conf_opt_t conf_opts[] = {
     NUM("cluster", "suspicion_mult", CT_INT, cl_suspicion_mult, 1, 100),
     STR("cluster", "secret_file", cl_secret_file),
     { "cluster", "write_quorum", CT_BOOL, OFF(cl_write_quorum), 0, 0, 0 },
+    STR("admin", "token_file", admin_token_file),
 };
 
 static const char *fsync_names[] = { "no", "everysec", "always" };
@@ -413,6 +423,32 @@ load_root(conf_ctx_t *x)
 }
 
 /* Checks that relate several keys, after the whole file was read. */
+/* admin.token_file: the bearer token, one line, at least 16 bytes. */
+static int
+conf_read_token(conf_t *c, conf_ctx_t *x)
+{
+    FILE *f = fopen(c->admin_token_file, "r");
+    size_t n;
+
+    if (f == NULL) {
+        snprintf(x->err, x->errlen, "%s:1:1: cannot open: %s",
+                 c->admin_token_file, strerror(errno));
+        return MEMDB_ERR;
+    }
+    n = fread(c->admin_token, 1, sizeof(c->admin_token) - 1, f);
+    fclose(f);
+    c->admin_token[n] = '\0';
+    c->admin_token[strcspn(c->admin_token, "\r\n")] = '\0';
+    if (strlen(c->admin_token) < 16 || strchr(c->admin_token, ' ')) {
+        snprintf(x->err, x->errlen, "%s:1:1: the token must be one line of "
+                 "at least 16 characters without spaces",
+                 c->admin_token_file);
+        c->admin_token[0] = '\0';
+        return MEMDB_ERR;
+    }
+    return MEMDB_OK;
+}
+
 int
 conf_load_seeds_file(conf_t *c, const char *path, char *err, size_t errlen)
 {
@@ -473,6 +509,8 @@ conf_finish(conf_ctx_t *x)
     if (c->cl_seeds_file[0]
         && conf_load_seeds_file(c, c->cl_seeds_file, x->err, x->errlen)
            != MEMDB_OK)
+        return MEMDB_ERR;
+    if (c->admin_token_file[0] && conf_read_token(c, x) != MEMDB_OK)
         return MEMDB_ERR;
     conf_derive(x->c);
     return MEMDB_OK;
@@ -604,4 +642,77 @@ conf_dump(const conf_t *c, int fd)
             break;
         }
     }
+}
+
+/* Bytes a key occupies in conf_t, for comparing two configurations. */
+static size_t
+opt_size(const conf_opt_t *o)
+{
+    switch (o->type) {
+    case CT_STR:   return o->size;
+    case CT_ADDR:  return sizeof(((conf_addr_t *) 0)->text);
+    case CT_BOOL:  return sizeof(bool);
+    case CT_EVERY: return 0;
+    case CT_ADDRS: return sizeof(((conf_t *) 0)->cl_seeds);
+    default:       return sizeof(uint64_t);
+    }
+}
+
+static bool
+opt_reloadable(const conf_opt_t *o)
+{
+    char name[96];
+
+    snprintf(name, sizeof(name), "%s.%s", o->section, o->key);
+    for (size_t i = 0; i < MEMDB_NELEM(conf_reloadable); i++)
+        if (strcmp(conf_reloadable[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool
+opt_changed(const conf_opt_t *o, const conf_t *a, const conf_t *b)
+{
+    if (o->type == CT_EVERY)
+        return a->persist_snap_ms != b->persist_snap_ms
+               || a->persist_snap_changes != b->persist_snap_changes;
+    if (o->type == CT_ADDRS && a->cl_nseeds != b->cl_nseeds)
+        return true;
+    return memcmp((const char *) a + o->off, (const char *) b + o->off,
+                  opt_size(o)) != 0;
+}
+
+int
+conf_reload(conf_t *c, char *err, size_t errlen, char *fixed,
+            size_t fixedlen)
+{
+    static conf_t n;
+    size_t used = 0;
+
+    conf_defaults(&n);
+    if (c->path[0] && conf_load(&n, c->path, err, errlen) != MEMDB_OK)
+        return MEMDB_ERR;
+    if (!c->path[0])
+        conf_derive(&n);
+    fixed[0] = '\0';
+    for (size_t i = 0; i < MEMDB_NELEM(conf_opts); i++) {
+        const conf_opt_t *o = &conf_opts[i];
+        if (!opt_changed(o, c, &n))
+            continue;
+        if (opt_reloadable(o)) {
+            if (o->type == CT_EVERY) {
+                c->persist_snap_ms = n.persist_snap_ms;
+                c->persist_snap_changes = n.persist_snap_changes;
+            } else {
+                memcpy((char *) c + o->off, (char *) &n + o->off,
+                       opt_size(o));
+            }
+        } else if (used < fixedlen) {
+            used += (size_t) snprintf(fixed + used, fixedlen - used,
+                                      "%s%s.%s", used ? ", " : "",
+                                      o->section, o->key);
+        }
+    }
+    memcpy(c->admin_token, n.admin_token, sizeof(c->admin_token));
+    return MEMDB_OK;
 }

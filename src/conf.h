@@ -17,6 +17,7 @@
 #define CONF_PATH_MAX 1024
 #define CONF_ID_MAX   64
 #define CONF_MAX_SEEDS 32
+#define CONF_TOKEN_MAX 256
 
 typedef struct conf_addr_s {
     char                    text[128];   /* as written, "" when unset */
@@ -69,6 +70,10 @@ typedef struct conf_s {
     int64_t     cl_suspicion_mult;
     char        cl_secret_file[CONF_PATH_MAX];
     bool        cl_write_quorum;
+
+    /* admin */
+    char        admin_token_file[CONF_PATH_MAX];
+    char        admin_token[CONF_TOKEN_MAX];    /* read from the file */
 } conf_t;
 
 #define conf_clustered(c) ((c)->cl_gossip.text[0] != '\0')
@@ -88,6 +93,12 @@ int  conf_load(conf_t *c, const char *path, char *err, size_t errlen);
  * node.data_dir); conf_load() calls it. */
 void conf_derive(conf_t *c);
 const char *conf_fsync_name(int64_t mode);
+/* Re-reads c->path (SIGHUP).  Keys that can change at run time (those
+ * marked reloadable in conf.c) are applied to c; the names of changed keys
+ * that need a restart are written to fixed (comma-separated).  On a bad
+ * file c is left as it was and MEMDB_ERR returned with the reason. */
+int  conf_reload(conf_t *c, char *err, size_t errlen, char *fixed,
+                 size_t fixedlen);
 /* Prints the effective configuration as YAML (memdbd --check-config -v). */
 void conf_dump(const conf_t *c, int fd);
 

@@ -2,6 +2,7 @@
  * loader.c - parallel loading of recovered words (see loader.h).
  */
 #include "loader.h"
+#include "notify.h"
 #include "buf.h"
 #include "util.h"
 
@@ -143,8 +144,10 @@ loader_add(void *arg, const char *w, size_t len, uint64_t n)
     b->ops[b->n].delta = n;
     b->off[b->n++] = b->keys.len;
     buf_append(&b->keys, w, len);
-    if (b->n == LOADER_BATCH)
+    if (b->n == LOADER_BATCH) {
         loader_submit(l);
+        notify_extend();          /* a long recovery: ask systemd for time */
+    }
     return l->full ? MEMDB_ERR : MEMDB_OK;
 }
 

@@ -66,6 +66,13 @@ log_set_role(const char *role)
 }
 
 void
+log_set_files(const char *file, const char *activity)
+{
+    snprintf(lg.file, sizeof(lg.file), "%s", file ? file : "-");
+    snprintf(lg.activity, sizeof(lg.activity), "%s", activity ? activity : "");
+}
+
+void
 log_set_level(int level)
 {
     lg.level = level;

@@ -29,6 +29,8 @@ void log_set_role(const char *role);
 void log_set_level(int level);
 int  log_level_parse(const char *s);   /* -1 when unknown */
 int  log_reopen(void);
+/* New paths (a reload); takes effect at the next log_reopen(). */
+void log_set_files(const char *file, const char *activity);
 void log_close(void);
 
 void log_msg(int level, const char *fmt, ...)

@@ -27,6 +27,7 @@
 #include "master.h"
 #include "log.h"
 #include "loader.h"
+#include "notify.h"
 #include "persist.h"
 #include "recover.h"
 #include "proctitle.h"
@@ -82,6 +83,10 @@ typedef struct master_s {
     child_t   workers[SHM_MAX_WORKERS];
     bool      stopping;
     uint64_t  stop_deadline;
+    bool      ready;             /* READY=1 sent */
+    uint64_t  watchdog_ms;       /* 0: off */
+    uint64_t  next_watchdog;
+    uint64_t  next_status;
     persist_t persist;
 } master_t;
 
@@ -93,6 +98,13 @@ master_listen(master_t *m)
     const conf_addr_t *a = &m->conf->http_listen;
     int fd, one = 1;
 
+    fd = notify_listen_fd();                 /* socket activation */
+    if (fd >= 0) {
+        util_set_nonblock(fd);
+        m->listen_fd = fd;
+        log_info("serving HTTP on the socket passed by systemd");
+        return MEMDB_OK;
+    }
     fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
     if (fd < 0) {
@@ -262,6 +274,7 @@ master_stop(master_t *m)
 {
     if (m->stopping)
         return;
+    notify_stopping();
     log_info("shutting down");
     m->stopping = true;
     m->stop_deadline = util_now_ms() + MASTER_STOP_MS;
@@ -269,6 +282,33 @@ master_stop(master_t *m)
     FOR_CHILDREN(m, i)
         if (m->workers[i].pid > 0)
             kill(m->workers[i].pid, SIGTERM);
+}
+
+/* SIGHUP: re-read the configuration, apply what can change at run time,
+ * reopen the logs, and pass it on to the children (they do the same). */
+static void
+master_reload(master_t *m)
+{
+    char err[1024], fixed[1024];
+
+    notify_reloading();
+    if (conf_reload(m->conf, err, sizeof(err), fixed, sizeof(fixed))
+        != MEMDB_OK) {
+        log_error("reload: %s; keeping the running configuration", err);
+    } else {
+        log_set_level((int) m->conf->log_level);
+        log_set_files(m->conf->log_file, m->conf->log_activity);
+        if (fixed[0])
+            log_warn("reload: %s changed but need a restart to take effect",
+                     fixed);
+        log_info("configuration reloaded from %s", m->conf->path[0]
+                 ? m->conf->path : "(defaults)");
+    }
+    log_reopen();
+    FOR_CHILDREN(m, i)
+        if (m->workers[i].pid > 0)
+            kill(m->workers[i].pid, SIGHUP);
+    notify_ready();
 }
 
 static void
@@ -282,11 +322,7 @@ master_signals(master_t *m)
             master_reap(m);
             break;
         case SIGHUP:
-            log_info("SIGHUP: reopening logs");
-            log_reopen();
-            FOR_CHILDREN(m, i)
-                if (m->workers[i].pid > 0)
-                    kill(m->workers[i].pid, SIGHUP);
+            master_reload(m);
             break;
         default:
             master_stop(m);
@@ -373,6 +409,8 @@ master_recover(master_t *m)
     char err[2048];
 
     log_info("recovering from %s", m->conf->data_dir);
+    notify_status("recovering");
+    notify_extend();
     loader_sink(ld, &sink);
     int rc = recover_run(m->conf->data_dir, &sink, &rs, err, sizeof(err));
     if (loader_finish(ld) != MEMDB_OK && rc == MEMDB_OK) {
@@ -478,6 +516,66 @@ master_timeout(master_t *m)
     return MASTER_TICK_MS;
 }
 
+/* READY=1 once every worker (and the replicator) serves. */
+static void
+master_check_ready(master_t *m)
+{
+    if (m->ready || m->stopping)
+        return;
+    FOR_CHILDREN(m, i)
+        if (!m->workers[i].disabled
+            && !atomic_load(&shm_worker(&m->shm, i)->ready))
+            return;
+    m->ready = true;
+    notify_ready();
+    log_info("ready");
+}
+
+/* WATCHDOG=1 only while every child's loop turns. */
+static void
+master_watchdog(master_t *m, uint64_t now)
+{
+    uint64_t limit = m->watchdog_ms;
+
+    if (limit == 0 || now < m->next_watchdog)
+        return;
+    m->next_watchdog = now + limit / 3;
+    FOR_CHILDREN(m, i) {
+        child_t *ch = &m->workers[i];
+        uint64_t hb = atomic_load(&shm_worker(&m->shm, i)->heartbeat_ms);
+        if (ch->pid > 0 && now - ch->started_ms > limit && now - hb > limit
+            / 2) {
+            log_warn("%s %u has not run its loop for %llu ms: no watchdog "
+                     "ping", child_name(i), i,
+                     (unsigned long long) (now - hb));
+            return;
+        }
+    }
+    notify_watchdog();
+}
+
+static void
+master_status(master_t *m, uint64_t now)
+{
+    static const char *roles[] = { "standalone", "leader", "replica" };
+    shm_node_t *n = m->shm.node;
+    uint64_t distinct, total;
+    uint32_t role = atomic_load(&n->role);
+    char s[256];
+
+    if (now < m->next_status)
+        return;
+    m->next_status = now + 1000;
+    ht_totals(&m->shm.ht, &distinct, &total);
+    snprintf(s, sizeof(s), "%s, epoch %llu, lsn %llu, %llu words (%llu "
+             "distinct)%s", role < 3 ? roles[role] : "?",
+             (unsigned long long) atomic_load(&n->epoch),
+             (unsigned long long) atomic_load(&n->written_lsn),
+             (unsigned long long) total, (unsigned long long) distinct,
+             atomic_load(&n->disk_errno) ? ", LOG NOT WRITABLE" : "");
+    notify_status(s);
+}
+
 static int
 master_loop(master_t *m)
 {
@@ -510,10 +608,16 @@ master_loop(master_t *m)
         /* uploads are answered once written: new written LSNs wake too */
         uint64_t written = atomic_load(&m->shm.node->written_lsn);
         bool progress = persist_run(&m->persist, util_now_ms());
+        atomic_store(&m->shm.node->fsyncs, m->persist.lw.fsyncs);
+        atomic_store(&m->shm.node->fsync_ns, m->persist.lw.fsync_ns);
         master_release(m, progress
                        || atomic_load(&m->shm.node->written_lsn) != written);
         if (!m->stopping)
             master_respawn(m);
+        uint64_t now = util_now_ms();
+        master_check_ready(m);
+        master_watchdog(m, now);
+        master_status(m, now);
     }
     persist_shutdown(&m->persist);
     return MEMDB_EXIT_OK;
@@ -529,6 +633,7 @@ master_run(conf_t *conf)
     m.conf = conf;
     m.listen_fd = -1;
     m.nworkers = (unsigned) MEMDB_MIN(conf->http_workers, SHM_REPL_SLOT);
+    m.watchdog_ms = notify_watchdog_ms();
     log_set_role("master");
     proctitle_set("memdbd: master -c %s", conf->path[0] ? conf->path
                   : "(defaults)");
@@ -537,9 +642,15 @@ master_run(conf_t *conf)
     FOR_CHILDREN(&m, i)
         if (master_spawn(&m, i) != MEMDB_OK)
             return MEMDB_EXIT_FATAL;
-    log_info("memdbd %s node %s listening on %s with %u workers",
-             MEMDB_VERSION, conf->node_id, conf->http_listen.text,
-             m.nworkers);
+    {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char where[128] = "?";
+        if (getsockname(m.listen_fd, (struct sockaddr *) &ss, &len) == 0)
+            util_format_addr((struct sockaddr *) &ss, where, sizeof(where));
+        log_info("memdbd %s node %s listening on %s with %u workers",
+                 MEMDB_VERSION, conf->node_id, where, m.nworkers);
+    }
     rc = master_loop(&m);
     log_info("stopped");
     log_close();

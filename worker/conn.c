@@ -326,6 +326,7 @@ on_message_begin(http_parser *p)
     c->allow = NULL;
     c->deadline_aux = 0;
     c->wait_ok = false;
+    c->auth[0] = '\0';
     c->req_start_ns = util_now_ns();
     conn_set_phase(c, PH_HEADERS);
     return 0;
@@ -346,6 +347,14 @@ on_url(http_parser *p, const char *at, size_t n)
 static int
 header_done(conn_t *c, const char *val, size_t vlen)
 {
+    if (c->hname.len == 13
+        && strncasecmp(c->hname.data, "authorization", 13) == 0) {
+        if (vlen < sizeof(c->auth)) {
+            memcpy(c->auth, val, vlen);
+            c->auth[vlen] = '\0';
+        }
+        return 0;
+    }
     if (c->hname.len == 6 && strncasecmp(c->hname.data, "expect", 6) == 0) {
         if (vlen == 12 && strncasecmp(val, "100-continue", 12) == 0) {
             c->expect_continue = true;

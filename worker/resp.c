@@ -120,6 +120,9 @@ resp_error_at(conn_t *c, int status, const char *msg, const char *key,
     buf_putc(b, '}');
     if (status == 405 && c->allow != NULL)
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
+    if (status == 401)
+        snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer "
+                 "realm=\"memdb\"\r\n");
     resp_json(c, status, b, extra[0] ? extra : NULL);
 }
 
@@ -139,6 +142,7 @@ resp_done(conn_t *c)
     log_activity(c->client, method, plen ? c->url.data : "-",
                  plen ? plen : 1, c->status, c->resp_bytes, usec);
     atomic_fetch_add_explicit(&c->w->slot->requests, 1, memory_order_relaxed);
+    metrics_count(c, usec);
     c->url.len = 0;
     c->path_len = 0;
     conn_set_phase(c, c->want_close ? PH_CLOSING : PH_IDLE);

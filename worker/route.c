@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define WORDCOUNT_MAX_WORDS 1024
 #define TOP_MAX             10000
@@ -38,6 +39,7 @@ static const route_t routes[] = {
     { "/api/v1/cluster/meet",   HTTP_POST, RT_CL_MEET, "POST" },
     { "/api/v1/cluster/failover", HTTP_POST, RT_CL_FAILOVER, "POST" },
     { "/api/v1/cluster/forget", HTTP_POST, RT_CL_FORGET, "POST" },
+    { "/metrics",               HTTP_GET,  RT_METRICS, "GET" },
 };
 
 route_e
@@ -500,10 +502,42 @@ read_ready(conn_t *c)
     return false;
 }
 
+/* Admin requests (anything that changes more than counts) need
+ * "Authorization: Bearer <admin.token_file>" when a token is configured.
+ * The comparison takes the same time wherever the first difference is. */
+static bool
+admin_ok(conn_t *c)
+{
+    const char *tok = c->w->conf->admin_token;
+    const char *got = c->auth;
+    size_t n = strlen(tok);
+    unsigned char diff = 0;
+
+    if (tok[0] == '\0')
+        return true;
+    if (strncasecmp(got, "Bearer ", 7) == 0 && strlen(got + 7) == n) {
+        for (size_t i = 0; i < n; i++)
+            diff |= (unsigned char) (got[7 + i] ^ tok[i]);
+        if (diff == 0)
+            return true;
+    }
+    resp_error(c, 401, c->auth[0] ? "wrong bearer token"
+               : "this request needs \"Authorization: Bearer <token>\"");
+    resp_done(c);
+    return false;
+}
+
 void
 route_dispatch(conn_t *c)
 {
     switch (c->route) {
+    case RT_SNAPSHOT:
+    case RT_CL_MEET:
+    case RT_CL_FAILOVER:
+    case RT_CL_FORGET:
+        if (!admin_ok(c))
+            return;
+        break;
     case RT_WORDCOUNT:
     case RT_ALLWORDS:
     case RT_TOP:
@@ -540,6 +574,9 @@ route_dispatch(conn_t *c)
     case RT_CL_FAILOVER:
     case RT_CL_FORGET:
         cluster_handle(c);
+        return;
+    case RT_METRICS:
+        metrics_handle(c);
         return;
     case RT_HEALTHZ:
         if (c->w->draining) {

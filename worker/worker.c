@@ -178,6 +178,13 @@ wrk_signal(wrk_t *w)
 
     while (read(w->sig_fd, &si, sizeof(si)) == sizeof(si)) {
         if (si.ssi_signo == SIGHUP) {
+            char err[1024], fixed[1024];
+            /* the master reports problems; apply what can change */
+            if (conf_reload((conf_t *) w->conf, err, sizeof(err), fixed,
+                            sizeof(fixed)) == MEMDB_OK) {
+                log_set_level((int) w->conf->log_level);
+                log_set_files(w->conf->log_file, w->conf->log_activity);
+            }
             log_reopen();
         } else if (!w->draining) {
             log_info("draining %zu connections", w->nconns);

@@ -39,7 +39,7 @@ typedef enum {
 typedef enum {
     RT_NONE = 0, RT_UPLOAD, RT_WORDCOUNT, RT_ALLWORDS, RT_TOP, RT_STATUS,
     RT_HEALTHZ, RT_SNAPSHOT, RT_CL_NODES, RT_CL_MEET, RT_CL_FAILOVER,
-    RT_CL_FORGET,
+    RT_CL_FORGET, RT_METRICS, RT_OPENAPI, RT_DOCS,
 } route_e;
 
 /* What a parked connection waits for. */
@@ -98,6 +98,7 @@ struct conn_s {
     uint64_t       wait_aux;
     uint64_t       deadline_aux;     /* a parked request's deadline */
     bool           wait_ok;          /* resumed read: min_lsn reached */
+    char           auth[CONF_TOKEN_MAX + 8];  /* Authorization value */
     uint64_t       up_wait;          /* upload ?wait=N */
     uint64_t       up_timeout;       /* upload ?timeout_ms */
     uint64_t       body_bytes;
@@ -170,6 +171,10 @@ void    route_query(conn_t *c, const char **q, size_t *len);
 bool    route_param_u64(conn_t *c, const char *name, const buf_t *v,
                         uint64_t lo, uint64_t hi, uint64_t *out);
 void    route_bad_param(conn_t *c, const buf_t *key);
+
+/* metrics.c */
+void metrics_count(conn_t *c, uint64_t usec);
+void metrics_handle(conn_t *c);
 
 /* cluster.c */
 uint64_t cluster_applied_lsn(shm_t *s);
