@@ -80,6 +80,10 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
                  role == ROLE_LEADER ? "leader" : "replica",
                  (unsigned long long) epoch);
     atomic_store(&n->epoch, epoch);
+    /* a replica reports what it applied; a node that just stopped leading
+     * has applied everything up to its last LSN */
+    if (role == ROLE_REPLICA && old != ROLE_REPLICA)
+        atomic_store(&r->shm->cluster->applied_lsn, repl_last_lsn(r));
     atomic_store(&n->role, role);
     r->peers[0].m.role = (uint8_t) role;
     r->peers[0].m.epoch = epoch;
