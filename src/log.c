@@ -200,40 +200,77 @@ log_fatal(const char *fmt, ...)
     va_end(ap);
 }
 
+/* Appends to the activity buffer (the caller made room). */
+static void
+act_put(const char *p, size_t n)
+{
+    memcpy(lg.act_buf + lg.act_len, p, n);
+    lg.act_len += n;
+}
+
+static void
+act_put_u64(uint64_t v, int width)
+{
+    char tmp[20];
+    int n = 0;
+
+    do {
+        tmp[n++] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0 || n < width);
+    while (n > 0)
+        lg.act_buf[lg.act_len++] = tmp[--n];
+}
+
+/* One line per request, written with one write(2) per event-loop turn:
+ * "TIME NODE CLIENT METHOD PATH STATUS BYTES DURATIONus".  This runs for
+ * every request, so it formats by hand (no stdio) and redoes the date only
+ * when the second changes. */
 void
 log_activity(const char *client, const char *method, const char *path,
              size_t pathlen, int status, uint64_t bytes, uint64_t usec)
 {
-    char line[1024];
+    static char stamp[32];
+    static time_t stamp_sec = -1;
+    static size_t stamp_len;
+    size_t plen = MEMDB_MIN(pathlen, 512), need;
     struct timespec ts;
-    struct tm tm;
-    size_t n;
-    int plen = (int) MEMDB_MIN(pathlen, 512);
-
-    char safe[512];
 
     if (lg.act_fd < 0)
         return;
-    /* The path comes from a client: never let it break the line format. */
-    for (int i = 0; i < plen; i++) {
-        unsigned char c = (unsigned char) path[i];
-        safe[i] = (c <= 0x20 || c == 0x7f) ? '?' : (char) c;
-    }
-    path = safe;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t) snprintf(line + n, sizeof(line) - n,
-                           ".%06ldZ %s %s %s %.*s %d %llu %lluus\n",
-                           ts.tv_nsec / 1000, lg.node, client, method, plen,
-                           path, status, (unsigned long long) bytes,
-                           (unsigned long long) usec);
-    if (n >= sizeof(line))
-        n = sizeof(line) - 1;
-    if (lg.act_len + n > sizeof(lg.act_buf))
+    need = 32 + 10 + strlen(lg.node) + strlen(client) + strlen(method) + plen
+           + 60;
+    if (lg.act_len + need > sizeof(lg.act_buf))
         log_activity_flush();
-    memcpy(lg.act_buf + lg.act_len, line, n);
-    lg.act_len += n;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != stamp_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        stamp_len = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S.",
+                             &tm);
+        stamp_sec = ts.tv_sec;
+    }
+    act_put(stamp, stamp_len);
+    act_put_u64((uint64_t) ts.tv_nsec / 1000, 6);
+    act_put("Z ", 2);
+    act_put(lg.node, strlen(lg.node));
+    act_put(" ", 1);
+    act_put(client, strlen(client));
+    act_put(" ", 1);
+    act_put(method, strlen(method));
+    act_put(" ", 1);
+    /* the path comes from a client: never let it break the line format */
+    for (size_t i = 0; i < plen; i++) {
+        unsigned char c = (unsigned char) path[i];
+        lg.act_buf[lg.act_len++] = (c <= 0x20 || c == 0x7f) ? '?' : (char) c;
+    }
+    act_put(" ", 1);
+    act_put_u64((uint64_t) status, 1);
+    act_put(" ", 1);
+    act_put_u64(bytes, 1);
+    act_put(" ", 1);
+    act_put_u64(usec, 1);
+    act_put("us\n", 3);
 }
 
 void

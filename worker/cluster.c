@@ -31,7 +31,9 @@ cluster_applied_lsn(shm_t *s)
         return atomic_load(&s->cluster->applied_lsn);
     next = atomic_load(&s->ring.hdr->next_lsn);
     applied = next - 1;
-    for (unsigned i = 0; i < SHM_MAX_WORKERS; i++) {
+    /* the producers: the workers and the replicator (merges) */
+    for (unsigned i = 0; i < SHM_MAX_WORKERS;
+         i = i + 1 == s->node->nworkers ? SHM_REPL_SLOT : i + 1) {
         uint64_t pos = atomic_load_explicit(&s->workers[i].inflight_pos,
                                             memory_order_acquire);
         if (pos == SHM_NONE)

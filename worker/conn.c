@@ -188,12 +188,18 @@ conn_read(conn_t *c)
         ssize_t n;
 
         buf_reserve(&c->in, WRK_READ_CHUNK);
-        n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        size_t room = c->in.cap - c->in.len;
+        n = recv(c->fd, c->in.data + c->in.len, room, 0);
         if (n > 0) {
             c->in.len += (size_t) n;
             if (c->phase == PH_BODY)
                 conn_set_phase(c, PH_BODY);
             conn_parse(c);
+            /* A short read drained the socket: with edge-triggered epoll
+             * new data raises a new event, so skip the recv that would
+             * only say EAGAIN. */
+            if ((size_t) n < room)
+                return true;
             continue;
         }
         if (n < 0 && errno == EINTR)

@@ -64,8 +64,12 @@ resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
     c->status = status;
     if (c->w->draining)
         c->want_close = true;
-    buf_printf(b, "HTTP/1.1 %d %s\r\nServer: memdb\r\n%s", status,
-               resp_reason(status), date_header());
+    buf_puts(b, "HTTP/1.1 ");
+    buf_put_u64(b, (uint64_t) status);
+    buf_putc(b, ' ');
+    buf_puts(b, resp_reason(status));
+    buf_puts(b, "\r\nServer: memdb\r\n");
+    buf_puts(b, date_header());
     if (ctype != NULL) {
         buf_puts(b, "Content-Type: ");
         buf_puts(b, ctype);

@@ -1,0 +1,53 @@
+/*
+ * wclimit.c - the physical limit of bulk ingest: one process, no network,
+ * no sharing: read a file, tokenize it with memdb's own tokenizer (same
+ * whitespace rules, UTF-8 validation), hash and count every word in a
+ * private table.  Prints MB/s and words/s.
+ *
+ *   wclimit FILE
+ */
+#include "agg.h"
+#include "tok.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void
+on_word(void *arg, const char *w, size_t len)
+{
+    agg_add(arg, w, len);
+}
+
+int
+main(int argc, char **argv)
+{
+    static agg_t a;
+    static tok_t t;
+    struct stat st;
+    char *data;
+    int fd;
+    uint64_t t0, t1;
+
+    if (argc < 2 || (fd = open(argv[1], O_RDONLY)) < 0 || fstat(fd, &st) < 0) {
+        fprintf(stderr, "usage: wclimit FILE\n");
+        return 2;
+    }
+    data = xmalloc((size_t) st.st_size);
+    if (read(fd, data, (size_t) st.st_size) != st.st_size)
+        return 1;
+    t0 = util_now_ns();
+    tok_init(&t, 65535, on_word, &a);
+    for (off_t off = 0; off < st.st_size; off += 65536)
+        tok_feed(&t, data + off, (size_t) MEMDB_MIN(65536, st.st_size - off));
+    tok_finish(&t);
+    t1 = util_now_ns();
+    printf("{\"bytes\": %lld, \"words\": %llu, \"distinct\": %zu, "
+           "\"seconds\": %.6f}\n", (long long) st.st_size,
+           (unsigned long long) a.words, a.n, (double) (t1 - t0) / 1e9);
+    return 0;
+}
