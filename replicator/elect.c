@@ -372,7 +372,7 @@ elect_failover(repl_t *r, const char *target)
     int best = -1;
 
     if (atomic_load(&r->shm->node->role) != ROLE_LEADER) {
-        snprintf(c->cmd_error, sizeof(c->cmd_error),
+        snprintf(r->cmd_err, CMD_ERR_MAX,
                  "this node is not the leader");
         return;
     }
@@ -386,7 +386,7 @@ elect_failover(repl_t *r, const char *target)
             best = i;
     }
     if (best < 0) {
-        snprintf(c->cmd_error, sizeof(c->cmd_error), target[0]
+        snprintf(r->cmd_err, CMD_ERR_MAX, target[0]
                  ? "no live member \"%s\"" : "no live replica%s", target);
         return;
     }

@@ -465,6 +465,10 @@ follow_tick(repl_t *r)
     int l = gossip_leader(r);
     bool replica = atomic_load(&r->shm->node->role) == ROLE_REPLICA;
 
+    if (r->now_ms >= f->merge_ms && (!f->on || f->stage != FOL_STREAM)) {
+        merge_tick(r, false);             /* keep the pending count true */
+        f->merge_ms = r->now_ms + 1000;
+    }
     if (!replica || l <= 0) {
         if (f->on)
             follow_fail(r, NULL);

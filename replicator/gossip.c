@@ -617,8 +617,7 @@ gossip_meet(repl_t *r, const char *addr)
     socklen_t len;
 
     if (util_parse_addr(addr, &ss, &len) != MEMDB_OK) {
-        snprintf(r->shm->cluster->cmd_error,
-                 sizeof(r->shm->cluster->cmd_error),
+        snprintf(r->cmd_err, CMD_ERR_MAX,
                  "\"%s\" is not an address HOST:PORT", addr);
         return;
     }
@@ -634,21 +633,18 @@ gossip_forget(repl_t *r, const char *id)
     gsp_member_t t;
 
     if (i == 0) {
-        snprintf(r->shm->cluster->cmd_error,
-                 sizeof(r->shm->cluster->cmd_error),
+        snprintf(r->cmd_err, CMD_ERR_MAX,
                  "a node cannot forget itself");
         return;
     }
     if (cstate_forgotten(&r->cs, id))
         return;
     if (i < 0) {
-        snprintf(r->shm->cluster->cmd_error,
-                 sizeof(r->shm->cluster->cmd_error), "no member \"%s\"", id);
+        snprintf(r->cmd_err, CMD_ERR_MAX, "no member \"%s\"", id);
         return;
     }
     if (r->peers[i].m.state < MS_DEAD) {
-        snprintf(r->shm->cluster->cmd_error,
-                 sizeof(r->shm->cluster->cmd_error),
+        snprintf(r->cmd_err, CMD_ERR_MAX,
                  "member \"%s\" is not dead: stop it first", id);
         return;
     }

@@ -147,28 +147,33 @@ repl_signals(repl_t *r, bool *stop)
     }
 }
 
-/* Requests the workers put in shm (meet, failover, forget). */
+/* Requests the workers put in shm (meet, failover, forget), in order. */
 static void
 repl_commands(repl_t *r)
 {
     shm_cluster_t *c = r->shm->cluster;
-    uint64_t meet = atomic_load(&c->meet_req);
-    uint64_t fo = atomic_load(&c->failover_req);
-    uint64_t fg = atomic_load(&c->forget_req);
-    uint64_t top = MEMDB_MAX(meet, MEMDB_MAX(fo, fg));
 
-    if (top <= r->cmd_seen)
-        return;
-    c->cmd_error[0] = '\0';
-    if (meet > r->cmd_seen)
-        gossip_meet(r, c->meet_addr);
-    if (fo > r->cmd_seen)
-        elect_failover(r, c->failover_to);
-    if (fg > r->cmd_seen)
-        gossip_forget(r, c->forget_id);
-    r->cmd_seen = top;
-    atomic_store(&c->cmd_done, top);
-    repl_wake_workers(r);
+    while (r->cmd_seen < atomic_load(&c->cmd_req)) {
+        uint64_t next = r->cmd_seen + 1;
+        cl_cmd_t *cmd = &c->cmds[next % CL_CMDS];
+
+        if (atomic_load_explicit(&cmd->seq, memory_order_acquire) != next)
+            break;                    /* not filled in yet: next turn */
+        r->cmd_err = cmd->error;
+        r->cmd_err[0] = '\0';
+        if (cmd->kind == CMD_MEET)
+            gossip_meet(r, cmd->arg);
+        else if (cmd->kind == CMD_FAILOVER)
+            elect_failover(r, cmd->arg);
+        else
+            gossip_forget(r, cmd->arg);
+        if (cmd->kind == CMD_FAILOVER && !cmd->error[0])
+            snprintf(cmd->arg, sizeof(cmd->arg), "%s", r->xfer.target);
+        r->cmd_err = r->cmd_scratch;
+        r->cmd_seen = next;
+        atomic_store(&c->cmd_done, next);
+        repl_wake_workers(r);
+    }
 }
 
 static int
@@ -185,6 +190,7 @@ repl_setup(repl_t *r, const repl_args_t *a)
     r->master_fd = a->master_fd;
     r->pdeath_fd = a->pdeath_fd;
     r->probe.peer = -1;
+    r->cmd_err = r->cmd_scratch;
     r->now_ms = util_now_ms();
     r->start_ms = r->now_ms;
     recover_dirs(r->conf->data_dir, r->log_dir, r->snap_dir,

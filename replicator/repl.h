@@ -25,6 +25,7 @@
 #define REPL_UPD_MAX     64
 #define REPL_ACK_MS      50
 #define REPL_RETRY_MS    200
+#define CMD_ERR_MAX      sizeof(((cl_cmd_t *) 0)->error)
 
 /* One member as this node sees it (process-local). */
 typedef struct peer_s {
@@ -150,6 +151,8 @@ typedef struct repl_s {
     int             nships;
     follow_t        fol;
     uint64_t        cmd_seen;     /* shm cluster cmd requests handled */
+    char           *cmd_err;      /* the error text of the request run */
+    char            cmd_scratch[160];  /* cmd_err outside a request */
 } repl_t;
 
 enum { EVT_UDP = 1, EVT_TCP, EVT_SIG, EVT_WAKE, EVT_PDEATH, EVT_SHIP,

@@ -40,6 +40,16 @@ typedef struct cl_member_s {
     bool     self;
 } cl_member_t;
 
+#define CL_CMDS 16
+enum { CMD_MEET = 1, CMD_FAILOVER, CMD_FORGET };
+
+typedef struct cl_cmd_s {
+    _Atomic uint64_t seq;         /* written last: the slot is complete */
+    uint32_t         kind;        /* CMD_* */
+    char             arg[CL_ADDR_MAX];
+    char             error[160];  /* the replicator's answer, "" = ok */
+} cl_cmd_t;
+
 typedef struct shm_cluster_s {
     _Atomic uint32_t seq;
     uint32_t         n;
@@ -54,14 +64,13 @@ typedef struct shm_cluster_s {
     _Atomic uint64_t gossip_bad;              /* malformed datagrams */
     _Atomic uint64_t repl_bad;                /* malformed frames */
     _Atomic uint64_t auth_bad;                /* failed authentication */
-    _Atomic uint64_t meet_req;                /* bumped by a worker */
-    char             meet_addr[CL_ADDR_MAX];
-    _Atomic uint64_t failover_req;
-    char             failover_to[CL_ID_MAX];
-    _Atomic uint64_t forget_req;
-    char             forget_id[CL_ID_MAX];
-    _Atomic uint64_t cmd_done;                /* last request handled */
-    char             cmd_error[160];
+    _Atomic uint32_t pending_merges;          /* tails not handed over yet */
+    /* requests from workers (meet, failover, forget), in one sequence:
+     * a worker takes the next number, fills cmds[seq % CL_CMDS] and sets
+     * its seq last; the replicator runs them in order and moves cmd_done */
+    _Atomic uint64_t cmd_req;
+    _Atomic uint64_t cmd_done;
+    cl_cmd_t         cmds[CL_CMDS];
 } shm_cluster_t;
 
 static inline void

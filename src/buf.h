@@ -31,6 +31,8 @@ buf_reserve(buf_t *b, size_t extra)
 static inline void
 buf_append(buf_t *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return;                 /* b->data and p may be NULL */
     buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;

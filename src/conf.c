@@ -584,6 +584,76 @@ conf_load(conf_t *c, const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* Prints s as a YAML double-quoted scalar that reads back as s: '"' and
+ * '\\' escaped, and so is every character a YAML reader would not take as
+ * it is (controls, line and paragraph separators, the BOM).  Values come
+ * from libyaml, so they are valid UTF-8. */
+static void
+dump_str(int fd, const char *s)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    char out[4 * CONF_PATH_MAX + 8];
+    size_t n = 0;
+
+    out[n++] = '"';
+    while (*p != '\0' && n + 12 < sizeof(out)) {
+        uint32_t cp = *p;
+        int len = 1;
+
+        if (cp >= 0xc0 && cp < 0xe0 && (p[1] & 0xc0) == 0x80) {
+            cp = (cp & 0x1f) << 6 | (p[1] & 0x3f);
+            len = 2;
+        } else if (cp >= 0xe0 && cp < 0xf0 && (p[1] & 0xc0) == 0x80
+                   && (p[2] & 0xc0) == 0x80) {
+            cp = (cp & 0x0f) << 12 | (uint32_t) (p[1] & 0x3f) << 6
+                 | (p[2] & 0x3f);
+            len = 3;
+        } else if (cp >= 0xf0 && (p[1] & 0xc0) == 0x80
+                   && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+            cp = (cp & 0x07) << 18 | (uint32_t) (p[1] & 0x3f) << 12
+                 | (uint32_t) (p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+            len = 4;
+        }
+        if (cp == '"' || cp == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char) cp;
+        } else if ((cp >= 0x20 && cp < 0x7f)
+                   || (len > 1 && cp >= 0xa0 && cp != 0x2028 && cp != 0x2029
+                       && cp != 0xfeff && cp != 0xfffe && cp != 0xffff)) {
+            memcpy(out + n, p, (size_t) len);
+            n += (size_t) len;
+        } else if (len == 1) {
+            n += (size_t) snprintf(out + n, sizeof(out) - n, "\\x%02x", cp);
+        } else {
+            n += (size_t) snprintf(out + n, sizeof(out) - n, "\\U%08x",
+                                   (unsigned) cp);
+        }
+        p += len;
+    }
+    out[n++] = '"';
+    (void) write(fd, out, n);
+}
+
+/* True if no key of the section starting at conf_opts[i] has a value to
+ * print (only strings and addresses can be unset). */
+static bool
+dump_section_empty(const conf_t *c, size_t i)
+{
+    for (size_t k = i; k < MEMDB_NELEM(conf_opts)
+         && strcmp(conf_opts[k].section, conf_opts[i].section) == 0; k++) {
+        const conf_opt_t *o = &conf_opts[k];
+        const char *src = (const char *) c + o->off;
+
+        if (o->type != CT_STR && o->type != CT_ADDR)
+            return false;
+        if (o->type == CT_ADDR)
+            src = ((const conf_addr_t *) (const void *) src)->text;
+        if (*src != '\0')
+            return false;
+    }
+    return true;
+}
+
 void
 conf_dump(const conf_t *c, int fd)
 {
@@ -595,16 +665,23 @@ conf_dump(const conf_t *c, int fd)
         const void *src = (const char *) c + o->off;
 
         if (strcmp(cur, o->section) != 0) {
-            dprintf(fd, "%s:\n", o->section);
+            /* a section with nothing set is an empty mapping, not null */
+            dprintf(fd, "%s:%s\n", o->section,
+                    dump_section_empty(c, i) ? " {}" : "");
             cur = o->section;
         }
         switch (o->type) {
         case CT_STR:
-            dprintf(fd, "  %s: \"%s\"\n", o->key, (const char *) src);
-            break;
         case CT_ADDR:
-            dprintf(fd, "  %s: %s\n", o->key,
-                    ((const conf_addr_t *) src)->text);
+            if (o->type == CT_ADDR)
+                src = ((const conf_addr_t *) src)->text;
+            if (*(const char *) src == '\0') {
+                dprintf(fd, "  # %s: (not set)\n", o->key);
+                break;
+            }
+            dprintf(fd, "  %s: ", o->key);
+            dump_str(fd, src);
+            dprintf(fd, "\n");
             break;
         case CT_LEVEL:
             dprintf(fd, "  %s: %s\n", o->key, lv[*(const int64_t *) src]);
@@ -619,14 +696,25 @@ conf_dump(const conf_t *c, int fd)
             break;
         case CT_ADDRS:
             dprintf(fd, "  %s: [", o->key);
-            for (int k = 0; k < c->cl_nseeds; k++)
-                dprintf(fd, "%s%s", k ? ", " : "", c->cl_seeds[k].text);
+            for (int k = 0; k < c->cl_nseeds; k++) {
+                dprintf(fd, "%s", k ? ", " : "");
+                dump_str(fd, c->cl_seeds[k].text);
+            }
             dprintf(fd, "]\n");
             break;
         case CT_EVERY:
-            dprintf(fd, "  %s: [%llums, %llu]\n", o->key,
-                    (unsigned long long) c->persist_snap_ms,
-                    (unsigned long long) c->persist_snap_changes);
+            if (c->persist_snap_ms == 0 && c->persist_snap_changes == 0)
+                dprintf(fd, "  %s: off\n", o->key);
+            else if (c->persist_snap_changes == 0)
+                dprintf(fd, "  %s: %llums\n", o->key,
+                        (unsigned long long) c->persist_snap_ms);
+            else if (c->persist_snap_ms == 0)
+                dprintf(fd, "  %s: %llu\n", o->key,
+                        (unsigned long long) c->persist_snap_changes);
+            else
+                dprintf(fd, "  %s: [%llums, %llu]\n", o->key,
+                        (unsigned long long) c->persist_snap_ms,
+                        (unsigned long long) c->persist_snap_changes);
             break;
         case CT_INT:
             dprintf(fd, "  %s: %lld\n", o->key,

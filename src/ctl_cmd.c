@@ -115,7 +115,7 @@ scalar(const cJSON *v, char *out, size_t len)
     double d = v ? v->valuedouble : 0;
     char *s;
 
-    if (cJSON_IsString(v))
+    if (v != NULL && cJSON_IsString(v))
         snprintf(out, len, "%s", *v->valuestring ? v->valuestring : "-");
     else if (cJSON_IsNumber(v) && d > -9e18 && d < 9e18
              && d == (double) (long long) d)
@@ -338,7 +338,7 @@ node_row(ctl_tbl_t *t, const cJSON *m)
 
     field(m, "id", id, sizeof(id) - 1);
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "self")))
-        strcat(id, "*");
+        strncat(id, "*", sizeof(id) - strlen(id) - 1);
     tbl_add(t, id, field(m, "role", role, sizeof(role)),
             field(m, "state", state, sizeof(state)),
             field(m, "epoch", epoch, sizeof(epoch)),
@@ -491,7 +491,8 @@ cmd_cluster(const ctl_opts_t *o, const ctl_args_t *a)
         snprintf(done, sizeof(done), "ok: %s forgotten", arg);
         return cluster_post(o, a, "forget", "node", arg, done);
     }
-    if (strcmp(sub, "nodes") && strcmp(sub, "meet") && strcmp(sub, "forget"))
+    if (strcmp(sub, "nodes") != 0 && strcmp(sub, "meet") != 0
+        && strcmp(sub, "forget") != 0)
         ctl_err("cluster: unknown subcommand \"%s\"", sub);
     else
         ctl_err("cluster %s: wrong number of arguments", sub);

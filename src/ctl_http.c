@@ -443,7 +443,7 @@ curl_fail(ctl_req_t *r, CURL *h, CURLcode rc, const char *ebuf)
         return CTL_BAD;
     }
     if (rc == CURLE_WRITE_ERROR && r->werr) {
-        ctl_err("%s: %s", r->out_path && strcmp(r->out_path, "-")
+        ctl_err("%s: %s", r->out_path && strcmp(r->out_path, "-") != 0
                 ? r->out_path : "stdout", strerror(r->werr));
         return CTL_BAD;
     }

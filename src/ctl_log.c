@@ -402,7 +402,7 @@ ctl_log(const ctl_opts_t *o, int argc, char **argv)
             json = true;
         else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc
                  && parse_lsn(argv[i + 1], &from))
-            i++;
+            i++;        /* NOLINT(bugprone-branch-clone): as --to does */
         else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc
                  && parse_lsn(argv[i + 1], &to))
             i++;

@@ -262,7 +262,7 @@ log_activity(const char *client, const char *method, const char *path,
     /* the path comes from a client: never let it break the line format */
     for (size_t i = 0; i < plen; i++) {
         unsigned char c = (unsigned char) path[i];
-        lg.act_buf[lg.act_len++] = (c <= 0x20 || c == 0x7f) ? '?' : (char) c;
+        lg.act_buf[lg.act_len++] = (char) (c <= 0x20 || c == 0x7f ? '?' : c);
     }
     act_put(" ", 1);
     act_put_u64((uint64_t) status, 1);

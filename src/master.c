@@ -67,9 +67,11 @@ typedef struct child_s {
 } child_t;
 
 /* Every child slot in use: workers 0..N-1 and the replicator. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): i names the loop variable */
 #define FOR_CHILDREN(m, i) \
     for (unsigned i = 0; i < SHM_MAX_WORKERS; i++) \
         if ((m)->workers[i].used)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 typedef struct master_s {
     conf_t   *conf;
@@ -176,7 +178,7 @@ master_spawn(master_t *m, unsigned slot)
     close(m->epfd);
     shm_attach_child(&m->shm);
     if (slot == SHM_REPL_SLOT)
-        _exit(master_run_replicator(m));
+        util_child_exit(master_run_replicator(m));
     log_set_role("worker");
     proctitle_set("memdbd: worker %u", slot);
     args.conf = m->conf;
@@ -186,7 +188,7 @@ master_spawn(master_t *m, unsigned slot)
     args.wake_fd = ch->wake_fd;
     args.notify_fd = m->notify_fd;
     args.pdeath_fd = m->pdeath[0];
-    _exit(wrk_main(&args));
+    util_child_exit(wrk_main(&args));
 }
 
 /* Finishes the change record a dead worker was applying. */

@@ -17,9 +17,9 @@
 #include <sys/types.h>
 
 #define MEMDB_OK      0
-#define MEMDB_ERR    -1
-#define MEMDB_AGAIN  -2
-#define MEMDB_BUSY   -3
+#define MEMDB_ERR    (-1)
+#define MEMDB_AGAIN  (-2)
+#define MEMDB_BUSY   (-3)
 
 /* Exit codes of memdbd and its children (see memdbd(8)). */
 #define MEMDB_EXIT_OK      0   /* clean shutdown */

@@ -76,8 +76,10 @@ main(int argc, char **argv)
         conf_derive(&conf);
     if (check) {
         printf("%s: configuration OK\n", path ? path : "(defaults)");
-        if (verbose)
+        if (verbose) {
+            fflush(stdout);            /* conf_dump writes to the fd */
             conf_dump(&conf, 1);
+        }
         return 0;
     }
     if (util_mkdir_p(conf.data_dir) != MEMDB_OK) {

@@ -83,11 +83,11 @@ persist_child(persist_t *p, uint64_t target)
                      sizeof(err)) != MEMDB_OK) {
         log_error("snapshot at lsn %llu failed: %s",
                   (unsigned long long) target, err);
-        _exit(MEMDB_EXIT_FATAL);
+        util_child_exit(MEMDB_EXIT_FATAL);
     }
     log_info("snapshot %s written in %llu ms", out,
              (unsigned long long) (util_now_ms() - t0));
-    _exit(MEMDB_EXIT_OK);
+    util_child_exit(MEMDB_EXIT_OK);
 }
 
 /* Seals the log and forks the compaction child. */

@@ -51,6 +51,7 @@ proctitle_set(const char *fmt, ...)
     size_t len = strlen(title);
     if (len > room)
         len = room;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): memset ends it */
     memcpy(pt_start, title, len);
     memset(pt_start + len, 0, room - len + 1);
 }

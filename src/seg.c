@@ -158,6 +158,21 @@ seg_fill(seg_reader_t *r, size_t want)
 
     if (avail >= want)
         return (ssize_t) avail;
+    /* A damaged length field may claim up to REC_MAX_LEN bytes: never
+     * reserve more than the file holds now (it may still grow: segments
+     * are read while the log writer appends). */
+    if (want > SEG_READ_CHUNK) {
+        struct stat st;
+        uint64_t from = r->buf_off + r->buf_pos;
+
+        if (fstat(r->fd, &st) < 0)
+            return -1;
+        if ((uint64_t) st.st_size < from + want)
+            want = (uint64_t) st.st_size > from
+                   ? (size_t) ((uint64_t) st.st_size - from) : 0;
+        if (avail >= want)
+            return (ssize_t) avail;
+    }
     if (r->buf_pos > 0) {
         memmove(r->buf.data, r->buf.data + r->buf_pos, avail);
         r->buf.len = avail;

@@ -68,7 +68,12 @@ utf8_is_space(const unsigned char *p, int n)
 long
 utf8_check(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *) s, *end = p + len;
+    const unsigned char *p, *end;
+
+    if (len == 0)
+        return -1;                /* s may be NULL (an empty buf_t) */
+    p = (const unsigned char *) s;
+    end = p + len;
 
     while (p < end) {
         if (*p < 0x80) {
@@ -190,6 +195,7 @@ tok_feed(tok_t *t, const char *data, size_t len)
     const unsigned char *p = base, *end = base + len;
     const unsigned char *start = NULL;    /* open word inside this chunk */
     uint64_t off0 = t->off;               /* body offset of data[0] */
+    size_t carried;                       /* bytes of start's word before */
 
     if (t->err != TOK_OK)
         return t->err;
@@ -205,6 +211,7 @@ tok_feed(tok_t *t, const char *data, size_t len)
     }
     if (t->carry)
         start = p;
+    carried = t->carry ? t->word.len : 0;
     while (p < end) {
         unsigned char c = *p;
         int n = 1;
@@ -225,12 +232,18 @@ tok_feed(tok_t *t, const char *data, size_t len)
                 t->word_off = off0 + (uint64_t) (p - base);
             }
             p += n;
+            /* A word is too long at the character that passes max_word,
+             * wherever the chunks end: the first error in byte order wins
+             * (an invalid byte later in the same word is not reached). */
+            if (unlikely(carried + (size_t) (p - start) > t->max_word))
+                return tok_fail(t, TOK_WORD_TOO_LONG, t->word_off);
             continue;
         }
         if (start != NULL) {
             if (word_end(t, (const char *) start, (const char *) p))
                 return t->err;
             start = NULL;
+            carried = 0;
         }
         p += n;
     }

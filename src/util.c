@@ -307,3 +307,16 @@ util_phys_memory(void)
         return 1ULL << 30;
     return (uint64_t) pages * (uint64_t) psize;
 }
+
+#ifdef MEMDB_COVERAGE
+void __gcov_dump(void);         /* libgcov */
+#endif
+
+void
+util_child_exit(int status)
+{
+#ifdef MEMDB_COVERAGE
+    __gcov_dump();
+#endif
+    _exit(status);
+}

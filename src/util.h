@@ -42,4 +42,8 @@ int util_fsync_dir(const char *path);
 uint64_t util_next_pow2(uint64_t x);
 uint64_t util_phys_memory(void);
 
+/* Ends a forked child with _exit(status).  A build with --enable-coverage
+ * writes the child's gcov counters first (_exit alone would lose them). */
+void util_child_exit(int status) __attribute__((noreturn));
+
 #endif

@@ -262,6 +262,9 @@ cluster_handle(conn_t *c)
     shm_cluster_t *cl = s->cluster;
     char arg[CL_ADDR_MAX];
     uint64_t my;
+    uint32_t kind;
+    cl_cmd_t *cmd;
+    bool ok;
 
     if (c->route == RT_CL_NODES) {
         handle_nodes(c);
@@ -275,24 +278,26 @@ cluster_handle(conn_t *c)
     }
     switch (c->route) {
     case RT_CL_MEET:
-        if (!one_param(c, "addr", arg, sizeof(arg), false))
-            return;
-        snprintf(cl->meet_addr, sizeof(cl->meet_addr), "%s", arg);
-        my = atomic_fetch_add(&cl->meet_req, 1) + 1;
+        kind = CMD_MEET;
+        ok = one_param(c, "addr", arg, sizeof(arg), false);
         break;
     case RT_CL_FAILOVER:
-        if (!one_param(c, "to", arg, sizeof(arg), true))
-            return;
-        snprintf(cl->failover_to, sizeof(cl->failover_to), "%s", arg);
-        my = atomic_fetch_add(&cl->failover_req, 1) + 1;
+        kind = CMD_FAILOVER;
+        ok = one_param(c, "to", arg, sizeof(arg), true);
         break;
     default:
-        if (!one_param(c, "node", arg, sizeof(arg), false))
-            return;
-        snprintf(cl->forget_id, sizeof(cl->forget_id), "%s", arg);
-        my = atomic_fetch_add(&cl->forget_req, 1) + 1;
+        kind = CMD_FORGET;
+        ok = one_param(c, "node", arg, sizeof(arg), false);
         break;
     }
+    if (!ok)
+        return;
+    my = atomic_fetch_add(&cl->cmd_req, 1) + 1;
+    cmd = &cl->cmds[my % CL_CMDS];
+    cmd->kind = kind;
+    cmd->error[0] = '\0';
+    snprintf(cmd->arg, sizeof(cmd->arg), "%s", arg);
+    atomic_store_explicit(&cmd->seq, my, memory_order_release);
     c->deadline_aux = c->w->now_ms + CMD_TIMEOUT_MS;
     wrk_park(c->w, c, WAIT_CMD, my);
 }
@@ -311,16 +316,17 @@ cluster_resume(conn_t *c, bool expired)
         resp_done(c);
         return true;
     }
-    if (cl->cmd_error[0]) {
-        resp_error(c, 409, cl->cmd_error);
+    cl_cmd_t *cmd = &cl->cmds[c->wait_val % CL_CMDS];
+    if (atomic_load(&cmd->seq) == c->wait_val && cmd->error[0]) {
+        resp_error(c, 409, cmd->error);
         resp_done(c);
         return true;
     }
     b->len = 0;
     buf_putc(b, '{');
     json_kv_str(b, "status", "ok", true);
-    if (c->route == RT_CL_FAILOVER)
-        json_kv_str(b, "to", cl->failover_to, false);
+    if (c->route == RT_CL_FAILOVER && atomic_load(&cmd->seq) == c->wait_val)
+        json_kv_str(b, "to", cmd->arg, false);
     buf_putc(b, '}');
     resp_json(c, 200, b, NULL);
     resp_done(c);

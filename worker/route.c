@@ -5,7 +5,7 @@
  *   GET /api/v1/status                    node, version, counters
  *   GET /healthz                          200 while the node serves
  *   POST /api/v1/admin/snapshot           take a snapshot, answer its LSN
- * (uploads: upload.c; allwords: stream.c)
+ * (uploads: upload.c; allwords: stream.c; /openapi.yaml, /docs: apidoc.c)
  */
 #include "wrk.h"
 #include "../src/json.h"
@@ -40,6 +40,8 @@ static const route_t routes[] = {
     { "/api/v1/cluster/failover", HTTP_POST, RT_CL_FAILOVER, "POST" },
     { "/api/v1/cluster/forget", HTTP_POST, RT_CL_FORGET, "POST" },
     { "/metrics",               HTTP_GET,  RT_METRICS, "GET" },
+    { "/openapi.yaml",          HTTP_GET,  RT_OPENAPI, "GET" },
+    { "/docs",                  HTTP_GET,  RT_DOCS,    "GET" },
 };
 
 route_e
@@ -355,6 +357,8 @@ handle_status(conn_t *c)
         json_kv_u64(b, "gossip_bad", atomic_load(&cl->gossip_bad), false);
         json_kv_u64(b, "repl_bad", atomic_load(&cl->repl_bad), false);
         json_kv_u64(b, "auth_bad", atomic_load(&cl->auth_bad), false);
+        json_kv_u64(b, "pending_merges", atomic_load(&cl->pending_merges),
+                    false);
         json_key(b, "syncing", false);
         buf_puts(b, atomic_load(&s->node->syncing) ? "true" : "false");
         buf_putc(b, '}');
@@ -578,6 +582,10 @@ route_dispatch(conn_t *c)
     case RT_METRICS:
         metrics_handle(c);
         return;
+    case RT_OPENAPI:
+    case RT_DOCS:
+        apidoc_handle(c);
+        return;                         /* streamed: done when written */
     case RT_HEALTHZ:
         if (c->w->draining) {
             resp_error(c, 503, "shutting down");

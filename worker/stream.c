@@ -7,6 +7,10 @@
  * it runs in the same small memory however big the table is.  Each
  * partition's set of words is read consistently (ht_part_entries); counts
  * are read as the chunk is written.  Words appear in hash order.
+ *
+ * stream_static writes a body that is in memory already (the API
+ * description, apidoc.c) the same way, a chunk at a time as the client
+ * reads, so that a slow reader does not make the worker copy all of it.
  */
 #include "wrk.h"
 #include "../src/json.h"
@@ -63,8 +67,39 @@ stream_free(conn_t *c)
 static bool
 stream_match(const stream_t *s, const ht_entry_t *e)
 {
-    return e->len >= s->prefix.len
-           && memcmp(e->key, s->prefix.data, s->prefix.len) == 0;
+    /* no prefix: prefix.data is NULL, and memcmp must not get NULL even
+     * for 0 bytes */
+    return s->prefix.len == 0
+           || (e->len >= s->prefix.len
+               && memcmp(e->key, s->prefix.data, s->prefix.len) == 0);
+}
+
+void
+stream_static(conn_t *c, const char *ctype, const char *data, size_t len)
+{
+    stream_t *s = xcalloc(1, sizeof(*s));
+
+    s->data = data;
+    s->data_len = len;
+    c->stream = s;
+    resp_head(c, 200, ctype, (int64_t) len, NULL);
+    conn_set_phase(c, PH_STREAM);
+}
+
+/* The next piece of a static body; true when it was the last. */
+static bool
+stream_fill_static(conn_t *c)
+{
+    stream_t *s = c->stream;
+    size_t n = MEMDB_MIN(s->data_len - s->data_off,
+                         (size_t) WRK_STREAM_CHUNK);
+
+    buf_append(&c->out, s->data + s->data_off, n);
+    s->data_off += n;
+    if (s->data_off < s->data_len)
+        return false;
+    stream_free(c);
+    return true;
 }
 
 bool
@@ -74,6 +109,8 @@ stream_fill(conn_t *c)
     ht_t *ht = &c->w->shm->ht;
     buf_t *b = &c->w->tmp;
 
+    if (s->data != NULL)
+        return stream_fill_static(c);
     b->len = 0;
     if (!s->opened) {
         buf_putc(b, '{');

@@ -6,6 +6,7 @@
  *   route.c    request routing and the read endpoints
  *   upload.c   POST /api/v1/upload: tokenize, aggregate, commit
  *   stream.c   GET /api/v1/allwords, streamed in chunks
+ *   apidoc.c   GET /openapi.yaml and GET /docs, compiled in
  */
 #ifndef MEMDB_WRK_H
 #define MEMDB_WRK_H
@@ -62,6 +63,8 @@ typedef struct stream_s {
     bool      opened;          /* '{' written */
     bool      first;           /* no word written yet */
     bool      chunked;
+    const char *data;          /* a static body (stream_static), or NULL */
+    size_t    data_len, data_off;
 } stream_t;
 
 struct conn_s {
@@ -202,7 +205,14 @@ bool upload_resume(conn_t *c, bool expired);
 void stream_start(conn_t *c, const char *prefix, size_t plen, uint64_t lim);
 /* Writes more of the stream; true when it ended. */
 bool stream_fill(conn_t *c);
+/* Answers 200 with a static body of len bytes (Content-Length), written
+ * WRK_STREAM_CHUNK bytes at a time as the client reads it. */
+void stream_static(conn_t *c, const char *ctype, const char *data,
+                   size_t len);
 void stream_free(conn_t *c);
+
+/* apidoc.c */
+void apidoc_handle(conn_t *c);
 
 /* worker.c */
 void wrk_park(wrk_t *w, conn_t *c, wait_e what, uint64_t val);

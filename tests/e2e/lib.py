@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BUILDDIR = os.environ.get("MEMDB_BUILDDIR", os.getcwd())
@@ -21,6 +22,88 @@ MEMDBCTL = os.path.join(BUILDDIR, "memdbctl")
 _nodes = []
 _dirs = []
 
+# Every HTTP exchange made through Node.request and raw() is appended to
+# this file, one JSON object a line, for the contract test
+# (tests/contract/check.mjs checks each response against
+# swagger/openapi.yaml).  Unset: nothing is recorded.
+CONTRACT_LOG = os.environ.get("MEMDB_CONTRACT_LOG")
+CONTRACT_BODY_MAX = 256 << 10        # longer bodies are not kept
+_contract_lock = threading.Lock()
+
+
+def record(method, target, status, headers, body):
+    """Records one exchange in CONTRACT_LOG (method None: a request that
+    did not parse).  Never fails a test."""
+    if not CONTRACT_LOG:
+        return
+    try:
+        path, _, query = (target or "").partition("?")
+        e = {"method": method, "path": path, "query": query,
+             "status": status,
+             "headers": {k.lower(): v for k, v in headers.items()}}
+        if len(body) > CONTRACT_BODY_MAX:
+            e["truncated"] = len(body)
+        else:
+            try:
+                e["body"] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                e["body_hex"] = body.hex()
+        line = json.dumps(e) + "\n"
+        with _contract_lock, open(CONTRACT_LOG, "a") as f:
+            f.write(line)
+    except Exception:  # noqa: BLE001 - recording must not break a test
+        pass
+
+
+def _split_requests(data):
+    """(method, target) of each request in data, in order, as far as
+    they parse (Content-Length or chunked bodies)."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.split(b"\r\n")
+        parts = lines[0].split(b" ")
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+            break
+        out.append((parts[0].decode("latin-1"), parts[1].decode("latin-1")))
+        hdrs = {}
+        for line in lines[1:]:
+            k, sep, v = line.partition(b":")
+            if not sep:
+                return out                 # answered 400, then closed
+            hdrs[k.strip().lower()] = v.strip()
+        if hdrs.get(b"transfer-encoding", b"").lower() == b"chunked":
+            while True:
+                size, sep, rest = rest.partition(b"\r\n")
+                n = int(size.split(b";")[0], 16)
+                rest = rest[n + 2:]
+                if n == 0:
+                    break
+            data = rest
+        else:
+            data = rest[int(hdrs.get(b"content-length", b"0")):]
+    return out
+
+
+def record_raw(sent, got):
+    """Records the exchanges of a raw connection: requests sent, bytes
+    received (answers to requests that did not parse get method None)."""
+    if not CONTRACT_LOG or not got.startswith(b"HTTP/"):
+        return
+    try:
+        reqs = _split_requests(sent)
+    except (ValueError, IndexError):
+        reqs = []
+    try:
+        resps = parse_responses(got)
+    except (ValueError, IndexError):
+        return
+    for i, (status, hdrs, body) in enumerate(resps):
+        method, target = reqs[i] if i < len(reqs) else (None, None)
+        record(method, target, status, hdrs, body)
+
 
 def tempdir(prefix="memdb-e2e-"):
     d = tempfile.mkdtemp(prefix=prefix)
@@ -29,7 +112,12 @@ def tempdir(prefix="memdb-e2e-"):
 
 
 def cleanup(keep_on_failure=True):
-    """Stops every node of the test; returns the temp dirs."""
+    """Stops every node of the test; returns the temp dirs.  A clean stop
+    (SIGTERM) first, so that a daemon built with --enable-coverage writes
+    its counters and one built with --enable-asan checks for leaks; then
+    SIGKILL for whatever is left."""
+    for n in _nodes:
+        n.terminate()
     for n in _nodes:
         n.kill()
     _nodes.clear()
@@ -154,7 +242,9 @@ class Node:
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
+            st, hdrs, data = r.status, dict(r.getheaders()), r.read()
+            record(method, path, st, hdrs, data)
+            return st, hdrs, data
         finally:
             c.close()
 
@@ -188,6 +278,18 @@ class Node:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
+
+    def terminate(self, grace=5):
+        """SIGTERM the master (after SIGCONT to the group, for a test that
+        stopped a process) and wait up to grace seconds for it to exit."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGCONT)
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=grace)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
 
     def kill(self):
         """SIGKILL the whole process group (master, workers, all)."""
@@ -273,6 +375,7 @@ def raw(port, data, timeout=5, shut=False):
             if not chunk:
                 break
             out += chunk
+        record_raw(data, out)
         return out
     finally:
         s.close()
@@ -390,10 +493,14 @@ class Cluster:
         return next(n for n in self.nodes if n.id == nid)
 
     def wait_converged(self, timeout=20):
-        """Waits until every live node holds the same table and LSN."""
+        """Waits until every live node holds the same table and LSN and no
+        node still has a divergent tail to hand over."""
         def same():
             tables, lsns = [], set()
             for n in self.alive():
+                st = n.get("/api/v1/status")
+                if st.get("cluster", {}).get("pending_merges", 0):
+                    return False
                 st, hdrs, body = n.request("GET", "/api/v1/allwords")
                 if st != 200:
                     return False

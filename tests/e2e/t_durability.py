@@ -103,8 +103,10 @@ def test_snapshot_every_changes():
     for i in range(25):
         n.upload(f"s{i}")
     n.wait_for(lambda: len(snapshots(n)) >= 2, what="periodic snapshots")
-    st = n.get("/api/v1/status")
-    assert st["persistence"]["snapshot_lsn"] >= 20
+    # the file is there before the master has reaped the snapshot child and
+    # published its LSN
+    n.wait_for(lambda: n.get("/api/v1/status")["persistence"]
+               ["snapshot_lsn"] >= 20, what="snapshot_lsn 20 in the status")
 
 
 def test_snapshot_of_unchanged_table_answers_at_once():

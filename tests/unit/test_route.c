@@ -42,6 +42,8 @@ Test(route, every_endpoint_with_its_method)
     cr_assert_eq(find("/api/v1/top", HTTP_GET), RT_TOP);
     cr_assert_eq(find("/api/v1/status", HTTP_GET), RT_STATUS);
     cr_assert_eq(find("/healthz", HTTP_GET), RT_HEALTHZ);
+    cr_assert_eq(find("/openapi.yaml", HTTP_GET), RT_OPENAPI);
+    cr_assert_eq(find("/docs", HTTP_GET), RT_DOCS);
     cr_assert_null(c.allow);
 }
 

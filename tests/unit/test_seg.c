@@ -590,3 +590,35 @@ Test(seg, zero_tail)
     cr_assert(seg_zero_tail(fd, sizeof(data) + 65537, size - 1));
     close(fd);
 }
+
+/* Found by fuzz_seg: a damaged length field claiming ~2 GiB made the
+ * reader allocate that much before finding the file short.  The buffer now
+ * never grows past what the file holds. */
+Test(seg, huge_length_field_is_short_without_a_huge_buffer)
+{
+    char path[1100], err[1200];
+    buf_t b = { 0 };
+    rec_hdr_t h;
+    seg_reader_t r;
+    const void *rec;
+    uint32_t len;
+    rec_status_e st;
+    int fd;
+
+    fd = seg_create(dir, 1, 1);
+    cr_assert(fd >= 0);
+    make_rec(&b, 1, 3, 0);
+    memcpy(&h, b.data, sizeof(h));
+    h.len = REC_MAX_LEN;                     /* claims 2 GiB */
+    memcpy(b.data, &h, sizeof(h));
+    cr_assert_eq(write(fd, b.data, b.len), (ssize_t) b.len);
+    close(fd);
+    path_of(path, 1);
+    cr_assert_eq(seg_open(&r, path, err, sizeof(err)), MEMDB_OK, "%s", err);
+    cr_assert_eq(seg_next(&r, &rec, &len, &st), SEG_BAD);
+    cr_assert_eq(st, REC_SHORT);
+    cr_assert_eq(seg_rec_off(&r), SEG_HDR);
+    cr_assert(r.buf.cap < (64u << 20), "buffer of %zu bytes", r.buf.cap);
+    seg_close(&r);
+    buf_free(&b);
+}

@@ -890,3 +890,25 @@ Test(tok, utf8_seq_lengths)
     p = (const unsigned char *) "\x80";
     cr_assert_eq(utf8_seq(p, p + 1), 0);
 }
+
+/* Found by fuzz_tok: a word already too long when a malformed byte comes
+ * later in it.  Fed whole, the tokenizer used to reach the bad byte before
+ * the word's end (TOK_BAD_UTF8); cut after the long part, it reported
+ * TOK_WORD_TOO_LONG at the cut.  The first error in byte order wins,
+ * however the body is cut: the word is too long at its 3rd byte. */
+Test(tok, too_long_word_before_a_bad_byte_in_every_chunking)
+{
+    static const char body[] = "ab\x00\x00\x00\x00\xf3\x26 cd";
+    run_t ref;
+
+    check_all_chunkings(body, sizeof(body) - 1, 2, &ref);
+    cr_assert_eq(ref.err, TOK_WORD_TOO_LONG);
+    cr_assert_eq(ref.err_off, 0);
+    run_free(&ref);
+
+    /* and the other way round: the bad byte comes first */
+    check_all_chunkings("ab \xc3( abcdef", 12, 4, &ref);
+    cr_assert_eq(ref.err, TOK_BAD_UTF8);
+    cr_assert_eq(ref.err_off, 3);
+    run_free(&ref);
+}
