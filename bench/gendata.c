@@ -64,7 +64,8 @@ main(int argc, char **argv)
     if (snap_writer_open(&w, snap_dir, 0, 0) != MEMDB_OK)
         return 1;
     for (uint64_t i = 0; i < nwords; i++) {
-        int n = snprintf(word, sizeof(word), "w%09llu", (unsigned long long) i);
+        int n = snprintf(word, sizeof(word), "w%09llu",
+                         (unsigned long long) i);
         if (snap_writer_add(&w, word, (size_t) n, 1) != MEMDB_OK)
             return 1;
     }
@@ -88,8 +89,8 @@ main(int argc, char **argv)
     }
     fsync(fd);
     close(fd);
-    printf("%s: snapshot of %llu words, %llu records (%llu bytes)\n",
-           argv[1], (unsigned long long) nwords,
-           (unsigned long long) (lsn - 1), (unsigned long long) written);
+    printf("%s: snapshot of %llu words, %llu records (%llu bytes)\n", argv[1],
+           (unsigned long long) nwords, (unsigned long long) (lsn - 1),
+           (unsigned long long) written);
     return 0;
 }

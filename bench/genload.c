@@ -36,9 +36,9 @@ zipf(uint64_t n)
 static int
 word(uint64_t k, char *out)
 {
-    static const char *syl[] = { "ka", "lo", "mi", "nu", "re", "sa", "ti",
-                                 "vo", "be", "da", "fu", "ge", "ho", "ji",
-                                 "pe", "zu" };
+    static const char *syl[] = { "ka", "lo", "mi", "nu", "re", "sa",
+                                 "ti", "vo", "be", "da", "fu", "ge",
+                                 "ho", "ji", "pe", "zu" };
     int n = 0;
 
     do {

@@ -47,7 +47,8 @@ main(int argc, char **argv)
     tok_finish(&t);
     t1 = util_now_ns();
     printf("{\"bytes\": %lld, \"words\": %llu, \"distinct\": %zu, "
-           "\"seconds\": %.6f}\n", (long long) st.st_size,
-           (unsigned long long) a.words, a.n, (double) (t1 - t0) / 1e9);
+           "\"seconds\": %.6f}\n",
+           (long long) st.st_size, (unsigned long long) a.words, a.n,
+           (double) (t1 - t0) / 1e9);
     return 0;
 }

@@ -18,10 +18,10 @@
 _Static_assert(crypto_auth_KEYBYTES == AUTH_KEY, "crypto_auth key size");
 _Static_assert(crypto_auth_BYTES == AUTH_MAC, "crypto_auth MAC size");
 _Static_assert(AUTH_KEY >= crypto_generichash_BYTES_MIN
-               && AUTH_KEY <= crypto_generichash_BYTES_MAX,
+                   && AUTH_KEY <= crypto_generichash_BYTES_MAX,
                "generichash output size");
 _Static_assert(AUTH_KEY >= crypto_generichash_KEYBYTES_MIN
-               && AUTH_KEY <= crypto_generichash_KEYBYTES_MAX,
+                   && AUTH_KEY <= crypto_generichash_KEYBYTES_MAX,
                "generichash key size");
 
 static _Atomic int sodium_ready;
@@ -31,7 +31,7 @@ auth_init(void)
 {
     if (sodium_ready)
         return MEMDB_OK;
-    if (sodium_init() < 0)       /* 1: already done, which is fine */
+    if (sodium_init() < 0) /* 1: already done, which is fine */
         return MEMDB_ERR;
     sodium_ready = 1;
     return MEMDB_OK;
@@ -116,9 +116,9 @@ auth_verify(const unsigned char key[AUTH_KEY], const void *p, size_t len,
 }
 
 void
-auth_session(const unsigned char key[AUTH_KEY],
-             const unsigned char *nonce_l, const unsigned char *nonce_r,
-             size_t nlen, unsigned char out[AUTH_KEY])
+auth_session(const unsigned char key[AUTH_KEY], const unsigned char *nonce_l,
+             const unsigned char *nonce_r, size_t nlen,
+             unsigned char out[AUTH_KEY])
 {
     crypto_generichash_state st;
 
@@ -133,7 +133,7 @@ void
 auth_nonce(unsigned char *out, size_t len)
 {
     if (auth_init() != MEMDB_OK)
-        abort();                 /* no randomness: nothing safe to do */
+        abort(); /* no randomness: nothing safe to do */
     randombytes_buf(out, len);
 }
 
@@ -147,15 +147,15 @@ auth_window_accept(auth_window_t *w, uint64_t id)
     if (id > w->top) {
         d = id - w->top;
         w->bits = d >= 64 ? 0 : w->bits << d;
-        w->bits |= 1;            /* bit i stands for id top - i */
+        w->bits |= 1; /* bit i stands for id top - i */
         w->top = id;
         return true;
     }
     d = w->top - id;
     if (d >= 64)
-        return false;            /* too old to tell */
+        return false; /* too old to tell */
     if (w->bits & (1ULL << d))
-        return false;            /* replay */
+        return false; /* replay */
     w->bits |= 1ULL << d;
     return true;
 }

@@ -25,17 +25,17 @@
 #define AUTH_WINDOW_MS  30000
 
 typedef struct auth_s {
-    bool          on;
+    bool on;
     unsigned char key[AUTH_KEY];
 } auth_t;
 
 /* Reads the secret file; MEMDB_ERR with a message (missing, too short). */
-int  auth_load(auth_t *a, const char *path, char *err, size_t errlen);
+int auth_load(auth_t *a, const char *path, char *err, size_t errlen);
 /* MAC of len bytes at p with key, into mac. */
 void auth_mac(const unsigned char key[AUTH_KEY], const void *p, size_t len,
               unsigned char mac[AUTH_MAC]);
-bool auth_verify(const unsigned char key[AUTH_KEY], const void *p,
-                 size_t len, const unsigned char mac[AUTH_MAC]);
+bool auth_verify(const unsigned char key[AUTH_KEY], const void *p, size_t len,
+                 const unsigned char mac[AUTH_MAC]);
 /* Session key of a replication connection. */
 void auth_session(const unsigned char key[AUTH_KEY],
                   const unsigned char *nonce_l, const unsigned char *nonce_r,

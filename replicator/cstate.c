@@ -17,11 +17,12 @@
 #include <xxhash.h>
 
 static int
-cs_fail(char *err, size_t errlen, const char *path, int line,
-        const char *what)
+cs_fail(char *err, size_t errlen, const char *path, int line, const char *what)
 {
-    snprintf(err, errlen, "%s:%d: %s (remove the file to start the node "
-             "as a new member)", path, line, what);
+    snprintf(err, errlen,
+             "%s:%d: %s (remove the file to start the node "
+             "as a new member)",
+             path, line, what);
     return MEMDB_ERR;
 }
 
@@ -43,8 +44,9 @@ cs_parse_line(cstate_t *cs, char *l)
         return MEMDB_OK;
     }
     if (sscanf(l, "history %llu %llu", &x, &y) == 2 && cs->nhist < CS_MAX_HIST
-        && (cs->nhist == 0 || (x > cs->hist[cs->nhist - 1].epoch
-                               && y > cs->hist[cs->nhist - 1].start_lsn))) {
+        && (cs->nhist == 0
+            || (x > cs->hist[cs->nhist - 1].epoch
+                && y > cs->hist[cs->nhist - 1].start_lsn))) {
         cs->hist[cs->nhist].epoch = x;
         cs->hist[cs->nhist++].start_lsn = y;
         return MEMDB_OK;
@@ -177,10 +179,10 @@ cstate_hist_add(cstate_t *cs, uint64_t epoch, uint64_t start_lsn)
     while (cs->nhist > 0 && cs->hist[cs->nhist - 1].start_lsn >= start_lsn)
         cs->nhist--;
     if (cs->nhist > 0 && cs->hist[cs->nhist - 1].epoch >= epoch)
-        return;                    /* the log does not enter a new epoch */
+        return; /* the log does not enter a new epoch */
     if (cs->nhist == CS_MAX_HIST) {
-        memmove(&cs->hist[0], &cs->hist[1], sizeof(cs->hist[0])
-                * (CS_MAX_HIST - 1));
+        memmove(&cs->hist[0], &cs->hist[1],
+                sizeof(cs->hist[0]) * (CS_MAX_HIST - 1));
         cs->nhist--;
     }
     cs->hist[cs->nhist].epoch = epoch;
@@ -197,8 +199,8 @@ cstate_fork(const frame_hist_t *a, int na, uint64_t last_a,
      * either history) where the epochs differ is where the logs part. */
     for (int i = 0; i < na + nb; i++) {
         uint64_t x = i < na ? a[i].start_lsn : b[i - na].start_lsn;
-        if (x < first_diff && cstate_epoch_at(a, na, x)
-                              != cstate_epoch_at(b, nb, x))
+        if (x < first_diff
+            && cstate_epoch_at(a, na, x) != cstate_epoch_at(b, nb, x))
             first_diff = x;
     }
     if (cstate_epoch_at(a, na, 1) != cstate_epoch_at(b, nb, 1))

@@ -31,28 +31,27 @@
 #define CS_CLUSTER_ID  33
 
 typedef struct cstate_s {
-    char          path[1100];
-    char          dir[1100];
-    char          cluster[CS_CLUSTER_ID];
-    uint64_t      epoch;
-    uint64_t      voted_epoch;
-    char          voted_for[CS_ID];
-    frame_hist_t  hist[CS_MAX_HIST];
-    int           nhist;
+    char path[1100];
+    char dir[1100];
+    char cluster[CS_CLUSTER_ID];
+    uint64_t epoch;
+    uint64_t voted_epoch;
+    char voted_for[CS_ID];
+    frame_hist_t hist[CS_MAX_HIST];
+    int nhist;
     struct {
         char id[CS_ID];
         char gossip[CS_ADDR];
     } members[CS_MAX_MEMBERS];
-    int           nmembers;
-    char          forgot[CS_MAX_MEMBERS][CS_ID];
-    int           nforgot;
+    int nmembers;
+    char forgot[CS_MAX_MEMBERS][CS_ID];
+    int nforgot;
 } cstate_t;
 
 /* Loads data_dir/cluster/state (an absent file is an empty state).
  * MEMDB_ERR with a message when it is damaged. */
-int  cstate_load(cstate_t *cs, const char *data_dir, char *err,
-                 size_t errlen);
-int  cstate_save(cstate_t *cs);
+int cstate_load(cstate_t *cs, const char *data_dir, char *err, size_t errlen);
+int cstate_save(cstate_t *cs);
 
 /* Epoch of the record at lsn according to h (0 before the first entry). */
 uint64_t cstate_epoch_at(const frame_hist_t *h, int n, uint64_t lsn);

@@ -66,12 +66,13 @@ become_leader(repl_t *r)
     elect_save(r);
     follow_stop(r);
     log_info("became leader for epoch %llu of cluster %s with %d of %d "
-             "votes at lsn %llu", (unsigned long long) e, r->cs.cluster,
-             r->el.votes, r->npeers, (unsigned long long) repl_last_lsn(r));
+             "votes at lsn %llu",
+             (unsigned long long) e, r->cs.cluster, r->el.votes, r->npeers,
+             (unsigned long long) repl_last_lsn(r));
     repl_set_role(r, ROLE_LEADER, e);
     r->leader_seen_ms = r->now_ms;
     for (int i = 1; i < r->npeers; i++)
-        gossip_send(r, i, GSP_PING, 0, NULL);      /* announce */
+        gossip_send(r, i, GSP_PING, 0, NULL); /* announce */
 }
 
 static void
@@ -91,7 +92,8 @@ start_election(repl_t *r, bool transfer)
     snprintf(r->el.voters[0], CS_ID, "%s", r->conf->node_id);
     r->el.deadline_ms = r->now_ms + 4 * r->conf->cl_probe_interval_ms;
     log_info("asking for votes for epoch %llu (last record: epoch %llu, "
-             "lsn %llu)%s", (unsigned long long) r->el.epoch,
+             "lsn %llu)%s",
+             (unsigned long long) r->el.epoch,
              (unsigned long long) repl_last_epoch(r),
              (unsigned long long) repl_last_lsn(r),
              transfer ? ", handed over" : "");
@@ -122,8 +124,8 @@ rank_of(repl_t *r)
         const gsp_member_t *m = &r->peers[i].m;
         if (m->state != MS_ALIVE)
             continue;
-        if (m->lsn > mine || (m->lsn == mine && strcmp(m->id,
-                                                       r->conf->node_id) < 0))
+        if (m->lsn > mine
+            || (m->lsn == mine && strcmp(m->id, r->conf->node_id) < 0))
             rank++;
     }
     return rank;
@@ -143,8 +145,8 @@ static bool
 leader_alive(repl_t *r, int except)
 {
     int l = gossip_leader(r);
-    return l >= 0 && l != except && (l == 0 || r->peers[l].m.state
-                                      == MS_ALIVE);
+    return l >= 0 && l != except
+           && (l == 0 || r->peers[l].m.state == MS_ALIVE);
 }
 
 /* The founder of a cluster leads it from epoch 1. */
@@ -211,7 +213,8 @@ transfer_tick(repl_t *r)
 
     if (t < 0 || r->now_ms >= r->xfer.deadline_ms) {
         log_warn("failover to %s did not complete in time; keeping the "
-                 "lead", r->xfer.target);
+                 "lead",
+                 r->xfer.target);
         r->xfer.on = false;
         atomic_store(&r->shm->cluster->transfer, 0);
         repl_wake_workers(r);
@@ -248,8 +251,8 @@ elect_tick(repl_t *r)
          * one with less data yields, and its history no longer counts:
          * its log is handed over from the start. */
         log_warn("member %s also leads epoch %llu and has more data: "
-                 "joining it", r->peers[l].m.id,
-                 (unsigned long long) r->cs.epoch);
+                 "joining it",
+                 r->peers[l].m.id, (unsigned long long) r->cs.epoch);
         r->cs.nhist = 0;
         r->cs.cluster[0] = '\0';
         elect_save(r);
@@ -277,8 +280,9 @@ elect_tick(repl_t *r)
                  (unsigned long long) r->el.epoch, r->el.votes,
                  repl_majority(r));
         r->el.running = false;
-        r->el.start_ms = r->now_ms + r->conf->cl_probe_interval_ms
-                         * (1 + (uint64_t) (rand() % 3));
+        r->el.start_ms = r->now_ms
+                         + r->conf->cl_probe_interval_ms
+                               * (1 + (uint64_t) (rand() % 3));
     }
     if (r->cs.epoch == 0 || leader_alive(r, -1)) {
         r->el.start_ms = 0;
@@ -286,7 +290,7 @@ elect_tick(repl_t *r)
     }
     /* just started: give gossip time to find a live leader first */
     if (r->now_ms - r->start_ms < 2 * r->conf->cl_probe_interval_ms
-                                  * (uint64_t) r->conf->cl_suspicion_mult)
+                                      * (uint64_t) r->conf->cl_suspicion_mult)
         return;
     if (!r->el.running && r->el.start_ms == 0) {
         uint64_t p = r->conf->cl_probe_interval_ms;
@@ -334,8 +338,9 @@ elect_on_vote_req(repl_t *r, int from, const gsp_vote_req_t *v,
     up_to_date = v->last_epoch > repl_last_epoch(r)
                  || (v->last_epoch == repl_last_epoch(r)
                      && v->last_lsn >= repl_last_lsn(r));
-    if (up_to_date && (r->cs.voted_epoch != v->epoch
-                       || strcmp(r->cs.voted_for, cand) == 0)) {
+    if (up_to_date
+        && (r->cs.voted_epoch != v->epoch
+            || strcmp(r->cs.voted_for, cand) == 0)) {
         r->cs.voted_epoch = v->epoch;
         snprintf(r->cs.voted_for, sizeof(r->cs.voted_for), "%s", cand);
         elect_save(r);
@@ -372,8 +377,7 @@ elect_failover(repl_t *r, const char *target)
     int best = -1;
 
     if (atomic_load(&r->shm->node->role) != ROLE_LEADER) {
-        snprintf(r->cmd_err, CMD_ERR_MAX,
-                 "this node is not the leader");
+        snprintf(r->cmd_err, CMD_ERR_MAX, "this node is not the leader");
         return;
     }
     for (int i = 1; i < r->npeers; i++) {
@@ -386,8 +390,9 @@ elect_failover(repl_t *r, const char *target)
             best = i;
     }
     if (best < 0) {
-        snprintf(r->cmd_err, CMD_ERR_MAX, target[0]
-                 ? "no live member \"%s\"" : "no live replica%s", target);
+        snprintf(r->cmd_err, CMD_ERR_MAX,
+                 target[0] ? "no live member \"%s\"" : "no live replica%s",
+                 target);
         return;
     }
     snprintf(r->xfer.target, sizeof(r->xfer.target), "%s",

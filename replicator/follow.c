@@ -152,7 +152,8 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
             return false;
     }
     while ((rc = ring_reserve(&r->shm->ring, len, r->shm->ht.self, &me->resv,
-                              &slot)) == MEMDB_AGAIN) {
+                              &slot))
+           == MEMDB_AGAIN) {
         /* the log writer is behind: give it a moment */
         uint64_t one = 1;
         (void) write(r->master_fd, &one, sizeof(one));
@@ -168,8 +169,8 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
     atomic_store(&me->inflight_pos, me->resv.pos);
     memcpy(ring_slot_rec(slot), rec, len);
     ring_publish(slot);
-    if (shm_apply(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT,
-                  &me->progress) != MEMDB_OK)
+    if (shm_apply(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress)
+        != MEMDB_OK)
         log_error("record lsn %llu not fully applied: store full",
                   (unsigned long long) h.lsn);
     atomic_store(&me->inflight_pos, SHM_NONE);
@@ -271,8 +272,8 @@ follow_snap_end(repl_t *r)
     (void) have;
     atomic_store(&n->syncing, 1);
     repl_wake_workers(r);
-    if (!follow_load_snapshot(r, f->snap_fd < 0 && f->snap_lsn > 0 ? path
-                              : NULL))
+    if (!follow_load_snapshot(r,
+                              f->snap_fd < 0 && f->snap_lsn > 0 ? path : NULL))
         return false;
     /* the master starts the log over after the snapshot */
     atomic_store(&n->rebase_done, 0);
@@ -281,16 +282,15 @@ follow_snap_end(repl_t *r)
         uint64_t one = 1;
         (void) write(r->master_fd, &one, sizeof(one));
     }
-    for (int i = 0; i < 20000 && atomic_load(&n->rebase_done)
-                                 != f->snap_lsn + 1; i++)
+    for (int i = 0;
+         i < 20000 && atomic_load(&n->rebase_done) != f->snap_lsn + 1; i++)
         usleep(500);
     if (atomic_load(&n->rebase_done) != f->snap_lsn + 1) {
         log_error("the master did not rebase the log");
         return false;
     }
     r->cs.nhist = 0;
-    for (int i = 0; i < f->nlhist && f->lhist[i].start_lsn <= f->snap_lsn;
-         i++)
+    for (int i = 0; i < f->nlhist && f->lhist[i].start_lsn <= f->snap_lsn; i++)
         r->cs.hist[r->cs.nhist++] = f->lhist[i];
     if (cstate_save(&r->cs) != MEMDB_OK)
         return false;
@@ -340,10 +340,9 @@ follow_welcome(repl_t *r, const unsigned char *p)
     f->stage = FOL_SNAP;
     log_info("full sync from %s (our log parts from it after lsn %llu)",
              f->leader, (unsigned long long) w.fork_lsn);
-    if (w.fork_lsn < repl_last_lsn(r)
-        && !atomic_load(&r->shm->node->syncing)
+    if (w.fork_lsn < repl_last_lsn(r) && !atomic_load(&r->shm->node->syncing)
         && merge_prepare(r, w.fork_lsn, repl_last_lsn(r)) != MEMDB_OK)
-        return false;                 /* nothing is replaced before that */
+        return false; /* nothing is replaced before that */
     f->merge_ms = 0;
     return true;
 }
@@ -360,7 +359,7 @@ follow_snap_begin(repl_t *r, const unsigned char *p)
     f->snap_left = s.size;
     f->snap_fd = -1;
     if (s.size == 0)
-        return true;                       /* no snapshot: start from zero */
+        return true; /* no snapshot: start from zero */
     util_mkdir_p(r->snap_dir);
     snprintf(f->snap_tmp, sizeof(f->snap_tmp), "%s/%020llu.snap.tmp",
              r->snap_dir, (unsigned long long) s.lsn);
@@ -466,7 +465,7 @@ follow_tick(repl_t *r)
     bool replica = atomic_load(&r->shm->node->role) == ROLE_REPLICA;
 
     if (r->now_ms >= f->merge_ms && (!f->on || f->stage != FOL_STREAM)) {
-        merge_tick(r, false);             /* keep the pending count true */
+        merge_tick(r, false); /* keep the pending count true */
         f->merge_ms = r->now_ms + 1000;
     }
     if (!replica || l <= 0) {
@@ -490,8 +489,8 @@ follow_tick(repl_t *r)
         f->merge_ms = r->now_ms + 2000;
     }
     if (f->stage >= FOL_CHALLENGE
-        && r->now_ms - f->c.last_rx_ms > 10 * r->conf->cl_probe_interval_ms
-           + 5000) {
+        && r->now_ms - f->c.last_rx_ms
+               > 10 * r->conf->cl_probe_interval_ms + 5000) {
         follow_fail(r, "the leader is silent");
         return;
     }

@@ -41,7 +41,11 @@ frame_put_hdr(buf_t *b, uint8_t type, uint16_t flags, uint32_t len,
     buf_append(b, &h, sizeof(h));
 }
 
-#define FAIL(s) do { *why = (s); return MEMDB_ERR; } while (0)
+#define FAIL(s) \
+    do { \
+        *why = (s); \
+        return MEMDB_ERR; \
+    } while (0)
 
 int
 frame_check_hdr(const frame_hdr_t *h, const char **why)
@@ -116,8 +120,8 @@ check_hist(const unsigned char *p, uint32_t nhist, const char **why)
  * there are, at least one), none with LSN 0.  consecutive: each LSN is the
  * previous + 1 (so no wrap-around either). */
 static int
-check_records(const unsigned char *p, size_t len, uint32_t n,
-              bool consecutive, const char **why)
+check_records(const unsigned char *p, size_t len, uint32_t n, bool consecutive,
+              const char **why)
 {
     size_t off = 0;
     uint32_t count = 0;
@@ -137,7 +141,7 @@ check_records(const unsigned char *p, size_t len, uint32_t n,
             FAIL(rec_status_str(st));
         memcpy(&h, p + off, sizeof(h));
         if (h.lsn == 0)
-            FAIL("record LSN 0");            /* LSNs start at 1 */
+            FAIL("record LSN 0"); /* LSNs start at 1 */
         if (consecutive && count > 0 && h.lsn != prev + 1)
             FAIL("record LSNs not consecutive");
         prev = h.lsn;
@@ -216,8 +220,7 @@ frame_check_payload(uint8_t type, const unsigned char *p, uint32_t len,
             FAIL("bad snapshot end size");
         return MEMDB_OK;
 
-    case FR_RECORDS:
-        return check_records(p, len, 0, true, why);
+    case FR_RECORDS: return check_records(p, len, 0, true, why);
 
     case FR_ACK:
         if (len != sizeof(frame_ack_t))
@@ -230,8 +233,8 @@ frame_check_payload(uint8_t type, const unsigned char *p, uint32_t len,
         if (len < sizeof(mg))
             FAIL("short merge");
         memcpy(&mg, p, sizeof(mg));
-        if (mg.token[0] == '\0' || strnlen(mg.token, sizeof(mg.token))
-                                   == sizeof(mg.token))
+        if (mg.token[0] == '\0'
+            || strnlen(mg.token, sizeof(mg.token)) == sizeof(mg.token))
             FAIL("bad merge token");
         if (mg.reserved != 0)
             FAIL("reserved merge bits set");
@@ -259,7 +262,6 @@ frame_check_payload(uint8_t type, const unsigned char *p, uint32_t len,
             FAIL("ping with payload");
         return MEMDB_OK;
 
-    default:
-        FAIL("bad frame type");
+    default: FAIL("bad frame type");
     }
 }

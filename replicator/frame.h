@@ -33,17 +33,27 @@
 #include "../src/memdb.h"
 #include "../src/buf.h"
 
-#define FRAME_MAGIC   0x5045524dU          /* "MREP" */
-#define FRAME_VERSION 1
-#define FRAME_HDR     24
-#define FRAME_MAX     (64u << 20)
-#define FRAME_F_AUTH  0x01
-#define FRAME_NONCE   32
+#define FRAME_MAGIC    0x5045524dU /* "MREP" */
+#define FRAME_VERSION  1
+#define FRAME_HDR      24
+#define FRAME_MAX      (64u << 20)
+#define FRAME_F_AUTH   0x01
+#define FRAME_NONCE    32
 #define FRAME_MAX_HIST 256
 
 enum {
-    FR_CHALLENGE = 1, FR_HELLO, FR_WELCOME, FR_SNAP_BEGIN, FR_SNAP_DATA,
-    FR_SNAP_END, FR_RECORDS, FR_ACK, FR_MERGE, FR_MERGED, FR_ERROR, FR_PING,
+    FR_CHALLENGE = 1,
+    FR_HELLO,
+    FR_WELCOME,
+    FR_SNAP_BEGIN,
+    FR_SNAP_DATA,
+    FR_SNAP_END,
+    FR_RECORDS,
+    FR_ACK,
+    FR_MERGE,
+    FR_MERGED,
+    FR_ERROR,
+    FR_PING,
     FR_TYPE_MAX = FR_PING,
 };
 
@@ -51,11 +61,11 @@ enum { FR_MODE_PARTIAL = 1, FR_MODE_FULL = 2 };
 
 typedef struct frame_hdr_s {
     uint32_t magic;
-    uint8_t  version;
-    uint8_t  type;
+    uint8_t version;
+    uint8_t type;
     uint16_t flags;
-    uint32_t length;          /* payload bytes */
-    uint32_t reserved;        /* 0 */
+    uint32_t length;   /* payload bytes */
+    uint32_t reserved; /* 0 */
     uint64_t counter;
 } frame_hdr_t;
 
@@ -69,29 +79,29 @@ typedef struct frame_challenge_s {
 } frame_challenge_t;
 
 typedef struct frame_hello_s {
-    char          id[64];
+    char id[64];
     unsigned char nonce[FRAME_NONCE];
-    uint64_t      epoch;          /* R's current epoch */
-    uint64_t      last_lsn;       /* R's log ends here */
-    uint32_t      nhist;          /* frame_hist_t entries that follow */
-    uint32_t      reserved;
+    uint64_t epoch;    /* R's current epoch */
+    uint64_t last_lsn; /* R's log ends here */
+    uint32_t nhist;    /* frame_hist_t entries that follow */
+    uint32_t reserved;
 } frame_hello_t;
 
 typedef struct frame_welcome_s {
-    uint8_t       mode;           /* FR_MODE_* */
-    uint8_t       reserved[7];
-    uint64_t      from_lsn;       /* PARTIAL: first LSN to come */
-    uint64_t      fork_lsn;       /* R's log matches L's up to here */
-    uint64_t      epoch;          /* L's epoch */
-    uint32_t      nhist;
-    uint32_t      reserved2;
-    char          cluster[40];    /* L's cluster id, NUL-terminated */
+    uint8_t mode; /* FR_MODE_* */
+    uint8_t reserved[7];
+    uint64_t from_lsn; /* PARTIAL: first LSN to come */
+    uint64_t fork_lsn; /* R's log matches L's up to here */
+    uint64_t epoch;    /* L's epoch */
+    uint32_t nhist;
+    uint32_t reserved2;
+    char cluster[40]; /* L's cluster id, NUL-terminated */
 } frame_welcome_t;
 
 typedef struct frame_snap_s {
     uint64_t lsn;
     uint64_t epoch;
-    uint64_t size;                /* bytes of SNAP_DATA to follow */
+    uint64_t size; /* bytes of SNAP_DATA to follow */
 } frame_snap_t;
 
 typedef struct frame_ack_s {
@@ -101,7 +111,7 @@ typedef struct frame_ack_s {
 } frame_ack_t;
 
 typedef struct frame_merge_s {
-    char     token[96];           /* NUL-terminated */
+    char token[96]; /* NUL-terminated */
     uint32_t nrecords;
     uint32_t reserved;
 } frame_merge_t;
@@ -113,11 +123,11 @@ void frame_put_hdr(buf_t *b, uint8_t type, uint16_t flags, uint32_t len,
                    uint64_t counter);
 /* Checks a header (magic, version, type, reserved, length).  MEMDB_OK or
  * MEMDB_ERR with a reason. */
-int  frame_check_hdr(const frame_hdr_t *h, const char **why);
+int frame_check_hdr(const frame_hdr_t *h, const char **why);
 /* Checks a payload for its type: fixed-size parts present, counts
  * consistent with the length, ids NUL-terminated, records (RECORDS,
  * MERGE) each passing rec_check().  MEMDB_OK or MEMDB_ERR with a reason. */
-int  frame_check_payload(uint8_t type, const unsigned char *p, uint32_t len,
-                         const char **why);
+int frame_check_payload(uint8_t type, const unsigned char *p, uint32_t len,
+                        const char **why);
 
 #endif

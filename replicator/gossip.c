@@ -71,8 +71,8 @@ gossip_leader(const repl_t *r)
 
     for (int i = 0; i < r->npeers; i++) {
         const gsp_member_t *m = &r->peers[i].m;
-        if (m->role != ROLE_LEADER || (!r->peers[i].self
-                                       && m->state >= MS_DEAD))
+        if (m->role != ROLE_LEADER
+            || (!r->peers[i].self && m->state >= MS_DEAD))
             continue;
         if (best < 0 || m->epoch > r->peers[best].m.epoch)
             best = i;
@@ -94,8 +94,9 @@ peer_add(repl_t *r, const gsp_member_t *m)
         return -1;
     p->heard_ms = r->now_ms;
     log_info("member %s (%s) joined as %s", m->id, m->gossip,
-             m->state == MS_ALIVE ? "alive" : m->state == MS_SUSPECT
-             ? "suspect" : "dead");
+             m->state == MS_ALIVE     ? "alive"
+             : m->state == MS_SUSPECT ? "suspect"
+                                      : "dead");
     cstate_member_set(&r->cs, m->id, m->gossip);
     (void) cstate_save(&r->cs);
     r->table_dirty = true;
@@ -115,7 +116,7 @@ gossip_queue(repl_t *r, const gsp_member_t *m)
         }
     }
     if (r->nupd == REPL_UPD_MAX)
-        r->nupd--;                       /* drop the oldest news */
+        r->nupd--; /* drop the oldest news */
     memmove(&r->upd[1], &r->upd[0], sizeof(update_t) * (size_t) r->nupd);
     r->upd[0].m = *m;
     r->upd[0].left = left;
@@ -233,8 +234,7 @@ gossip_apply(repl_t *r, const gsp_member_t *m, bool from_itself)
         if (p->m.state <= MS_SUSPECT && m->incarnation >= p->m.incarnation)
             set_state(r, i, MS_DEAD, m->incarnation);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -270,9 +270,9 @@ build(repl_t *r, unsigned char *out, uint8_t type, uint32_t seq,
         int cap = wire_body_size(type) == GSP_MEMBER ? GSP_MAX_UPD - 1
                                                      : GSP_MAX_UPD;
         for (int i = 0; i < r->nupd && m.nupd < cap; i++) {
-            if (skip_peer >= 0 && strncmp(r->upd[i].m.id,
-                                          r->peers[skip_peer].m.id,
-                                          GSP_ID) == 0
+            if (skip_peer >= 0
+                && strncmp(r->upd[i].m.id, r->peers[skip_peer].m.id, GSP_ID)
+                       == 0
                 && r->upd[i].m.state == MS_ALIVE)
                 continue;
             m.upd[m.nupd++] = r->upd[i].m;
@@ -309,15 +309,17 @@ gossip_send_addr(repl_t *r, const struct sockaddr *sa, socklen_t alen,
 }
 
 void
-gossip_send(repl_t *r, int peer, uint8_t type, uint32_t seq,
-            const void *body)
+gossip_send(repl_t *r, int peer, uint8_t type, uint32_t seq, const void *body)
 {
     unsigned char buf[GSP_MAX];
     size_t len = build(r, buf, type, seq, body, peer);
     peer_t *p = &r->peers[peer];
 
-    if (len > 0 && sendto(r->udp, buf, len, MSG_DONTWAIT, (struct sockaddr *) &p->addr,
-               p->alen) < 0 && errno != EAGAIN)
+    if (len > 0
+        && sendto(r->udp, buf, len, MSG_DONTWAIT, (struct sockaddr *) &p->addr,
+                  p->alen)
+               < 0
+        && errno != EAGAIN)
         log_debug("sendto(%s) failed: %s", p->m.gossip, strerror(errno));
 }
 
@@ -355,8 +357,7 @@ authentic(repl_t *r, const unsigned char *buf, size_t len, gsp_msg_t *m,
     skew = (int64_t) util_wall_ms() - (int64_t) m->hdr.time_ms;
     if (skew > AUTH_WINDOW_MS || skew < -AUTH_WINDOW_MS)
         return false;
-    if (*from > 0 && !auth_window_accept(&r->peers[*from].win,
-                                         m->hdr.msg_id))
+    if (*from > 0 && !auth_window_accept(&r->peers[*from].win, m->hdr.msg_id))
         return false;
     return true;
 }
@@ -404,24 +405,17 @@ on_ping_req(repl_t *r, int from, const gsp_msg_t *m)
 }
 
 static void
-dispatch(repl_t *r, int from, const gsp_msg_t *m,
-         const struct sockaddr *sa, socklen_t alen)
+dispatch(repl_t *r, int from, const gsp_msg_t *m, const struct sockaddr *sa,
+         socklen_t alen)
 {
     switch (m->hdr.type) {
     case GSP_PING:
         gossip_send_addr(r, sa, alen, GSP_ACK, m->hdr.seq, NULL);
         break;
-    case GSP_ACK:
-        on_ack(r, from, m->hdr.seq);
-        break;
-    case GSP_PING_REQ:
-        on_ping_req(r, from, m);
-        break;
-    case GSP_SYNC_REQ:
-        send_sync(r, sa, alen);
-        break;
-    case GSP_SYNC:
-        break;                             /* the updates are the list */
+    case GSP_ACK: on_ack(r, from, m->hdr.seq); break;
+    case GSP_PING_REQ: on_ping_req(r, from, m); break;
+    case GSP_SYNC_REQ: send_sync(r, sa, alen); break;
+    case GSP_SYNC: break; /* the updates are the list */
     case GSP_VOTE_REQ:
     case GSP_TIMEOUT_NOW:
         if (from > 0)
@@ -459,17 +453,19 @@ gossip_recv(repl_t *r)
         if (wire_decode(buf, (size_t) n, &m, &why) != MEMDB_OK) {
             if (atomic_fetch_add(&c->gossip_bad, 1) % 100 == 0)
                 log_warn("dropped a malformed gossip datagram (%zd bytes): "
-                         "%s", n, why);
+                         "%s",
+                         n, why);
             continue;
         }
         if (!authentic(r, buf, (size_t) n, &m, &from)) {
             if (atomic_fetch_add(&c->auth_bad, 1) % 100 == 0)
                 log_warn("dropped gossip from %s that failed "
-                         "authentication", m.from.gossip);
+                         "authentication",
+                         m.from.gossip);
             continue;
         }
         if (from == 0)
-            continue;                      /* our own echo */
+            continue; /* our own echo */
         if (cstate_forgotten(&r->cs, m.from.id))
             continue;
         gossip_apply(r, &m.from, true);
@@ -591,8 +587,9 @@ gossip_tick(repl_t *r)
             if (r->peers[i].m.state == MS_ALIVE)
                 gossip_send(r, i, GSP_SYNC_REQ, 0, NULL);
         }
-        r->next_sync_ms = r->now_ms + (r->npeers <= 1 ? 500
-                          : 25 * c->cl_probe_interval_ms);
+        r->next_sync_ms = r->now_ms
+                          + (r->npeers <= 1 ? 500
+                                            : 25 * c->cl_probe_interval_ms);
     }
     if (r->now_ms < r->next_probe_ms)
         return;
@@ -617,8 +614,8 @@ gossip_meet(repl_t *r, const char *addr)
     socklen_t len;
 
     if (util_parse_addr(addr, &ss, &len) != MEMDB_OK) {
-        snprintf(r->cmd_err, CMD_ERR_MAX,
-                 "\"%s\" is not an address HOST:PORT", addr);
+        snprintf(r->cmd_err, CMD_ERR_MAX, "\"%s\" is not an address HOST:PORT",
+                 addr);
         return;
     }
     log_info("meeting %s", addr);
@@ -633,8 +630,7 @@ gossip_forget(repl_t *r, const char *id)
     gsp_member_t t;
 
     if (i == 0) {
-        snprintf(r->cmd_err, CMD_ERR_MAX,
-                 "a node cannot forget itself");
+        snprintf(r->cmd_err, CMD_ERR_MAX, "a node cannot forget itself");
         return;
     }
     if (cstate_forgotten(&r->cs, id))
@@ -667,8 +663,8 @@ gossip_open(repl_t *r)
     const conf_addr_t *a = &r->conf->cl_gossip;
     int one = 1;
 
-    r->udp = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK
-                    | SOCK_CLOEXEC, 0);
+    r->udp = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
     if (r->udp < 0) {
         log_errno("socket(UDP) failed");
         return MEMDB_ERR;
@@ -678,7 +674,7 @@ gossip_open(repl_t *r)
         log_errno("bind(%s) failed", a->text);
         return MEMDB_ERR;
     }
-    r->incarnation = util_wall_ms();     /* above any before a restart */
+    r->incarnation = util_wall_ms(); /* above any before a restart */
     r->npeers = 1;
     r->peers[0].self = true;
     self_record(r);

@@ -75,8 +75,10 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
     uint32_t old = atomic_load(&n->role);
 
     if (old != role)
-        log_info("role %s -> %s, epoch %llu", old == ROLE_LEADER ? "leader"
-                 : old == ROLE_REPLICA ? "replica" : "standalone",
+        log_info("role %s -> %s, epoch %llu",
+                 old == ROLE_LEADER    ? "leader"
+                 : old == ROLE_REPLICA ? "replica"
+                                       : "standalone",
                  role == ROLE_LEADER ? "leader" : "replica",
                  (unsigned long long) epoch);
     atomic_store(&n->epoch, epoch);
@@ -136,13 +138,13 @@ repl_signals(repl_t *r, bool *stop)
         if (si.ssi_signo == SIGHUP) {
             char err[1024], fixed[1024];
             if (conf_reload((conf_t *) r->conf, err, sizeof(err), fixed,
-                            sizeof(fixed)) == MEMDB_OK) {
+                            sizeof(fixed))
+                == MEMDB_OK) {
                 log_set_level((int) r->conf->log_level);
                 log_set_files(r->conf->log_file, r->conf->log_activity);
             }
             log_reopen();
-        }
-        else
+        } else
             *stop = true;
     }
 }
@@ -158,7 +160,7 @@ repl_commands(repl_t *r)
         cl_cmd_t *cmd = &c->cmds[next % CL_CMDS];
 
         if (atomic_load_explicit(&cmd->seq, memory_order_acquire) != next)
-            break;                    /* not filled in yet: next turn */
+            break; /* not filled in yet: next turn */
         r->cmd_err = cmd->error;
         r->cmd_err[0] = '\0';
         if (cmd->kind == CMD_MEET)
@@ -195,14 +197,13 @@ repl_setup(repl_t *r, const repl_args_t *a)
     r->start_ms = r->now_ms;
     recover_dirs(r->conf->data_dir, r->log_dir, r->snap_dir,
                  sizeof(r->log_dir));
-    if (cstate_load(&r->cs, r->conf->data_dir, err, sizeof(err))
-        != MEMDB_OK) {
+    if (cstate_load(&r->cs, r->conf->data_dir, err, sizeof(err)) != MEMDB_OK) {
         log_error("%s", err);
         return MEMDB_ERR;
     }
     if (r->conf->cl_secret_file[0]
         && auth_load(&r->auth, r->conf->cl_secret_file, err, sizeof(err))
-           != MEMDB_OK) {
+               != MEMDB_OK) {
         log_error("cluster.secret_file: %s", err);
         return MEMDB_ERR;
     }
@@ -232,28 +233,16 @@ repl_dispatch(repl_t *r, struct epoll_event *ev, bool *stop)
     uint64_t v;
 
     switch (tag) {
-    case EVT_UDP:
-        gossip_recv(r);
-        break;
-    case EVT_TCP:
-        ship_accept(r);
-        break;
-    case EVT_SIG:
-        repl_signals(r, stop);
-        break;
-    case EVT_WAKE:
-        (void) read(r->wake_fd, &v, sizeof(v));
-        break;
+    case EVT_UDP: gossip_recv(r); break;
+    case EVT_TCP: ship_accept(r); break;
+    case EVT_SIG: repl_signals(r, stop); break;
+    case EVT_WAKE: (void) read(r->wake_fd, &v, sizeof(v)); break;
     case EVT_PDEATH:
         log_warn("master is gone; exiting");
         *stop = true;
         break;
-    case EVT_SHIP:
-        ship_event(r, (ship_t *) ev->data.ptr, ev->events);
-        break;
-    case EVT_FOLLOW:
-        follow_event(r, ev->events);
-        break;
+    case EVT_SHIP: ship_event(r, (ship_t *) ev->data.ptr, ev->events); break;
+    case EVT_FOLLOW: follow_event(r, ev->events); break;
     }
 }
 

@@ -43,8 +43,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MERGE_CHUNK   (4u << 20)
-#define MERGE_PREFIX  "\xffmerge:"
+#define MERGE_CHUNK  (4u << 20)
+#define MERGE_PREFIX "\xffmerge:"
 
 static void
 token_word(buf_t *b, const char *token)
@@ -78,7 +78,7 @@ record_token(const void *rec, const char **tok, size_t *len)
 
     /* rec is a checked record (rec_check: at least REC_HDR bytes), never
      * NULL; the analyzer cannot see that through buf_append. */
-    memcpy(&h, rec, sizeof(h));  /* NOLINT(clang-analyzer-core.NonNull*) */
+    memcpy(&h, rec, sizeof(h)); /* NOLINT(clang-analyzer-core.NonNull*) */
     if (h.type != REC_MERGE)
         return false;
     rec_iter_init(&it, rec);
@@ -128,8 +128,8 @@ merge_prepare(repl_t *r, uint64_t fork, uint64_t last)
         uint32_t len;
         rec_status_e st;
 
-        if (stop <= next || seg_open(&rd, segs[i].path, err, sizeof(err))
-                            != MEMDB_OK)
+        if (stop <= next
+            || seg_open(&rd, segs[i].path, err, sizeof(err)) != MEMDB_OK)
             continue;
         while (next <= last && seg_next(&rd, &rec, &len, &st) == SEG_REC) {
             rec_hdr_t h;
@@ -150,8 +150,8 @@ merge_prepare(repl_t *r, uint64_t fork, uint64_t last)
     free(segs);
     if (next <= last)
         log_error("records %llu..%llu are no longer in the log: they "
-                  "cannot be handed over", (unsigned long long) next,
-                  (unsigned long long) last);
+                  "cannot be handed over",
+                  (unsigned long long) next, (unsigned long long) last);
     if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0
         || util_fsync_dir(r->cs.dir) != MEMDB_OK) {
         log_errno("saving %s failed", path);
@@ -200,8 +200,8 @@ merge_file(repl_t *r, const char *path, bool send)
         uint64_t first = 0, last = 0, epoch = 0;
         frame_merge_t fm;
 
-        while (off < b.len && rec_check(b.data + off, b.len - off, &len)
-                              == REC_OK
+        while (off < b.len
+               && rec_check(b.data + off, b.len - off, &len) == REC_OK
                && (n == 0 || off - start + len <= MERGE_CHUNK)) {
             rec_hdr_t h;
             memcpy(&h, b.data + off, sizeof(h));
@@ -287,8 +287,9 @@ merge_collect(repl_t *r, const void *rec, agg_t *a)
         buf_t word = { 0 };
         buf_puts(&word, MERGE_PREFIX);
         buf_append(&word, tok, tl);
-        bool dup = ht_get(&r->shm->ht, ht_hash(word.data, word.len),
-                          word.data, word.len) > 0
+        bool dup = ht_get(&r->shm->ht, ht_hash(word.data, word.len), word.data,
+                          word.len)
+                       > 0
                    || agg_has(a, word.data, word.len);
         buf_free(&word);
         if (dup)
@@ -311,7 +312,9 @@ merge_commit(repl_t *r, const buf_t *rec)
 
     for (int i = 0; (rc = ring_reserve(&s->ring, (uint32_t) rec->len,
                                        s->ht.self, &me->resv, &slot))
-                    == MEMDB_AGAIN && i < 20000; i++) {
+                        == MEMDB_AGAIN
+                    && i < 20000;
+         i++) {
         (void) write(r->master_fd, &one, sizeof(one));
         usleep(200);
     }
@@ -341,7 +344,7 @@ merge_on_merge(repl_t *r, rconn_t *c, const unsigned char *p, uint32_t len)
 
     memcpy(&fm, p, sizeof(fm));
     if (atomic_load(&r->shm->node->role) != ROLE_LEADER)
-        return true;                      /* it will retry with the leader */
+        return true; /* it will retry with the leader */
     memset(&a, 0, sizeof(a));
     if (!token_applied(r, fm.token)) {
         while (off < len && rec_check(p + off, len - off, &rl) == REC_OK) {

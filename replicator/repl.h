@@ -21,154 +21,165 @@
 
 #include <sys/socket.h>
 
-#define REPL_MAX_SHIPS   CL_MAX_MEMBERS
-#define REPL_UPD_MAX     64
-#define REPL_ACK_MS      50
-#define REPL_RETRY_MS    200
-#define CMD_ERR_MAX      sizeof(((cl_cmd_t *) 0)->error)
+#define REPL_MAX_SHIPS CL_MAX_MEMBERS
+#define REPL_UPD_MAX   64
+#define REPL_ACK_MS    50
+#define REPL_RETRY_MS  200
+#define CMD_ERR_MAX    sizeof(((cl_cmd_t *) 0)->error)
 
 /* One member as this node sees it (process-local). */
 typedef struct peer_s {
-    gsp_member_t            m;            /* its latest record */
-    struct sockaddr_storage addr;         /* gossip */
-    socklen_t               alen;
-    uint64_t                suspect_ms;   /* when it became suspect */
-    uint64_t                heard_ms;     /* last message from it */
-    uint64_t                acked;        /* replication ack (we lead) */
-    auth_window_t           win;
-    bool                    self;
+    gsp_member_t m;               /* its latest record */
+    struct sockaddr_storage addr; /* gossip */
+    socklen_t alen;
+    uint64_t suspect_ms; /* when it became suspect */
+    uint64_t heard_ms;   /* last message from it */
+    uint64_t acked;      /* replication ack (we lead) */
+    auth_window_t win;
+    bool self;
 } peer_t;
 
 /* A piggybacked update and how many more messages carry it. */
 typedef struct update_s {
     gsp_member_t m;
-    int          left;
+    int left;
 } update_t;
 
 /* A connection of the replication protocol (either side). */
 typedef struct rconn_s {
-    int           ev;            /* EVT_SHIP or EVT_FOLLOW */
-    int           fd;
-    buf_t         in, out;
-    size_t        out_off;
-    uint64_t      rx_counter, tx_counter;
+    int ev; /* EVT_SHIP or EVT_FOLLOW */
+    int fd;
+    buf_t in, out;
+    size_t out_off;
+    uint64_t rx_counter, tx_counter;
     unsigned char nonce_mine[FRAME_NONCE], nonce_peer[FRAME_NONCE];
-    unsigned char key[AUTH_KEY];           /* session key */
-    bool          authed;                  /* handshake done */
-    bool          closed;
-    uint64_t      last_rx_ms, last_tx_ms;
+    unsigned char key[AUTH_KEY]; /* session key */
+    bool authed;                 /* handshake done */
+    bool closed;
+    uint64_t last_rx_ms, last_tx_ms;
 } rconn_t;
 
 /* The leader's state for one replica connection. */
 typedef struct ship_s {
-    rconn_t       c;
-    char          id[CS_ID];
-    int           stage;        /* SHIP_* */
-    uint64_t      next;         /* next LSN to send */
-    seg_reader_t  rd;
-    bool          rd_open;
-    uint64_t      rd_stop;      /* first LSN of the next segment */
-    int           snap_fd;
-    uint64_t      snap_left;
-    uint64_t      acked;
+    rconn_t c;
+    char id[CS_ID];
+    int stage;     /* SHIP_* */
+    uint64_t next; /* next LSN to send */
+    seg_reader_t rd;
+    bool rd_open;
+    uint64_t rd_stop; /* first LSN of the next segment */
+    int snap_fd;
+    uint64_t snap_left;
+    uint64_t acked;
 } ship_t;
 
 /* A replica's connection to its leader. */
 typedef struct follow_s {
-    rconn_t       c;
-    bool          on;           /* connected or connecting */
-    bool          connecting;
-    int           stage;        /* FOL_* */
-    char          leader[CS_ID];
-    uint64_t      next;         /* next LSN expected */
-    uint64_t      retry_ms;
-    uint64_t      ack_ms;
-    int           snap_fd;
-    char          snap_tmp[1200];
-    uint64_t      snap_lsn, snap_epoch, snap_left;
-    frame_hist_t  lhist[FRAME_MAX_HIST];
-    int           nlhist;
-    uint64_t      merge_ms;     /* next time pending merges are (re)sent */
+    rconn_t c;
+    bool on; /* connected or connecting */
+    bool connecting;
+    int stage; /* FOL_* */
+    char leader[CS_ID];
+    uint64_t next; /* next LSN expected */
+    uint64_t retry_ms;
+    uint64_t ack_ms;
+    int snap_fd;
+    char snap_tmp[1200];
+    uint64_t snap_lsn, snap_epoch, snap_left;
+    frame_hist_t lhist[FRAME_MAX_HIST];
+    int nlhist;
+    uint64_t merge_ms; /* next time pending merges are (re)sent */
 } follow_t;
 
 typedef struct repl_s {
-    const conf_t   *conf;
-    shm_t          *shm;
-    const int      *wake_fds;     /* the workers' eventfds */
-    unsigned        nworkers;
-    int             master_fd;    /* eventfd: wake the master's writer */
-    int             epfd, udp, tcp, sig_fd, wake_fd, pdeath_fd;
-    uint64_t        now_ms;
-    uint64_t        start_ms;
-    cstate_t        cs;
-    auth_t          auth;
-    char            log_dir[1100], snap_dir[1100];
+    const conf_t *conf;
+    shm_t *shm;
+    const int *wake_fds; /* the workers' eventfds */
+    unsigned nworkers;
+    int master_fd; /* eventfd: wake the master's writer */
+    int epfd, udp, tcp, sig_fd, wake_fd, pdeath_fd;
+    uint64_t now_ms;
+    uint64_t start_ms;
+    cstate_t cs;
+    auth_t auth;
+    char log_dir[1100], snap_dir[1100];
 
-    peer_t          peers[CL_MAX_MEMBERS];   /* peers[0] is this node */
-    int             npeers;
-    update_t        upd[REPL_UPD_MAX];
-    int             nupd;
-    uint64_t        msg_id;
-    uint64_t        incarnation;
-    bool            table_dirty;
+    peer_t peers[CL_MAX_MEMBERS]; /* peers[0] is this node */
+    int npeers;
+    update_t upd[REPL_UPD_MAX];
+    int nupd;
+    uint64_t msg_id;
+    uint64_t incarnation;
+    bool table_dirty;
 
     /* probing (SWIM) */
-    uint32_t        seq;
-    int             rr;           /* round-robin index */
+    uint32_t seq;
+    int rr; /* round-robin index */
     struct {
-        int         peer;         /* -1: none */
-        uint32_t    seq;
-        uint64_t    timeout_ms;   /* direct probe times out */
-        uint64_t    end_ms;       /* the probe period ends */
-        bool        indirect;
-        bool        acked;
+        int peer; /* -1: none */
+        uint32_t seq;
+        uint64_t timeout_ms; /* direct probe times out */
+        uint64_t end_ms;     /* the probe period ends */
+        bool indirect;
+        bool acked;
     } probe;
-    uint64_t        next_probe_ms;
-    uint64_t        next_sync_ms;
+    uint64_t next_probe_ms;
+    uint64_t next_sync_ms;
     /* relayed probes: seq we sent -> (requester, its seq) */
-    struct { uint32_t seq; int peer; uint32_t their_seq; uint64_t until; }
-                    relay[16];
+    struct {
+        uint32_t seq;
+        int peer;
+        uint32_t their_seq;
+        uint64_t until;
+    } relay[16];
 
     /* leadership */
-    uint64_t        leader_seen_ms;  /* last time a live leader was seen */
+    uint64_t leader_seen_ms; /* last time a live leader was seen */
     struct {
-        bool        running;
-        uint64_t    epoch;
-        int         votes;
-        char        voters[CL_MAX_MEMBERS][CS_ID];
-        uint64_t    deadline_ms;
-        uint64_t    start_ms;     /* scheduled candidacy, 0 none */
-        bool        transfer;
+        bool running;
+        uint64_t epoch;
+        int votes;
+        char voters[CL_MAX_MEMBERS][CS_ID];
+        uint64_t deadline_ms;
+        uint64_t start_ms; /* scheduled candidacy, 0 none */
+        bool transfer;
     } el;
     struct {
-        bool        on;
-        char        target[CS_ID];
-        uint64_t    deadline_ms;
-        bool        sent;
+        bool on;
+        char target[CS_ID];
+        uint64_t deadline_ms;
+        bool sent;
     } xfer;
 
-    ship_t         *ships[REPL_MAX_SHIPS];
-    int             nships;
-    follow_t        fol;
-    uint64_t        cmd_seen;     /* shm cluster cmd requests handled */
-    char           *cmd_err;      /* the error text of the request run */
-    char            cmd_scratch[160];  /* cmd_err outside a request */
+    ship_t *ships[REPL_MAX_SHIPS];
+    int nships;
+    follow_t fol;
+    uint64_t cmd_seen;     /* shm cluster cmd requests handled */
+    char *cmd_err;         /* the error text of the request run */
+    char cmd_scratch[160]; /* cmd_err outside a request */
 } repl_t;
 
-enum { EVT_UDP = 1, EVT_TCP, EVT_SIG, EVT_WAKE, EVT_PDEATH, EVT_SHIP,
-       EVT_FOLLOW };
+enum {
+    EVT_UDP = 1,
+    EVT_TCP,
+    EVT_SIG,
+    EVT_WAKE,
+    EVT_PDEATH,
+    EVT_SHIP,
+    EVT_FOLLOW
+};
 
 /* main.c */
 void repl_publish(repl_t *r);
 void repl_wake_workers(repl_t *r);
 void repl_set_role(repl_t *r, uint32_t role, uint64_t epoch);
-int  repl_majority(const repl_t *r);
+int repl_majority(const repl_t *r);
 uint64_t repl_last_lsn(const repl_t *r);
 uint64_t repl_last_epoch(const repl_t *r);
-int  repl_watch(repl_t *r, int fd, uint32_t events, void *tag, bool mod);
+int repl_watch(repl_t *r, int fd, uint32_t events, void *tag, bool mod);
 
 /* gossip.c */
-int  gossip_open(repl_t *r);
+int gossip_open(repl_t *r);
 void gossip_tick(repl_t *r);
 void gossip_recv(repl_t *r);
 void gossip_send(repl_t *r, int peer, uint8_t type, uint32_t seq,
@@ -177,10 +188,10 @@ void gossip_send_addr(repl_t *r, const struct sockaddr *sa, socklen_t len,
                       uint8_t type, uint32_t seq, const void *body);
 void gossip_queue(repl_t *r, const gsp_member_t *m);
 void gossip_self_changed(repl_t *r);
-int  gossip_find(const repl_t *r, const char *id);
+int gossip_find(const repl_t *r, const char *id);
 void gossip_meet(repl_t *r, const char *addr);
 void gossip_forget(repl_t *r, const char *id);
-int  gossip_leader(const repl_t *r);
+int gossip_leader(const repl_t *r);
 
 /* elect.c */
 void elect_tick(repl_t *r);
@@ -204,7 +215,7 @@ bool rconn_read(repl_t *r, rconn_t *c,
 bool rconn_flush(repl_t *r, rconn_t *c);
 
 /* ship.c */
-int  ship_listen(repl_t *r);
+int ship_listen(repl_t *r);
 void ship_accept(repl_t *r);
 void ship_event(repl_t *r, ship_t *s, uint32_t events);
 void ship_pump(repl_t *r);
@@ -212,7 +223,7 @@ void ship_close_all(repl_t *r);
 
 /* merge.c */
 /* Saves our records (fork, last] to hand them over to the leader. */
-int  merge_prepare(repl_t *r, uint64_t fork, uint64_t last);
+int merge_prepare(repl_t *r, uint64_t fork, uint64_t last);
 /* Sends the chunks the leader lacks (send), removes finished files. */
 void merge_tick(repl_t *r, bool send);
 /* Leader: a MERGE frame from a replica. */

@@ -12,12 +12,12 @@
 
 typedef struct repl_args_s {
     const conf_t *conf;
-    shm_t        *shm;
-    const int    *wake_fds;     /* the workers' eventfds, to wake them */
-    unsigned      nworkers;
-    int           wake_fd;      /* eventfd the master writes for us */
-    int           master_fd;    /* eventfd we write to wake the master */
-    int           pdeath_fd;
+    shm_t *shm;
+    const int *wake_fds; /* the workers' eventfds, to wake them */
+    unsigned nworkers;
+    int wake_fd;   /* eventfd the master writes for us */
+    int master_fd; /* eventfd we write to wake the master */
+    int pdeath_fd;
 } repl_args_t;
 
 /* Runs the replicator; returns its exit status. */

@@ -34,8 +34,8 @@
 
 enum { SHIP_HELLO = 1, SHIP_SNAP, SHIP_STREAM };
 
-#define SHIP_QUEUE   (4u << 20)
-#define SHIP_BATCH   (1u << 20)
+#define SHIP_QUEUE (4u << 20)
+#define SHIP_BATCH (1u << 20)
 
 static int ev_tcp = EVT_TCP;
 
@@ -175,8 +175,9 @@ rconn_read(repl_t *r, rconn_t *c,
         const unsigned char *f = (const unsigned char *) c->in.data + off;
         if (r->auth.on) {
             frame_key(r, c, h.type, false, key);
-            if (!mac || !auth_verify(key, f, FRAME_HDR + h.length,
-                                     f + FRAME_HDR + h.length)) {
+            if (!mac
+                || !auth_verify(key, f, FRAME_HDR + h.length,
+                                f + FRAME_HDR + h.length)) {
                 atomic_fetch_add(&r->shm->cluster->auth_bad, 1);
                 return rconn_bad(r, c, "frame failed authentication");
             }
@@ -203,8 +204,8 @@ ship_listen(repl_t *r)
     const conf_addr_t *a = &r->conf->cl_replication;
     int one = 1;
 
-    r->tcp = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK
-                    | SOCK_CLOEXEC, 0);
+    r->tcp = socket(a->ss.ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->tcp < 0) {
         log_errno("socket() failed");
         return MEMDB_ERR;
@@ -309,7 +310,8 @@ ship_start_full(repl_t *r, ship_t *s)
     } else if (oldest_lsn(r) > 1 && repl_last_lsn(r) > 0) {
         free(snaps);
         log_error("no snapshot and no segment from lsn 1: cannot full-sync "
-                  "%s", s->id);
+                  "%s",
+                  s->id);
         return false;
     }
     free(snaps);
@@ -349,8 +351,9 @@ ship_hello(repl_t *r, ship_t *s, const unsigned char *p, uint32_t len)
     w.nhist = (uint32_t) r->cs.nhist;
     snprintf(w.cluster, sizeof(w.cluster), "%s", r->cs.cluster);
     w.mode = (fork == h.last_lsn && oldest_lsn(r) <= fork + 1)
-             || (fork == h.last_lsn && fork == last)
-             ? FR_MODE_PARTIAL : FR_MODE_FULL;
+                     || (fork == h.last_lsn && fork == last)
+                 ? FR_MODE_PARTIAL
+                 : FR_MODE_FULL;
     w.from_lsn = fork + 1;
     buf_append(&b, &w, sizeof(w));
     buf_append(&b, r->cs.hist, sizeof(frame_hist_t) * (size_t) r->cs.nhist);
@@ -393,15 +396,12 @@ ship_frame(repl_t *r, rconn_t *c, uint8_t type, const unsigned char *p,
         }
         return true;
     }
-    case FR_PING:
-        return true;
-    case FR_MERGE:
-        return merge_on_merge(r, c, p, len);
+    case FR_PING: return true;
+    case FR_MERGE: return merge_on_merge(r, c, p, len);
     case FR_ERROR:
         log_warn("replica %s: %.*s", s->id, (int) len, (const char *) p);
         return false;
-    default:
-        return rconn_bad(r, c, "unexpected frame from a replica");
+    default: return rconn_bad(r, c, "unexpected frame from a replica");
     }
 }
 
@@ -412,8 +412,9 @@ ship_snap(repl_t *r, ship_t *s)
     char chunk[256 * 1024];
 
     while (s->snap_left > 0 && s->c.out.len - s->c.out_off < SHIP_QUEUE) {
-        ssize_t n = read(s->snap_fd, chunk, (size_t) MEMDB_MIN(
-                         (uint64_t) sizeof(chunk), s->snap_left));
+        ssize_t n = read(
+            s->snap_fd, chunk,
+            (size_t) MEMDB_MIN((uint64_t) sizeof(chunk), s->snap_left));
         if (n <= 0) {
             log_errno("reading the snapshot for %s failed", s->id);
             return false;
@@ -444,8 +445,8 @@ ship_open_segment(repl_t *r, ship_t *s)
             k = i;
     if (k < 0) {
         free(segs);
-        log_warn("replica %s needs lsn %llu, no longer in the log",
-                 s->id, (unsigned long long) s->next);
+        log_warn("replica %s needs lsn %llu, no longer in the log", s->id,
+                 (unsigned long long) s->next);
         return false;
     }
     s->rd_stop = k + 1 < n ? segs[k + 1].first_lsn : UINT64_MAX;
@@ -477,7 +478,8 @@ ship_records(repl_t *r, ship_t *s)
         if (!s->rd_open && !(ok = ship_open_segment(r, s)))
             break;
         seg_read_e e = seg_next(&s->rd, &rec, &len, &st);
-        if (e != SEG_REC || (memcpy(&h, rec, sizeof(h)), h.lsn >= s->rd_stop)) {
+        if (e != SEG_REC
+            || (memcpy(&h, rec, sizeof(h)), h.lsn >= s->rd_stop)) {
             /* end of this segment: the next one holds what follows */
             seg_close(&s->rd);
             s->rd_open = false;
@@ -488,7 +490,7 @@ ship_records(repl_t *r, ship_t *s)
                 ok = false;
             }
             if (e == SEG_END && s->rd_stop == UINT64_MAX)
-                break;                    /* rotated: reopen next turn */
+                break; /* rotated: reopen next turn */
             continue;
         }
         if (h.lsn < s->next)
@@ -524,8 +526,8 @@ ship_run(repl_t *r, ship_t *s)
         return false;
     if (s->c.out.len == s->c.out_off && r->now_ms - s->c.last_tx_ms > 1000)
         rconn_send(r, &s->c, FR_PING, NULL, 0);
-    if (r->now_ms - s->c.last_rx_ms > 10 * r->conf->cl_probe_interval_ms
-        + 5000) {
+    if (r->now_ms - s->c.last_rx_ms
+        > 10 * r->conf->cl_probe_interval_ms + 5000) {
         log_warn("replica %s is silent: closing", s->id);
         return false;
     }
@@ -535,9 +537,8 @@ ship_run(repl_t *r, ship_t *s)
 void
 ship_event(repl_t *r, ship_t *s, uint32_t events)
 {
-    if ((events & (EPOLLERR | EPOLLHUP)) || ((events & EPOLLIN)
-                                             && !rconn_read(r, &s->c,
-                                                            ship_frame))
+    if ((events & (EPOLLERR | EPOLLHUP))
+        || ((events & EPOLLIN) && !rconn_read(r, &s->c, ship_frame))
         || !ship_run(r, s)) {
         log_info("replica %s disconnected", s->id[0] ? s->id : "?");
         ship_free(r, s);
@@ -551,7 +552,7 @@ ship_pump(repl_t *r)
         ship_t *s = r->ships[i];
         /* ship_free() moves the last ship into slot i, hence i--; the
          * analyzer assumes two slots may hold the same ship. */
-        if (s->stage != SHIP_HELLO   /* NOLINT(clang-analyzer-unix.Malloc) */
+        if (s->stage != SHIP_HELLO /* NOLINT(clang-analyzer-unix.Malloc) */
             && !ship_run(r, s)) {
             log_info("replica %s disconnected", s->id);
             ship_free(r, s);

@@ -26,15 +26,11 @@ wire_body_size(uint8_t type)
 {
     switch (type) {
     case GSP_PING_REQ:
-    case GSP_FORGET:
-        return sizeof(gsp_member_t);
+    case GSP_FORGET: return sizeof(gsp_member_t);
     case GSP_VOTE_REQ:
-    case GSP_TIMEOUT_NOW:
-        return sizeof(gsp_vote_req_t);
-    case GSP_VOTE:
-        return sizeof(gsp_vote_t);
-    default:
-        return 0;
+    case GSP_TIMEOUT_NOW: return sizeof(gsp_vote_req_t);
+    case GSP_VOTE: return sizeof(gsp_vote_t);
+    default: return 0;
     }
 }
 
@@ -95,9 +91,7 @@ wire_encode(const gsp_msg_t *m, unsigned char *out)
 
     switch (m->hdr.type) {
     case GSP_PING_REQ:
-    case GSP_FORGET:
-        p = put_member(p, &m->target);
-        break;
+    case GSP_FORGET: p = put_member(p, &m->target); break;
     case GSP_VOTE_REQ:
     case GSP_TIMEOUT_NOW: {
         gsp_vote_req_t v = m->vreq;
@@ -113,8 +107,7 @@ wire_encode(const gsp_msg_t *m, unsigned char *out)
         p += sizeof(v);
         break;
     }
-    default:
-        break;
+    default: break;
     }
     for (int i = 0; i < m->nupd; i++)
         p = put_member(p, &m->upd[i]);
@@ -244,7 +237,7 @@ addr_ok(const char *a, size_t n, bool may_be_empty)
     const char *colon;
 
     if (l == n)
-        return false;                  /* not NUL-terminated */
+        return false; /* not NUL-terminated */
     if (l == 0)
         return may_be_empty;
     if (a[0] == '[') {
@@ -262,14 +255,11 @@ addr_ok(const char *a, size_t n, bool may_be_empty)
 bool
 wire_member_ok(const gsp_member_t *mb)
 {
-    return id_ok(mb->id, sizeof(mb->id))
-        && mb->role <= ROLE_REPLICA
-        && mb->state <= MS_LEFT
-        && mb->reserved == 0
-        && mb->reserved2 == 0
-        && addr_ok(mb->gossip, sizeof(mb->gossip), false)
-        && addr_ok(mb->repl, sizeof(mb->repl), true)
-        && addr_ok(mb->http, sizeof(mb->http), true);
+    return id_ok(mb->id, sizeof(mb->id)) && mb->role <= ROLE_REPLICA
+           && mb->state <= MS_LEFT && mb->reserved == 0 && mb->reserved2 == 0
+           && addr_ok(mb->gossip, sizeof(mb->gossip), false)
+           && addr_ok(mb->repl, sizeof(mb->repl), true)
+           && addr_ok(mb->http, sizeof(mb->http), true);
 }
 
 static bool
@@ -283,11 +273,14 @@ zero(const uint8_t *p, size_t n)
 
 /* On failure nothing of the datagram is left in *m. */
 #define FAIL(s) \
-    do { memset(m, 0, sizeof(*m)); *why = (s); return MEMDB_ERR; } while (0)
+    do { \
+        memset(m, 0, sizeof(*m)); \
+        *why = (s); \
+        return MEMDB_ERR; \
+    } while (0)
 
 int
-wire_decode(const unsigned char *p, size_t len, gsp_msg_t *m,
-            const char **why)
+wire_decode(const unsigned char *p, size_t len, gsp_msg_t *m, const char **why)
 {
     const char *dummy;
     gsp_hdr_t h;
@@ -353,8 +346,7 @@ wire_decode(const unsigned char *p, size_t len, gsp_msg_t *m,
         if (!zero(m->vote.reserved, sizeof(m->vote.reserved)))
             FAIL("reserved vote bytes set");
         break;
-    default:
-        break;
+    default: break;
     }
     off += body;
 

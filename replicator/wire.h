@@ -30,59 +30,66 @@
 
 #include "../src/memdb.h"
 
-#define GSP_MAGIC    0x5053474dU          /* "MGSP" */
-#define GSP_VERSION  1
-#define GSP_MAX      1400                 /* bytes per datagram */
-#define GSP_ID       64
-#define GSP_ADDR     48
-#define GSP_MAX_UPD  4
-#define GSP_F_AUTH   0x01
+#define GSP_MAGIC   0x5053474dU /* "MGSP" */
+#define GSP_VERSION 1
+#define GSP_MAX     1400 /* bytes per datagram */
+#define GSP_ID      64
+#define GSP_ADDR    48
+#define GSP_MAX_UPD 4
+#define GSP_F_AUTH  0x01
 
 enum {
-    GSP_PING = 1, GSP_ACK, GSP_PING_REQ, GSP_SYNC_REQ, GSP_SYNC,
-    GSP_VOTE_REQ, GSP_VOTE, GSP_TIMEOUT_NOW, GSP_FORGET,
+    GSP_PING = 1,
+    GSP_ACK,
+    GSP_PING_REQ,
+    GSP_SYNC_REQ,
+    GSP_SYNC,
+    GSP_VOTE_REQ,
+    GSP_VOTE,
+    GSP_TIMEOUT_NOW,
+    GSP_FORGET,
     GSP_TYPE_MAX = GSP_FORGET,
 };
 
 typedef struct gsp_hdr_s {
     uint32_t magic;
-    uint8_t  version;
-    uint8_t  type;
-    uint16_t length;       /* the whole datagram, MAC included */
-    uint32_t seq;          /* probe number; an ACK echoes it */
-    uint8_t  nupd;
-    uint8_t  flags;
-    uint16_t reserved;     /* 0 */
-    uint64_t time_ms;      /* sender's wall clock */
-    uint64_t msg_id;       /* strictly increasing per sender */
+    uint8_t version;
+    uint8_t type;
+    uint16_t length; /* the whole datagram, MAC included */
+    uint32_t seq;    /* probe number; an ACK echoes it */
+    uint8_t nupd;
+    uint8_t flags;
+    uint16_t reserved; /* 0 */
+    uint64_t time_ms;  /* sender's wall clock */
+    uint64_t msg_id;   /* strictly increasing per sender */
 } gsp_hdr_t;
 
 typedef struct gsp_member_s {
-    char     id[GSP_ID];
-    char     gossip[GSP_ADDR];   /* "HOST:PORT" */
-    char     repl[GSP_ADDR];
-    char     http[GSP_ADDR];
-    uint8_t  role;               /* ROLE_* (shm.h) */
-    uint8_t  state;              /* MS_* (cluster.h) */
-    uint16_t reserved;           /* 0 */
-    uint32_t reserved2;          /* 0 */
+    char id[GSP_ID];
+    char gossip[GSP_ADDR]; /* "HOST:PORT" */
+    char repl[GSP_ADDR];
+    char http[GSP_ADDR];
+    uint8_t role;       /* ROLE_* (shm.h) */
+    uint8_t state;      /* MS_* (cluster.h) */
+    uint16_t reserved;  /* 0 */
+    uint32_t reserved2; /* 0 */
     uint64_t epoch;
-    uint64_t lsn;                /* applied */
+    uint64_t lsn; /* applied */
     uint64_t incarnation;
 } gsp_member_t;
 
 typedef struct gsp_vote_req_s {
-    uint64_t epoch;              /* the election's epoch */
-    uint64_t last_epoch;         /* epoch of the candidate's last record */
+    uint64_t epoch;      /* the election's epoch */
+    uint64_t last_epoch; /* epoch of the candidate's last record */
     uint64_t last_lsn;
-    uint8_t  transfer;           /* 1: the leader hands over to it */
-    uint8_t  reserved[7];
+    uint8_t transfer; /* 1: the leader hands over to it */
+    uint8_t reserved[7];
 } gsp_vote_req_t;
 
 typedef struct gsp_vote_s {
     uint64_t epoch;
-    uint8_t  granted;
-    uint8_t  reserved[7];
+    uint8_t granted;
+    uint8_t reserved[7];
 } gsp_vote_t;
 
 _Static_assert(sizeof(gsp_hdr_t) == 32, "gossip header is 32 bytes");
@@ -95,14 +102,14 @@ _Static_assert(sizeof(gsp_vote_t) == 16, "vote is 16 bytes");
 /* A decoded datagram: pointers into the caller's buffer are not kept;
  * everything is copied. */
 typedef struct gsp_msg_s {
-    gsp_hdr_t      hdr;
-    gsp_member_t   from;
-    gsp_member_t   target;       /* PING_REQ, FORGET */
-    gsp_vote_req_t vreq;         /* VOTE_REQ, TIMEOUT_NOW */
-    gsp_vote_t     vote;         /* VOTE */
-    gsp_member_t   upd[GSP_MAX_UPD];
-    int            nupd;
-    size_t         mac_off;      /* where the MAC starts (0: none) */
+    gsp_hdr_t hdr;
+    gsp_member_t from;
+    gsp_member_t target; /* PING_REQ, FORGET */
+    gsp_vote_req_t vreq; /* VOTE_REQ, TIMEOUT_NOW */
+    gsp_vote_t vote;     /* VOTE */
+    gsp_member_t upd[GSP_MAX_UPD];
+    int nupd;
+    size_t mac_off; /* where the MAC starts (0: none) */
 } gsp_msg_t;
 
 /* Encodes m into out (at least GSP_MAX bytes), leaving room for a MAC
@@ -110,10 +117,10 @@ typedef struct gsp_msg_s {
  * Returns the datagram length. */
 size_t wire_encode(const gsp_msg_t *m, unsigned char *out);
 /* Decodes and checks.  MEMDB_OK, or MEMDB_ERR with a short reason. */
-int    wire_decode(const unsigned char *p, size_t len, gsp_msg_t *m,
-                   const char **why);
+int wire_decode(const unsigned char *p, size_t len, gsp_msg_t *m,
+                const char **why);
 /* Checks one member record (also used for the sender). */
-bool   wire_member_ok(const gsp_member_t *mb);
+bool wire_member_ok(const gsp_member_t *mb);
 /* Bytes of the body for a type (0 for none). */
 size_t wire_body_size(uint8_t type);
 

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#define ARENA_FIRST 64     /* offset 0 is null; keep the first line empty */
+#define ARENA_FIRST 64 /* offset 0 is null; keep the first line empty */
 
 void
 arena_init(arena_t *a, uint64_t size, uint64_t limit)
@@ -37,7 +37,7 @@ arena_alloc_pow2(arena_t *a, char *base, unsigned cls, uint32_t self)
     lock_acquire(&a->lock, self);
     off = a->free_head[cls];
     if (off != 0) {
-        a->free_head[cls] = *(uint64_t *) (base + off);     /* commit */
+        a->free_head[cls] = *(uint64_t *) (base + off); /* commit */
         atomic_fetch_sub_explicit(&a->freed, 1ULL << cls,
                                   memory_order_relaxed);
     }
@@ -53,7 +53,7 @@ arena_free_pow2(arena_t *a, char *base, uint64_t off, unsigned cls,
 {
     lock_acquire(&a->lock, self);
     *(uint64_t *) (base + off) = a->free_head[cls];
-    a->free_head[cls] = off;                                 /* commit */
+    a->free_head[cls] = off; /* commit */
     atomic_fetch_add_explicit(&a->freed, 1ULL << cls, memory_order_relaxed);
     lock_release(&a->lock);
 }

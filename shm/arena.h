@@ -18,23 +18,22 @@
 #define ARENA_CLASSES 48
 
 typedef struct arena_s {
-    _Atomic uint64_t top;          /* next free offset */
-    uint64_t         size;         /* bytes in the area */
-    uint64_t         limit;        /* store.max_memory */
-    _Atomic uint64_t freed;        /* bytes sitting in the free lists */
-    lock_t           lock;         /* free lists */
-    uint32_t         _pad;
-    uint64_t         free_head[ARENA_CLASSES];
+    _Atomic uint64_t top;   /* next free offset */
+    uint64_t size;          /* bytes in the area */
+    uint64_t limit;         /* store.max_memory */
+    _Atomic uint64_t freed; /* bytes sitting in the free lists */
+    lock_t lock;            /* free lists */
+    uint32_t _pad;
+    uint64_t free_head[ARENA_CLASSES];
 } arena_t;
 
-void     arena_init(arena_t *a, uint64_t size, uint64_t limit);
+void arena_init(arena_t *a, uint64_t size, uint64_t limit);
 /* 8-byte aligned block of n bytes, 0 when the area is exhausted. */
 uint64_t arena_alloc(arena_t *a, char *base, uint64_t n);
 /* Block of 1 << cls bytes, from the free list when one is there. */
-uint64_t arena_alloc_pow2(arena_t *a, char *base, unsigned cls,
-                          uint32_t self);
-void     arena_free_pow2(arena_t *a, char *base, uint64_t off, unsigned cls,
-                         uint32_t self);
+uint64_t arena_alloc_pow2(arena_t *a, char *base, unsigned cls, uint32_t self);
+void arena_free_pow2(arena_t *a, char *base, uint64_t off, unsigned cls,
+                     uint32_t self);
 /* Bytes in use (allocated and not free). */
 uint64_t arena_used(const arena_t *a);
 

@@ -26,51 +26,51 @@
 enum { MS_ALIVE = 0, MS_SUSPECT = 1, MS_DEAD = 2, MS_LEFT = 3 };
 
 typedef struct cl_member_s {
-    char     id[CL_ID_MAX];
-    char     gossip[CL_ADDR_MAX];
-    char     repl[CL_ADDR_MAX];
-    char     http[CL_ADDR_MAX];
-    uint32_t role;            /* ROLE_* (shm.h) */
-    uint32_t state;           /* MS_* */
+    char id[CL_ID_MAX];
+    char gossip[CL_ADDR_MAX];
+    char repl[CL_ADDR_MAX];
+    char http[CL_ADDR_MAX];
+    uint32_t role;  /* ROLE_* (shm.h) */
+    uint32_t state; /* MS_* */
     uint64_t epoch;
-    uint64_t lsn;             /* applied LSN it reported */
-    uint64_t acked;           /* LSN it acknowledged to us (if we lead) */
+    uint64_t lsn;   /* applied LSN it reported */
+    uint64_t acked; /* LSN it acknowledged to us (if we lead) */
     uint64_t incarnation;
-    uint64_t seen_ms;         /* last heard from, our clock */
-    bool     self;
+    uint64_t seen_ms; /* last heard from, our clock */
+    bool self;
 } cl_member_t;
 
 #define CL_CMDS 16
 enum { CMD_MEET = 1, CMD_FAILOVER, CMD_FORGET };
 
 typedef struct cl_cmd_s {
-    _Atomic uint64_t seq;         /* written last: the slot is complete */
-    uint32_t         kind;        /* CMD_* */
-    char             arg[CL_ADDR_MAX];
-    char             error[160];  /* the replicator's answer, "" = ok */
+    _Atomic uint64_t seq; /* written last: the slot is complete */
+    uint32_t kind;        /* CMD_* */
+    char arg[CL_ADDR_MAX];
+    char error[160]; /* the replicator's answer, "" = ok */
 } cl_cmd_t;
 
 typedef struct shm_cluster_s {
     _Atomic uint32_t seq;
-    uint32_t         n;
-    cl_member_t      m[CL_MAX_MEMBERS];
-    char             leader_id[CL_ID_MAX];
-    char             leader_http[CL_ADDR_MAX];
+    uint32_t n;
+    cl_member_t m[CL_MAX_MEMBERS];
+    char leader_id[CL_ID_MAX];
+    char leader_http[CL_ADDR_MAX];
     /* single atomics */
-    _Atomic uint64_t acked[CL_MAX_MEMBERS];   /* per replica, 0 if none */
-    _Atomic uint64_t quorum_until_ms;         /* monotonic ms */
-    _Atomic uint64_t applied_lsn;             /* replica: applied so far */
-    _Atomic uint32_t transfer;                /* leadership being handed */
-    _Atomic uint64_t gossip_bad;              /* malformed datagrams */
-    _Atomic uint64_t repl_bad;                /* malformed frames */
-    _Atomic uint64_t auth_bad;                /* failed authentication */
-    _Atomic uint32_t pending_merges;          /* tails not handed over yet */
+    _Atomic uint64_t acked[CL_MAX_MEMBERS]; /* per replica, 0 if none */
+    _Atomic uint64_t quorum_until_ms;       /* monotonic ms */
+    _Atomic uint64_t applied_lsn;           /* replica: applied so far */
+    _Atomic uint32_t transfer;              /* leadership being handed */
+    _Atomic uint64_t gossip_bad;            /* malformed datagrams */
+    _Atomic uint64_t repl_bad;              /* malformed frames */
+    _Atomic uint64_t auth_bad;              /* failed authentication */
+    _Atomic uint32_t pending_merges;        /* tails not handed over yet */
     /* requests from workers (meet, failover, forget), in one sequence:
      * a worker takes the next number, fills cmds[seq % CL_CMDS] and sets
      * its seq last; the replicator runs them in order and moves cmd_done */
     _Atomic uint64_t cmd_req;
     _Atomic uint64_t cmd_done;
-    cl_cmd_t         cmds[CL_CMDS];
+    cl_cmd_t cmds[CL_CMDS];
 } shm_cluster_t;
 
 static inline void

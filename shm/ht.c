@@ -7,11 +7,11 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define DESC_OFF_MASK  ((1ULL << 56) - 1)
-#define POS_MASK       ((1ULL << HT_POS_BITS) - 1)
-#define OFF_MASK       ((1ULL << HT_OFF_BITS) - 1)
-#define CHUNK_SIZE     2048
-#define BIG_ENTRY      512
+#define DESC_OFF_MASK ((1ULL << 56) - 1)
+#define POS_MASK      ((1ULL << HT_POS_BITS) - 1)
+#define OFF_MASK      ((1ULL << HT_OFF_BITS) - 1)
+#define CHUNK_SIZE    2048
+#define BIG_ENTRY     512
 
 static inline uint64_t
 desc_pack(uint64_t off, unsigned log2cap)
@@ -244,7 +244,8 @@ ht_get(ht_t *ht, uint64_t h, const char *key, size_t len)
         uint64_t d = atomic_load_explicit(&p->index, memory_order_acquire);
         uint64_t eoff = d ? index_find(ht, d, h, key, len) : 0;
         uint64_t c = eoff ? atomic_load_explicit(&ht_entry(ht, eoff)->count,
-                                                 memory_order_relaxed) : 0;
+                                                 memory_order_relaxed)
+                          : 0;
 
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&p->seq, memory_order_relaxed) == s)
@@ -364,8 +365,9 @@ ht_zero(ht_t *ht)
             uint64_t sl = atomic_load_explicit(&slots[k],
                                                memory_order_relaxed);
             if (sl != 0)
-                atomic_store_explicit(&ht_entry(ht, (sl & OFF_MASK) << 3)
-                                      ->count, 0, memory_order_release);
+                atomic_store_explicit(
+                    &ht_entry(ht, (sl & OFF_MASK) << 3)->count, 0,
+                    memory_order_release);
         }
         atomic_store(&p->count, 0);
         atomic_store(&p->total, 0);

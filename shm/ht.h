@@ -33,17 +33,17 @@
 
 #include "arena.h"
 
-#define HT_PARTS_LOG2  12
-#define HT_PARTS       (1u << HT_PARTS_LOG2)
-#define HT_INIT_LOG2   3            /* first index: 8 slots */
-#define HT_POS_BITS    28
-#define HT_OFF_BITS    36
-#define HT_MAX_WORD    65535
+#define HT_PARTS_LOG2 12
+#define HT_PARTS      (1u << HT_PARTS_LOG2)
+#define HT_INIT_LOG2  3 /* first index: 8 slots */
+#define HT_POS_BITS   28
+#define HT_OFF_BITS   36
+#define HT_MAX_WORD   65535
 
 /* Words starting with this byte are the table's own (merge tokens, see
  * replicator/merge.c): never UTF-8, so no upload can make one; they are
  * left out of counts, allwords and top. */
-#define HT_INTERNAL    0xff
+#define HT_INTERNAL 0xff
 static inline bool
 ht_internal(const char *key, size_t len)
 {
@@ -51,28 +51,28 @@ ht_internal(const char *key, size_t len)
 }
 
 typedef struct ht_part_s {
-    lock_t           lock;
-    _Atomic uint32_t seq;          /* bumped before an old index is freed */
-    _Atomic uint64_t index;        /* log2(cap) << 56 | arena offset */
-    _Atomic uint64_t count;        /* entries with a count above 0 */
-    _Atomic uint64_t total;        /* sum of the counts */
-    uint64_t         chunk_off;    /* entry chunk being filled */
-    uint64_t         chunk_left;
+    lock_t lock;
+    _Atomic uint32_t seq;   /* bumped before an old index is freed */
+    _Atomic uint64_t index; /* log2(cap) << 56 | arena offset */
+    _Atomic uint64_t count; /* entries with a count above 0 */
+    _Atomic uint64_t total; /* sum of the counts */
+    uint64_t chunk_off;     /* entry chunk being filled */
+    uint64_t chunk_left;
     /* undo of the count change in progress (valid when undo_entry != 0) */
-    uint64_t         undo_entry;
-    uint64_t         undo_old;
-    uint32_t         undo_idx;     /* word index in the change record */
-    int32_t          undo_worker;  /* worker slot, -1 for the master */
-    uint64_t         used;         /* slots in use (load factor) */
-    char             _pad[128 - 80];
+    uint64_t undo_entry;
+    uint64_t undo_old;
+    uint32_t undo_idx;   /* word index in the change record */
+    int32_t undo_worker; /* worker slot, -1 for the master */
+    uint64_t used;       /* slots in use (load factor) */
+    char _pad[128 - 80];
 } ht_part_t;
 
 _Static_assert(sizeof(ht_part_t) == 128, "ht_part_t is two cache lines");
 
 typedef struct ht_entry_s {
     _Atomic uint64_t count;
-    uint16_t         len;
-    char             key[];
+    uint16_t len;
+    char key[];
 } ht_entry_t;
 
 #define HT_ENTRY_HDR offsetof(ht_entry_t, key)
@@ -81,24 +81,24 @@ _Static_assert(offsetof(ht_entry_t, key) == 10, "entry header is 10 bytes");
 /* Per-process handle on the shared table. */
 typedef struct ht_s {
     ht_part_t *parts;
-    arena_t   *arena;
-    char      *base;        /* arena data; offsets are relative to it */
-    uint32_t   self;        /* this process's pid, for the locks */
+    arena_t *arena;
+    char *base;    /* arena data; offsets are relative to it */
+    uint32_t self; /* this process's pid, for the locks */
 } ht_t;
 
 /* Progress reporting for crash repair (see the top of this file). */
 typedef struct ht_progress_s {
-    int32_t           worker;     /* slot number, -1 for the master */
-    _Atomic uint32_t *progress;   /* words of the record applied so far */
-    uint32_t          idx;        /* index of the word being applied */
+    int32_t worker;             /* slot number, -1 for the master */
+    _Atomic uint32_t *progress; /* words of the record applied so far */
+    uint32_t idx;               /* index of the word being applied */
 } ht_progress_t;
 
 uint64_t ht_hash(const void *key, size_t len);
-void     ht_init(ht_t *ht);
+void ht_init(ht_t *ht);
 /* Adds delta to key's count, inserting it when new.  MEMDB_ERR only when
  * the arena is exhausted (callers reserve room first, see ht_reserve). */
-int      ht_incr(ht_t *ht, uint64_t h, const char *key, uint16_t len,
-                 uint64_t delta, ht_progress_t *pg);
+int ht_incr(ht_t *ht, uint64_t h, const char *key, uint16_t len,
+            uint64_t delta, ht_progress_t *pg);
 uint64_t ht_get(ht_t *ht, uint64_t h, const char *key, size_t len);
 
 /* Batches: the table is far bigger than the caches, so one lookup costs
@@ -108,19 +108,19 @@ uint64_t ht_get(ht_t *ht, uint64_t h, const char *key, size_t len);
  * nothing. */
 #define HT_BATCH 32
 typedef struct ht_op_s {
-    uint64_t    h;
+    uint64_t h;
     const char *key;
-    uint64_t    delta;
-    uint16_t    len;
+    uint64_t delta;
+    uint16_t len;
 } ht_op_t;
-void     ht_prefetch(ht_t *ht, const ht_op_t *ops, size_t n);
+void ht_prefetch(ht_t *ht, const ht_op_t *ops, size_t n);
 /* Worst-case bytes that inserting a word of len bytes may use. */
 uint64_t ht_cost(size_t len);
-void     ht_totals(ht_t *ht, uint64_t *distinct, uint64_t *total);
+void ht_totals(ht_t *ht, uint64_t *distinct, uint64_t *total);
 
 /* Scans.  ht_part_entries() fills offs with the offsets of every entry of
  * partition p (a consistent set) and returns how many; *cap grows offs. */
-size_t   ht_part_entries(ht_t *ht, unsigned p, uint64_t **offs, size_t *cap);
+size_t ht_part_entries(ht_t *ht, unsigned p, uint64_t **offs, size_t *cap);
 static inline ht_entry_t *
 ht_entry(ht_t *ht, uint64_t off)
 {
@@ -129,7 +129,7 @@ ht_entry(ht_t *ht, uint64_t off)
 
 /* Sets every count to 0 (a replica's full sync, before it loads the
  * leader's snapshot).  Readers see counts drop; callers fence reads off. */
-void     ht_zero(ht_t *ht);
+void ht_zero(ht_t *ht);
 
 /* Master, after a child died: repairs every partition the dead pid held.
  * progress_of(worker) returns that worker slot's progress counter. */

@@ -45,7 +45,8 @@ lock_acquire_slow(lock_t *l, uint32_t self)
             sleep_ns *= 2;
         if (!reported && util_now_ms() - start > LOCK_STUCK_MS) {
             log_warn("stuck lock %p, holder=%u, waiting for the master to "
-                     "repair it", (void *) l, lock_holder(l));
+                     "repair it",
+                     (void *) l, lock_holder(l));
             reported = true;
         }
     }

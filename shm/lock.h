@@ -26,8 +26,8 @@ static inline bool
 lock_try(lock_t *l, uint32_t self)
 {
     uint32_t expect = 0;
-    return atomic_compare_exchange_strong_explicit(l, &expect, self,
-               memory_order_acquire, memory_order_relaxed);
+    return atomic_compare_exchange_strong_explicit(
+        l, &expect, self, memory_order_acquire, memory_order_relaxed);
 }
 
 static inline void
@@ -55,8 +55,8 @@ static inline bool
 lock_force_release(lock_t *l, uint32_t dead)
 {
     uint32_t expect = dead;
-    return atomic_compare_exchange_strong_explicit(l, &expect, 0,
-               memory_order_release, memory_order_relaxed);
+    return atomic_compare_exchange_strong_explicit(
+        l, &expect, 0, memory_order_release, memory_order_relaxed);
 }
 
 #endif

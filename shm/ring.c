@@ -96,19 +96,20 @@ ring_next(ring_t *r, uint64_t *cursor, bool include_writing)
 
         if (pos >= head)
             return NULL;
-        if (h->size - off < RING_SLOT_HDR) {       /* implicit pad */
+        if (h->size - off < RING_SLOT_HDR) { /* implicit pad */
             *cursor = pos + (h->size - off);
             continue;
         }
         s = (ring_slot_t *) (r->data + off);
         if (atomic_load_explicit(&s->pos, memory_order_acquire) != pos)
-            return NULL;                          /* cannot happen < head */
+            return NULL; /* cannot happen < head */
         if (s->kind == RING_PAD) {
             *cursor = pos + s->size;
             continue;
         }
-        if (!include_writing && atomic_load_explicit(&s->state,
-                                memory_order_acquire) == RING_WRITING)
+        if (!include_writing
+            && atomic_load_explicit(&s->state, memory_order_acquire)
+                   == RING_WRITING)
             return NULL;
         return s;
     }
@@ -124,7 +125,7 @@ uint64_t
 ring_used(const ring_t *r)
 {
     return atomic_load_explicit(&r->hdr->head, memory_order_relaxed)
-         - atomic_load_explicit(&r->hdr->tail, memory_order_relaxed);
+           - atomic_load_explicit(&r->hdr->tail, memory_order_relaxed);
 }
 
 unsigned

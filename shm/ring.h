@@ -34,25 +34,25 @@ enum { RING_REC = 1, RING_PAD = 2 };
 enum { RING_WRITING = 1, RING_READY = 2, RING_VOID = 3 };
 
 typedef struct ring_slot_s {
-    _Atomic uint64_t pos;        /* position of this slot (lap marker) */
-    uint32_t         size;       /* slot bytes, header included */
-    uint16_t         kind;
+    _Atomic uint64_t pos; /* position of this slot (lap marker) */
+    uint32_t size;        /* slot bytes, header included */
+    uint16_t kind;
     _Atomic uint16_t state;
-    int32_t          pid;        /* writer */
-    uint32_t         reclen;     /* record bytes after the header */
-    uint64_t         lsn;
+    int32_t pid;     /* writer */
+    uint32_t reclen; /* record bytes after the header */
+    uint64_t lsn;
 } ring_slot_t;
 
 #define RING_SLOT_HDR sizeof(ring_slot_t)
 _Static_assert(sizeof(ring_slot_t) == 32, "ring slot header is 32 bytes");
 
 typedef struct ring_hdr_s {
-    lock_t           lock;
-    uint32_t         _pad;
+    lock_t lock;
+    uint32_t _pad;
     _Atomic uint64_t head;
     _Atomic uint64_t tail;
     _Atomic uint64_t next_lsn;
-    uint64_t         size;       /* power of two */
+    uint64_t size; /* power of two */
 } ring_hdr_t;
 
 /* A reservation, noted in the reserving worker's slot (for ring_repair). */
@@ -64,7 +64,7 @@ typedef struct ring_resv_s {
 
 typedef struct ring_s {
     ring_hdr_t *hdr;
-    char       *data;
+    char *data;
 } ring_t;
 
 void ring_init(ring_t *r, uint64_t size, uint64_t first_lsn);
@@ -73,8 +73,8 @@ uint64_t ring_max_record(const ring_t *r);
 /* Reserves room for a record of reclen bytes and the next LSN.  Returns
  * MEMDB_OK (*slot set, state WRITING), MEMDB_AGAIN when the ring is full,
  * MEMDB_ERR when the record can never fit. */
-int  ring_reserve(ring_t *r, uint32_t reclen, uint32_t pid, ring_resv_t *rv,
-                  ring_slot_t **slot);
+int ring_reserve(ring_t *r, uint32_t reclen, uint32_t pid, ring_resv_t *rv,
+                 ring_slot_t **slot);
 static inline void *
 ring_slot_rec(ring_slot_t *s)
 {

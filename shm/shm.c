@@ -155,7 +155,7 @@ shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes)
     uint64_t promised = 0;
 
     if (bytes == 0)
-        return MEMDB_OK;              /* no new word: needs no memory */
+        return MEMDB_OK; /* no new word: needs no memory */
     for (unsigned i = 0; i < SHM_MAX_WORKERS; i++)
         promised += atomic_load_explicit(&s->workers[i].mem_reserved,
                                          memory_order_relaxed);
@@ -201,9 +201,11 @@ shm_apply(shm_t *s, const void *rec, uint32_t from, int worker,
                 if (pg.idx < from)
                     continue;
                 if (ht_incr(&s->ht, ops[i].h, ops[i].key, ops[i].len,
-                            ops[i].delta, &pg) != MEMDB_OK) {
+                            ops[i].delta, &pg)
+                    != MEMDB_OK) {
                     log_error("store full while applying a change record "
-                              "(word %u)", pg.idx);
+                              "(word %u)",
+                              pg.idx);
                     return MEMDB_ERR;
                 }
             }

@@ -26,25 +26,25 @@
 #include "ht.h"
 #include "ring.h"
 
-#define SHM_MAGIC       0x4d48534244424d4dULL   /* "MMDBSHMM" */
+#define SHM_MAGIC       0x4d48534244424d4dULL /* "MMDBSHMM" */
 #define SHM_LAYOUT      1
 #define SHM_MAX_WORKERS 64
-#define SHM_REPL_SLOT   (SHM_MAX_WORKERS - 1)   /* the replicator's slot */
+#define SHM_REPL_SLOT   (SHM_MAX_WORKERS - 1) /* the replicator's slot */
 #define SHM_NONE        UINT64_MAX
 
 enum { ROLE_STANDALONE = 0, ROLE_LEADER = 1, ROLE_REPLICA = 2 };
 
 typedef struct shm_worker_s {
-    _Atomic int32_t  pid;
-    _Atomic uint32_t ready;          /* set when the worker serves */
-    _Atomic uint32_t progress;       /* words of the in-flight record applied */
-    _Atomic uint32_t want_wake;      /* wants its eventfd written */
-    _Atomic uint64_t inflight_pos;   /* ring position, SHM_NONE when idle */
-    _Atomic uint64_t mem_reserved;   /* bytes promised to the current upload */
-    ring_resv_t      resv;           /* last ring reservation */
+    _Atomic int32_t pid;
+    _Atomic uint32_t ready;        /* set when the worker serves */
+    _Atomic uint32_t progress;     /* words of the in-flight record applied */
+    _Atomic uint32_t want_wake;    /* wants its eventfd written */
+    _Atomic uint64_t inflight_pos; /* ring position, SHM_NONE when idle */
+    _Atomic uint64_t mem_reserved; /* bytes promised to the current upload */
+    ring_resv_t resv;              /* last ring reservation */
     _Atomic uint64_t requests;
-    _Atomic uint64_t wait_lsn;       /* durable LSN it waits for, 0 none */
-    _Atomic uint64_t heartbeat_ms;   /* last event-loop iteration */
+    _Atomic uint64_t wait_lsn;     /* durable LSN it waits for, 0 none */
+    _Atomic uint64_t heartbeat_ms; /* last event-loop iteration */
 } __attribute__((aligned(128))) shm_worker_t;
 
 _Static_assert(sizeof(shm_worker_t) == 128, "worker slot is 128 bytes");
@@ -55,49 +55,49 @@ _Static_assert(sizeof(shm_worker_t) == 128, "worker slot is 128 bytes");
 #define STAT_BUCKETS 14
 typedef struct shm_stats_s {
     _Atomic uint64_t req[STAT_ROUTES][STAT_CODES];
-    _Atomic uint64_t lat[STAT_ROUTES][STAT_BUCKETS];  /* per bucket */
+    _Atomic uint64_t lat[STAT_ROUTES][STAT_BUCKETS]; /* per bucket */
     _Atomic uint64_t lat_sum_us[STAT_ROUTES];
 } shm_stats_t;
 
 typedef struct shm_node_s {
     _Atomic uint32_t role;
-    _Atomic uint32_t accepting;      /* 0 while shutting down */
-    _Atomic uint32_t writer_idle;    /* master sleeps: write its eventfd */
-    uint32_t         _pad0;
+    _Atomic uint32_t accepting;   /* 0 while shutting down */
+    _Atomic uint32_t writer_idle; /* master sleeps: write its eventfd */
+    uint32_t _pad0;
     _Atomic uint64_t epoch;
-    _Atomic uint64_t written_lsn;    /* written to the log file */
-    _Atomic uint64_t durable_lsn;    /* fsynced */
+    _Atomic uint64_t written_lsn; /* written to the log file */
+    _Atomic uint64_t durable_lsn; /* fsynced */
     _Atomic uint64_t uploads;
     _Atomic uint64_t rejected;
-    uint64_t         start_ms;       /* wall clock */
-    uint64_t         start_mono_ms;
-    uint32_t         nworkers;
-    int32_t          master_pid;
-    char             node_id[64];
+    uint64_t start_ms; /* wall clock */
+    uint64_t start_mono_ms;
+    uint32_t nworkers;
+    int32_t master_pid;
+    char node_id[64];
 
     /* persistence (written by the master) */
-    _Atomic uint32_t disk_errno;     /* the log cannot be written */
+    _Atomic uint32_t disk_errno; /* the log cannot be written */
     _Atomic uint32_t fsync_mode;
-    _Atomic uint64_t snap_req;       /* bumped by a worker asking for one */
-    _Atomic uint64_t snap_done;      /* requests up to here are answered */
-    _Atomic uint64_t snap_lsn;       /* newest snapshot */
-    _Atomic uint64_t snap_ms;        /* time the last one took */
+    _Atomic uint64_t snap_req;  /* bumped by a worker asking for one */
+    _Atomic uint64_t snap_done; /* requests up to here are answered */
+    _Atomic uint64_t snap_lsn;  /* newest snapshot */
+    _Atomic uint64_t snap_ms;   /* time the last one took */
     _Atomic uint64_t snap_failures;
-    char             snap_path[1100];
-    _Atomic uint64_t fsyncs;         /* log writer counters */
+    char snap_path[1100];
+    _Atomic uint64_t fsyncs; /* log writer counters */
     _Atomic uint64_t fsync_ns;
     /* cluster (written by the replicator) */
-    _Atomic uint32_t syncing;        /* full sync: reads answer 503 */
+    _Atomic uint32_t syncing; /* full sync: reads answer 503 */
     _Atomic uint32_t clustered;
-    _Atomic uint64_t rebase_lsn;     /* replicator asks: log starts over */
-    _Atomic uint64_t rebase_done;    /* master answers with the same LSN */
+    _Atomic uint64_t rebase_lsn;  /* replicator asks: log starts over */
+    _Atomic uint64_t rebase_done; /* master answers with the same LSN */
     /* what start-up recovery found */
-    uint64_t         rec_snap_lsn;
-    uint64_t         rec_snap_words;
-    uint64_t         rec_records;
-    uint64_t         rec_ms;
-    uint64_t         rec_truncated_off;
-    char             rec_truncated[1100];
+    uint64_t rec_snap_lsn;
+    uint64_t rec_snap_words;
+    uint64_t rec_records;
+    uint64_t rec_ms;
+    uint64_t rec_truncated_off;
+    char rec_truncated[1100];
 } shm_node_t;
 
 typedef struct shm_hdr_s {
@@ -119,26 +119,26 @@ typedef struct shm_hdr_s {
 } shm_hdr_t;
 
 typedef struct shm_s {
-    char          *base;
-    shm_hdr_t     *hdr;
-    shm_node_t    *node;
-    shm_worker_t  *workers;
+    char *base;
+    shm_hdr_t *hdr;
+    shm_node_t *node;
+    shm_worker_t *workers;
     shm_cluster_t *cluster;
-    shm_stats_t   *stats;         /* [SHM_MAX_WORKERS] */
-    arena_t       *arena;
-    ht_t           ht;
-    ring_t         ring;
+    shm_stats_t *stats; /* [SHM_MAX_WORKERS] */
+    arena_t *arena;
+    ht_t ht;
+    ring_t ring;
 } shm_t;
 
 typedef struct shm_params_s {
     uint64_t max_memory;
-    uint64_t ring_size;        /* power of two */
+    uint64_t ring_size; /* power of two */
     uint32_t nworkers;
     const char *node_id;
 } shm_params_t;
 
 /* Master: creates and formats the segment. */
-int  shm_create(shm_t *s, const shm_params_t *p);
+int shm_create(shm_t *s, const shm_params_t *p);
 void shm_destroy(shm_t *s);
 /* Any process: refreshes the per-process parts of the handle (the pid used
  * for locks) after fork. */
@@ -154,13 +154,13 @@ uint64_t shm_mem_used(shm_t *s);
 uint64_t shm_mem_limit(shm_t *s);
 /* Promises bytes to an upload of worker w: MEMDB_OK, or MEMDB_BUSY when
  * store.max_memory would be exceeded.  shm_mem_done() ends the promise. */
-int  shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes);
+int shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes);
 void shm_mem_done(shm_worker_t *w);
 
 /* Applies the words of a checked change record, from word index `from`,
  * reporting progress in *progress (NULL for none) for crash repair.  worker
  * is the slot number of the caller, -1 for the master. */
-int  shm_apply(shm_t *s, const void *rec, uint32_t from, int worker,
-               _Atomic uint32_t *progress);
+int shm_apply(shm_t *s, const void *rec, uint32_t from, int worker,
+              _Atomic uint32_t *progress);
 
 #endif

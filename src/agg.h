@@ -14,18 +14,18 @@
 typedef struct agg_ent_s {
     uint64_t hash;
     uint64_t count;
-    uint32_t off;          /* into keys */
+    uint32_t off; /* into keys */
     uint32_t len;
 } agg_ent_t;
 
 typedef struct agg_s {
-    agg_ent_t *ents;       /* first-seen order */
-    size_t     n, ncap;
-    uint32_t  *slots;      /* open addressing: index + 1, 0 empty */
-    size_t     scap;       /* power of two */
-    buf_t      keys;
-    uint64_t   words;      /* occurrences */
-    uint64_t   cost;       /* worst-case bytes in the shared table */
+    agg_ent_t *ents; /* first-seen order */
+    size_t n, ncap;
+    uint32_t *slots; /* open addressing: index + 1, 0 empty */
+    size_t scap;     /* power of two */
+    buf_t keys;
+    uint64_t words; /* occurrences */
+    uint64_t cost;  /* worst-case bytes in the shared table */
 } agg_t;
 
 void agg_reset(agg_t *a);

@@ -9,9 +9,9 @@
 #include <string.h>
 
 typedef struct buf_s {
-    char   *data;
-    size_t  len;
-    size_t  cap;
+    char *data;
+    size_t len;
+    size_t cap;
 } buf_t;
 
 void buf_grow(buf_t *b, size_t need);
@@ -32,7 +32,7 @@ static inline void
 buf_append(buf_t *b, const void *p, size_t n)
 {
     if (n == 0)
-        return;                 /* b->data and p may be NULL */
+        return; /* b->data and p may be NULL */
     buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);
     b->len += n;

@@ -19,32 +19,55 @@
 #include <yaml.h>
 
 typedef enum {
-    CT_STR, CT_INT, CT_SIZE, CT_DUR, CT_ADDR, CT_LEVEL, CT_FSYNC, CT_EVERY,
-    CT_ADDRS, CT_BOOL,
+    CT_STR,
+    CT_INT,
+    CT_SIZE,
+    CT_DUR,
+    CT_ADDR,
+    CT_LEVEL,
+    CT_FSYNC,
+    CT_EVERY,
+    CT_ADDRS,
+    CT_BOOL,
 } conf_type_e;
 
 typedef struct conf_opt_s {
-    const char  *section;
-    const char  *key;
-    conf_type_e  type;
-    size_t       off;
-    size_t       size;        /* CT_STR: buffer size */
-    uint64_t     min, max;    /* CT_INT, CT_SIZE, CT_DUR */
+    const char *section;
+    const char *key;
+    conf_type_e type;
+    size_t off;
+    size_t size;       /* CT_STR: buffer size */
+    uint64_t min, max; /* CT_INT, CT_SIZE, CT_DUR */
 } conf_opt_t;
 
 /* Keys a SIGHUP can change without a restart. */
 static const char *const conf_reloadable[] = {
-    "http.max_body", "http.max_header", "http.header_timeout",
-    "http.body_timeout", "http.idle_timeout", "http.max_connections",
-    "log.file", "log.activity", "log.level", "store.max_word",
-    "persistence.snapshot_every", "persistence.keep_segments",
+    "http.max_body",
+    "http.max_header",
+    "http.header_timeout",
+    "http.body_timeout",
+    "http.idle_timeout",
+    "http.max_connections",
+    "log.file",
+    "log.activity",
+    "log.level",
+    "store.max_word",
+    "persistence.snapshot_every",
+    "persistence.keep_segments",
     "admin.token_file",
 };
 
-#define OFF(f)  offsetof(conf_t, f)
-#define STR(s, k, f)  { s, k, CT_STR, OFF(f), sizeof(((conf_t *) 0)->f), 0, 0 }
-#define NUM(s, k, t, f, lo, hi)  { s, k, t, OFF(f), 0, lo, hi }
+#define OFF(f) offsetof(conf_t, f)
+#define STR(s, k, f) \
+    { \
+        s, k, CT_STR, OFF(f), sizeof(((conf_t *) 0)->f), 0, 0 \
+    }
+#define NUM(s, k, t, f, lo, hi) \
+    { \
+        s, k, t, OFF(f), 0, lo, hi \
+    }
 
+/* clang-format off */
 static const conf_opt_t conf_opts[] = {
     STR("node", "id", node_id),
     STR("node", "data_dir", data_dir),
@@ -81,15 +104,16 @@ static const conf_opt_t conf_opts[] = {
     { "cluster", "write_quorum", CT_BOOL, OFF(cl_write_quorum), 0, 0, 0 },
     STR("admin", "token_file", admin_token_file),
 };
+/* clang-format on */
 
 static const char *fsync_names[] = { "no", "everysec", "always" };
 
 typedef struct conf_ctx_s {
-    conf_t        *c;
-    const char    *path;
+    conf_t *c;
+    const char *path;
     yaml_document_t doc;
-    char          *err;
-    size_t         errlen;
+    char *err;
+    size_t errlen;
 } conf_ctx_t;
 
 void
@@ -159,27 +183,27 @@ set_number(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
 
     switch (o->type) {
     case CT_INT:
-        rc = util_parse_size(s, &u) == MEMDB_OK && strspn(s, "0123456789")
-             == strlen(s) ? MEMDB_OK : MEMDB_ERR;
+        rc = util_parse_size(s, &u) == MEMDB_OK
+                     && strspn(s, "0123456789") == strlen(s)
+                 ? MEMDB_OK
+                 : MEMDB_ERR;
         break;
-    case CT_SIZE:
-        rc = util_parse_size(s, &u);
-        break;
-    default:
-        rc = util_parse_duration(s, &u);
-        break;
+    case CT_SIZE: rc = util_parse_size(s, &u); break;
+    default: rc = util_parse_duration(s, &u); break;
     }
     if (rc != MEMDB_OK)
         return conf_fail(x, v, "%s.%s: \"%s\" is not a valid %s", o->section,
-                         o->key, s, o->type == CT_INT ? "integer"
+                         o->key, s,
+                         o->type == CT_INT    ? "integer"
                          : o->type == CT_SIZE ? "size (like 64MiB)"
-                         : "duration (like 200ms or 2s)");
+                                              : "duration (like 200ms or 2s)");
     if (u < o->min || u > o->max)
         return conf_fail(x, v, "%s.%s: %s is out of range [%llu, %llu]%s",
                          o->section, o->key, s, (unsigned long long) o->min,
                          (unsigned long long) o->max,
-                         o->type == CT_DUR ? " ms"
-                         : o->type == CT_SIZE ? " bytes" : "");
+                         o->type == CT_DUR    ? " ms"
+                         : o->type == CT_SIZE ? " bytes"
+                                              : "");
     if (o->type == CT_INT)
         *(int64_t *) dst = (int64_t) u;
     else
@@ -207,8 +231,10 @@ set_every_item(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
     uint64_t u;
 
     if (v->type != YAML_SCALAR_NODE)
-        return conf_fail(x, v, "%s.%s: expected a duration or a number of "
-                         "changes", o->section, o->key);
+        return conf_fail(x, v,
+                         "%s.%s: expected a duration or a number of "
+                         "changes",
+                         o->section, o->key);
     s = scalar(v);
     if (strspn(s, "0123456789") == strlen(s) && *s != '\0'
         && util_parse_size(s, &u) == MEMDB_OK && u > 0) {
@@ -219,7 +245,8 @@ set_every_item(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
         x->c->persist_snap_ms = u;
         return MEMDB_OK;
     }
-    return conf_fail(x, v, "%s.%s: \"%s\" is neither a number of changes "
+    return conf_fail(x, v,
+                     "%s.%s: \"%s\" is neither a number of changes "
                      "(like 1000000) nor a duration of at least 1s (like 5m)",
                      o->section, o->key, s);
 }
@@ -249,8 +276,10 @@ set_addr(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v,
 
     if (v->type != YAML_SCALAR_NODE || strlen(s) >= sizeof(a->text)
         || util_parse_addr(s, &a->ss, &a->len) != MEMDB_OK)
-        return conf_fail(x, v, "%s.%s: \"%s\" is not an address HOST:PORT "
-                         "(IPv6 as [ADDR]:PORT)", o->section, o->key,
+        return conf_fail(x, v,
+                         "%s.%s: \"%s\" is not an address HOST:PORT "
+                         "(IPv6 as [ADDR]:PORT)",
+                         o->section, o->key,
                          v->type == YAML_SCALAR_NODE ? s : "?");
     memcpy(a->text, s, strlen(s) + 1);
     return MEMDB_OK;
@@ -293,8 +322,8 @@ set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
 
     if (v->type != YAML_SCALAR_NODE)
         return conf_fail(x, v, "%s.%s: expected a single value, found a %s",
-                         o->section, o->key, v->type == YAML_MAPPING_NODE
-                         ? "mapping" : "list");
+                         o->section, o->key,
+                         v->type == YAML_MAPPING_NODE ? "mapping" : "list");
     s = scalar(v);
     if (*s == '\0')
         return conf_fail(x, v, "%s.%s: empty value", o->section, o->key);
@@ -305,17 +334,20 @@ set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
             return conf_fail(x, v, "%s.%s: longer than %zu bytes", o->section,
                              o->key, o->size - 1);
         if (o->off == OFF(node_id) && !id_ok(s))
-            return conf_fail(x, v, "node.id: \"%s\" may only hold "
-                             "letters, digits, '-', '_' and '.'", s);
+            return conf_fail(x, v,
+                             "node.id: \"%s\" may only hold "
+                             "letters, digits, '-', '_' and '.'",
+                             s);
         memcpy(dst, s, strlen(s) + 1);
         return MEMDB_OK;
     case CT_ADDR: {
         conf_addr_t *a = dst;
         if (strlen(s) >= sizeof(a->text)
             || util_parse_addr(s, &a->ss, &a->len) != MEMDB_OK)
-            return conf_fail(x, v, "%s.%s: \"%s\" is not an address "
-                             "HOST:PORT (IPv6 as [ADDR]:PORT)", o->section,
-                             o->key, s);
+            return conf_fail(x, v,
+                             "%s.%s: \"%s\" is not an address "
+                             "HOST:PORT (IPv6 as [ADDR]:PORT)",
+                             o->section, o->key, s);
         memcpy(a->text, s, strlen(s) + 1);
         return MEMDB_OK;
     }
@@ -339,18 +371,21 @@ set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
                 return MEMDB_OK;
             }
         }
-        return conf_fail(x, v, "%s.%s: \"%s\" is not one of always, "
-                         "everysec, no", o->section, o->key, s);
+        return conf_fail(x, v,
+                         "%s.%s: \"%s\" is not one of always, "
+                         "everysec, no",
+                         o->section, o->key, s);
     case CT_LEVEL: {
         int l = log_level_parse(s);
         if (l < 0)
-            return conf_fail(x, v, "%s.%s: \"%s\" is not one of error, warn, "
-                             "info, debug", o->section, o->key, s);
+            return conf_fail(x, v,
+                             "%s.%s: \"%s\" is not one of error, warn, "
+                             "info, debug",
+                             o->section, o->key, s);
         *(int64_t *) dst = l;
         return MEMDB_OK;
     }
-    default:
-        return set_number(x, o, v);
+    default: return set_number(x, o, v);
     }
 }
 
@@ -402,9 +437,10 @@ load_root(conf_ctx_t *x)
     bool known;
 
     if (root == NULL)
-        return MEMDB_OK;                     /* empty file: all defaults */
+        return MEMDB_OK; /* empty file: all defaults */
     if (root->type != YAML_MAPPING_NODE)
-        return conf_fail(x, root, "expected a mapping of sections "
+        return conf_fail(x, root,
+                         "expected a mapping of sections "
                          "(node, http, log, store)");
     for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
@@ -440,7 +476,8 @@ conf_read_token(conf_t *c, conf_ctx_t *x)
     c->admin_token[n] = '\0';
     c->admin_token[strcspn(c->admin_token, "\r\n")] = '\0';
     if (strlen(c->admin_token) < 16 || strchr(c->admin_token, ' ')) {
-        snprintf(x->err, x->errlen, "%s:1:1: the token must be one line of "
+        snprintf(x->err, x->errlen,
+                 "%s:1:1: the token must be one line of "
                  "at least 16 characters without spaces",
                  c->admin_token_file);
         c->admin_token[0] = '\0';
@@ -473,9 +510,10 @@ conf_load_seeds_file(conf_t *c, const char *path, char *err, size_t errlen)
         conf_addr_t *a = &c->cl_seeds[c->cl_nseeds];
         if (c->cl_nseeds == CONF_MAX_SEEDS || strlen(p) >= sizeof(a->text)
             || util_parse_addr(p, &a->ss, &a->len) != MEMDB_OK) {
-            snprintf(err, errlen, "%s:%d:%d: \"%s\" is not an address "
-                     "HOST:PORT (or too many seeds)", path, lineno,
-                     (int) (p - line) + 1, p);
+            snprintf(err, errlen,
+                     "%s:%d:%d: \"%s\" is not an address "
+                     "HOST:PORT (or too many seeds)",
+                     path, lineno, (int) (p - line) + 1, p);
             fclose(f);
             return MEMDB_ERR;
         }
@@ -492,23 +530,28 @@ conf_finish(conf_ctx_t *x)
     conf_t *c = x->c;
 
     if (c->cl_gossip.text[0] && !c->cl_replication.text[0])
-        return conf_fail(x, NULL, "cluster: \"gossip\" needs a "
+        return conf_fail(x, NULL,
+                         "cluster: \"gossip\" needs a "
                          "\"replication\" address too");
-    if (!c->cl_gossip.text[0] && (c->cl_replication.text[0]
-                                  || c->cl_nseeds || c->cl_seeds_file[0]))
-        return conf_fail(x, NULL, "cluster: \"gossip\" is required to "
+    if (!c->cl_gossip.text[0]
+        && (c->cl_replication.text[0] || c->cl_nseeds || c->cl_seeds_file[0]))
+        return conf_fail(x, NULL,
+                         "cluster: \"gossip\" is required to "
                          "join a cluster");
-    if (c->cl_gossip.text[0] && (strlen(c->cl_gossip.text) > 47
-                                 || strlen(c->cl_replication.text) > 47
-                                 || strlen(c->http_listen.text) > 47))
-        return conf_fail(x, NULL, "cluster: addresses (gossip, replication, "
+    if (c->cl_gossip.text[0]
+        && (strlen(c->cl_gossip.text) > 47
+            || strlen(c->cl_replication.text) > 47
+            || strlen(c->http_listen.text) > 47))
+        return conf_fail(x, NULL,
+                         "cluster: addresses (gossip, replication, "
                          "http.listen) must be at most 47 characters");
     if (c->cl_probe_timeout_ms >= c->cl_probe_interval_ms)
-        return conf_fail(x, NULL, "cluster.probe_timeout must be shorter "
+        return conf_fail(x, NULL,
+                         "cluster.probe_timeout must be shorter "
                          "than cluster.probe_interval");
     if (c->cl_seeds_file[0]
         && conf_load_seeds_file(c, c->cl_seeds_file, x->err, x->errlen)
-           != MEMDB_OK)
+               != MEMDB_OK)
         return MEMDB_ERR;
     if (c->admin_token_file[0] && conf_read_token(c, x) != MEMDB_OK)
         return MEMDB_ERR;
@@ -560,8 +603,8 @@ conf_load(conf_t *c, const char *path, char *err, size_t errlen)
             int ch;
             line = col = 0;
             rewind(f);
-            for (size_t i = 0; i < parser.problem_offset
-                 && (ch = getc(f)) != EOF; i++) {
+            for (size_t i = 0;
+                 i < parser.problem_offset && (ch = getc(f)) != EOF; i++) {
                 if (ch == '\n')
                     line++, col = 0;
                 else if ((ch & 0xc0) != 0x80)
@@ -608,8 +651,8 @@ dump_str(int fd, const char *s)
             cp = (cp & 0x0f) << 12 | (uint32_t) (p[1] & 0x3f) << 6
                  | (p[2] & 0x3f);
             len = 3;
-        } else if (cp >= 0xf0 && (p[1] & 0xc0) == 0x80
-                   && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+        } else if (cp >= 0xf0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80
+                   && (p[3] & 0xc0) == 0x80) {
             cp = (cp & 0x07) << 18 | (uint32_t) (p[1] & 0x3f) << 12
                  | (uint32_t) (p[2] & 0x3f) << 6 | (p[3] & 0x3f);
             len = 4;
@@ -639,8 +682,10 @@ dump_str(int fd, const char *s)
 static bool
 dump_section_empty(const conf_t *c, size_t i)
 {
-    for (size_t k = i; k < MEMDB_NELEM(conf_opts)
-         && strcmp(conf_opts[k].section, conf_opts[i].section) == 0; k++) {
+    for (size_t k = i;
+         k < MEMDB_NELEM(conf_opts)
+         && strcmp(conf_opts[k].section, conf_opts[i].section) == 0;
+         k++) {
         const conf_opt_t *o = &conf_opts[k];
         const char *src = (const char *) c + o->off;
 
@@ -737,12 +782,12 @@ static size_t
 opt_size(const conf_opt_t *o)
 {
     switch (o->type) {
-    case CT_STR:   return o->size;
-    case CT_ADDR:  return sizeof(((conf_addr_t *) 0)->text);
-    case CT_BOOL:  return sizeof(bool);
+    case CT_STR: return o->size;
+    case CT_ADDR: return sizeof(((conf_addr_t *) 0)->text);
+    case CT_BOOL: return sizeof(bool);
     case CT_EVERY: return 0;
     case CT_ADDRS: return sizeof(((conf_t *) 0)->cl_seeds);
-    default:       return sizeof(uint64_t);
+    default: return sizeof(uint64_t);
     }
 }
 
@@ -767,12 +812,12 @@ opt_changed(const conf_opt_t *o, const conf_t *a, const conf_t *b)
     if (o->type == CT_ADDRS && a->cl_nseeds != b->cl_nseeds)
         return true;
     return memcmp((const char *) a + o->off, (const char *) b + o->off,
-                  opt_size(o)) != 0;
+                  opt_size(o))
+           != 0;
 }
 
 int
-conf_reload(conf_t *c, char *err, size_t errlen, char *fixed,
-            size_t fixedlen)
+conf_reload(conf_t *c, char *err, size_t errlen, char *fixed, size_t fixedlen)
 {
     static conf_t n;
     size_t used = 0;
@@ -792,13 +837,11 @@ conf_reload(conf_t *c, char *err, size_t errlen, char *fixed,
                 c->persist_snap_ms = n.persist_snap_ms;
                 c->persist_snap_changes = n.persist_snap_changes;
             } else {
-                memcpy((char *) c + o->off, (char *) &n + o->off,
-                       opt_size(o));
+                memcpy((char *) c + o->off, (char *) &n + o->off, opt_size(o));
             }
         } else if (used < fixedlen) {
-            used += (size_t) snprintf(fixed + used, fixedlen - used,
-                                      "%s%s.%s", used ? ", " : "",
-                                      o->section, o->key);
+            used += (size_t) snprintf(fixed + used, fixedlen - used, "%s%s.%s",
+                                      used ? ", " : "", o->section, o->key);
         }
     }
     memcpy(c->admin_token, n.admin_token, sizeof(c->admin_token));

@@ -33,18 +33,18 @@
 #define CTL_CELL_MAX    4096
 
 typedef struct ctl_args_s {
-    bool        json;
+    bool json;
     const char *n, *prefix, *limit, *wait, *tmo;
-    int         argc;           /* the arguments left after the options */
-    char      **argv;
+    int argc; /* the arguments left after the options */
+    char **argv;
 } ctl_args_t;
 
 typedef int ctl_cmd_fn(const ctl_opts_t *o, const ctl_args_t *a);
 
 typedef struct ctl_cmd_s {
     const char *name;
-    const char *accept;         /* option letters: j n p l w t */
-    int         min, max;       /* arguments */
+    const char *accept; /* option letters: j n p l w t */
+    int min, max;       /* arguments */
     ctl_cmd_fn *fn;
     const char *usage;
 } ctl_cmd_t;
@@ -52,9 +52,9 @@ typedef struct ctl_cmd_s {
 /* ---- text output -------------------------------------------------------- */
 
 typedef struct ctl_tbl_s {
-    const char *align;          /* per column: 'l' or 'r' */
-    size_t      ncol, n, cap;   /* n cells so far */
-    char      **cells;
+    const char *align;   /* per column: 'l' or 'r' */
+    size_t ncol, n, cap; /* n cells so far */
+    char **cells;
 } ctl_tbl_t;
 
 static void
@@ -144,7 +144,8 @@ flatten(ctl_tbl_t *t, const cJSON *obj, const char *prefix)
     const cJSON *it;
     char key[256], val[CTL_CELL_MAX];
 
-    cJSON_ArrayForEach(it, obj) {
+    cJSON_ArrayForEach(it, obj)
+    {
         snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "",
                  it->string);
         if (cJSON_IsObject(it))
@@ -296,7 +297,8 @@ cmd_top(const ctl_opts_t *o, const ctl_args_t *a)
         print_raw(&r);
     else if (rc == CTL_OK) {
         tbl_add(&t, "RANK", "WORD", "COUNT");
-        cJSON_ArrayForEach(it, j) {
+        cJSON_ArrayForEach(it, j)
+        {
             snprintf(rank, sizeof(rank), "%d", ++k);
             tbl_add(&t, rank, field(it, "word", w, sizeof(w)),
                     field(it, "count", c, sizeof(c)));
@@ -321,7 +323,7 @@ cmd_dump(const ctl_opts_t *o, const ctl_args_t *a)
         ctl_query(&r.path, "limit", a->limit);
     r.stream = true;
     r.out_path = a->argc > 0 ? a->argv[0] : NULL;
-    rc = ctl_request(o, &r);         /* the node ends it with a newline */
+    rc = ctl_request(o, &r); /* the node ends it with a newline */
     ctl_req_free(&r);
     return rc;
 }
@@ -503,23 +505,22 @@ cmd_cluster(const ctl_opts_t *o, const ctl_args_t *a)
 /* ---- dispatch ----------------------------------------------------------- */
 
 static const ctl_cmd_t cmds[] = {
-    { "status",   "j",   0, 0,  cmd_status,   "status" },
-    { "count",    "j",   1, -1, cmd_count,    "count WORD..." },
-    { "upload",   "jwt", 1, 1,  cmd_upload,
+    { "status", "j", 0, 0, cmd_status, "status" },
+    { "count", "j", 1, -1, cmd_count, "count WORD..." },
+    { "upload", "jwt", 1, 1, cmd_upload,
       "upload FILE|- [--wait N] [--timeout-ms T]" },
-    { "top",      "jn",  0, 0,  cmd_top,      "top [-n K]" },
-    { "dump",     "jpl", 0, 1,  cmd_dump,
-      "dump [FILE] [--prefix P] [--limit N]" },
-    { "snapshot", "j",   0, 0,  cmd_snapshot, "snapshot" },
-    { "cluster",  "j",   1, 2,  cmd_cluster,
+    { "top", "jn", 0, 0, cmd_top, "top [-n K]" },
+    { "dump", "jpl", 0, 1, cmd_dump, "dump [FILE] [--prefix P] [--limit N]" },
+    { "snapshot", "j", 0, 0, cmd_snapshot, "snapshot" },
+    { "cluster", "j", 1, 2, cmd_cluster,
       "cluster nodes | meet HOST:PORT | failover [NODE] | forget NODE" },
 };
 
 static const struct option ctl_lopts[] = {
-    { "json",       no_argument,       NULL, 'j' },
-    { "prefix",     required_argument, NULL, 'p' },
-    { "limit",      required_argument, NULL, 'l' },
-    { "wait",       required_argument, NULL, 'w' },
+    { "json", no_argument, NULL, 'j' },
+    { "prefix", required_argument, NULL, 'p' },
+    { "limit", required_argument, NULL, 'l' },
+    { "wait", required_argument, NULL, 'w' },
     { "timeout-ms", required_argument, NULL, 't' },
     { NULL, 0, NULL, 0 },
 };
@@ -572,7 +573,7 @@ opt_name(int ch)
     case 'l': return "--limit";
     case 'w': return "--wait";
     case 't': return "--timeout-ms";
-    default:  return "an option";
+    default: return "an option";
     }
 }
 
@@ -582,14 +583,15 @@ cmd_opts(const ctl_cmd_t *c, int argc, char **argv, ctl_args_t *a)
 {
     int ch;
 
-    optind = 0;                 /* restart getopt on the command's argv */
+    optind = 0; /* restart getopt on the command's argv */
     opterr = 0;
     while ((ch = getopt_long(argc, argv, ":jn:", ctl_lopts, NULL)) != -1) {
         if (ch == ':')
             ctl_err("%s: missing value for %s", c->name, opt_name(optopt));
         else if (ch == '?')
-            ctl_err("%s: unknown option \"%s\"", c->name, optopt
-                    ? (char[]) { '-', (char) optopt, 0 } : argv[optind - 1]);
+            ctl_err("%s: unknown option \"%s\"", c->name,
+                    optopt ? (char[]) { '-', (char) optopt, 0 }
+                           : argv[optind - 1]);
         else if (!cmd_opt(c, ch, a))
             ctl_err("%s: %s is not an option of this command", c->name,
                     opt_name(ch));
@@ -612,8 +614,8 @@ cmd_parse(const ctl_cmd_t *c, const ctl_opts_t *o, int argc, char **argv,
     a->argc = argc - optind;
     a->argv = argv + optind;
     if (a->argc < c->min || (c->max >= 0 && a->argc > c->max)) {
-        ctl_err("%s: %s", c->name, a->argc < c->min ? "missing argument"
-                : "too many arguments");
+        ctl_err("%s: %s", c->name,
+                a->argc < c->min ? "missing argument" : "too many arguments");
         goto usage;
     }
     if (!digits(a->n) || !digits(a->limit) || !digits(a->wait)

@@ -185,7 +185,7 @@ src_seek(void *arg, curl_off_t off, int origin)
         return CURL_SEEKFUNC_OK;
     }
     if ((uint64_t) off == s->sent)
-        return CURL_SEEKFUNC_OK;     /* nothing read yet: nothing to undo */
+        return CURL_SEEKFUNC_OK; /* nothing read yet: nothing to undo */
     s->rewind_failed = true;
     return CURL_SEEKFUNC_CANTSEEK;
 }
@@ -380,20 +380,20 @@ http_fail(ctl_req_t *r)
     buf_t msg = { 0 };
     const cJSON *it;
 
-    buf_printf(&msg, "%ld%s%s", r->status, r->reason[0] ? " " : "",
-               r->reason);
+    buf_printf(&msg, "%ld%s%s", r->status, r->reason[0] ? " " : "", r->reason);
     if (cJSON_IsString(e))
         buf_printf(&msg, ": %s", e->valuestring);
     else if (r->body.len > 0 && j == NULL) {
         buf_putc(&r->body, '\0');
-        buf_printf(&msg, ": %.*s", (int) MEMDB_MIN(strcspn(r->body.data,
-                   "\r\n"), 200), r->body.data);
+        buf_printf(&msg, ": %.*s",
+                   (int) MEMDB_MIN(strcspn(r->body.data, "\r\n"), 200),
+                   r->body.data);
     }
     if (cJSON_IsObject(j)) {
         /* details such as {"offset": 17} or {"limit": 1024} */
-        cJSON_ArrayForEach(it, j)
-            if (cJSON_IsNumber(it) && strcmp(it->string, "status") != 0)
-                buf_printf(&msg, " (%s %.0f)", it->string, it->valuedouble);
+        cJSON_ArrayForEach(it, j) if (cJSON_IsNumber(it)
+                                      && strcmp(it->string, "status") != 0)
+            buf_printf(&msg, " (%s %.0f)", it->string, it->valuedouble);
     }
     buf_putc(&msg, '\0');
     if (!r->quiet)
@@ -414,10 +414,8 @@ unreachable(CURLcode rc)
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
-    case CURLE_PARTIAL_FILE:
-        return true;
-    default:
-        return false;
+    case CURLE_PARTIAL_FILE: return true;
+    default: return false;
     }
 }
 
@@ -443,8 +441,10 @@ curl_fail(ctl_req_t *r, CURL *h, CURLcode rc, const char *ebuf)
         return CTL_BAD;
     }
     if (rc == CURLE_WRITE_ERROR && r->werr) {
-        ctl_err("%s: %s", r->out_path && strcmp(r->out_path, "-") != 0
-                ? r->out_path : "stdout", strerror(r->werr));
+        ctl_err("%s: %s",
+                r->out_path && strcmp(r->out_path, "-") != 0 ? r->out_path
+                                                             : "stdout",
+                strerror(r->werr));
         return CTL_BAD;
     }
     if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL) {
@@ -490,7 +490,7 @@ ctl_request(const ctl_opts_t *o, ctl_req_t *r)
     }
     r->out = NULL;
     if (ret != CTL_OK && r->created)
-        remove(r->out_path);      /* no half-written dump */
+        remove(r->out_path); /* no half-written dump */
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
     buf_free(&url);

@@ -21,11 +21,11 @@
 
 /* The first problem found in LSN order, for truncate. */
 typedef struct log_fault_s {
-    bool     found;
-    int      seg;             /* index in the listing */
+    bool found;
+    int seg; /* index in the listing */
     uint64_t off;
     uint64_t after_lsn;
-    char     what[256];
+    char what[256];
 } log_fault_t;
 
 static void
@@ -99,8 +99,8 @@ walk_segments(const char *log_dir, bool report, log_fault_t *f,
         if (next == 0)
             next = r.hdr.first_lsn;
         if (r.hdr.first_lsn > next && report)
-            printf("%s: lsns %llu..%llu are missing before it\n",
-                   segs[i].path, (unsigned long long) next,
+            printf("%s: lsns %llu..%llu are missing before it\n", segs[i].path,
+                   (unsigned long long) next,
                    (unsigned long long) (r.hdr.first_lsn - 1));
         if (r.hdr.first_lsn > next)
             bad++;
@@ -113,8 +113,10 @@ walk_segments(const char *log_dir, bool report, log_fault_t *f,
             if (h->lsn < next)
                 continue;
             if (h->lsn != next) {
-                snprintf(what, sizeof(what), "lsn %llu where %llu was "
-                         "expected", (unsigned long long) h->lsn,
+                snprintf(what, sizeof(what),
+                         "lsn %llu where %llu was "
+                         "expected",
+                         (unsigned long long) h->lsn,
                          (unsigned long long) next);
                 break;
             }
@@ -192,7 +194,8 @@ log_truncate(const char *data, bool yes)
     }
     n = seg_list(log_dir, &segs);
     printf("%s %s at offset %llu (%s): every record after lsn %llu is "
-           "dropped\n", yes ? "cutting" : "would cut", segs[f.seg].path,
+           "dropped\n",
+           yes ? "cutting" : "would cut", segs[f.seg].path,
            (unsigned long long) f.off, f.what,
            (unsigned long long) f.after_lsn);
     for (int i = f.seg + 1; i < n; i++)
@@ -230,9 +233,11 @@ print_record(const rec_hdr_t *h, const void *rec, bool json)
     bool first = true;
 
     if (json)
-        buf_printf(&b, "{\"lsn\":%llu,\"epoch\":%llu,\"type\":\"%s\","
-                   "\"words\":{", (unsigned long long) h->lsn,
-                   (unsigned long long) h->epoch, type);
+        buf_printf(&b,
+                   "{\"lsn\":%llu,\"epoch\":%llu,\"type\":\"%s\","
+                   "\"words\":{",
+                   (unsigned long long) h->lsn, (unsigned long long) h->epoch,
+                   type);
     else
         buf_printf(&b, "lsn %llu epoch %llu %s %u words:",
                    (unsigned long long) h->lsn, (unsigned long long) h->epoch,
@@ -356,7 +361,7 @@ log_counts(const char *data)
     for (size_t i = 0, k = 0; i < a.n; i++) {
         const agg_ent_t *e = &a.ents[order[i]];
         if (ht_internal(agg_key(&a, e), e->len))
-            continue;                /* merge tokens are not words */
+            continue; /* merge tokens are not words */
         if (k++ > 0)
             buf_putc(&b, ',');
         json_str(&b, agg_key(&a, e), e->len);
@@ -402,7 +407,7 @@ ctl_log(const ctl_opts_t *o, int argc, char **argv)
             json = true;
         else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc
                  && parse_lsn(argv[i + 1], &from))
-            i++;        /* NOLINT(bugprone-branch-clone): as --to does */
+            i++; /* NOLINT(bugprone-branch-clone): as --to does */
         else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc
                  && parse_lsn(argv[i + 1], &to))
             i++;
@@ -424,6 +429,7 @@ ctl_log(const ctl_opts_t *o, int argc, char **argv)
     if (strcmp(sub, "counts") == 0)
         return log_counts(data);
     ctl_err("log: unknown subcommand \"%s\" (verify, print, truncate, "
-            "counts)", sub);
+            "counts)",
+            sub);
     return CTL_USAGE;
 }

@@ -20,7 +20,7 @@ json_str(buf_t *b, const char *s, size_t len)
         buf_append(b, run, (size_t) (p - run));
         run = p + 1;
         switch (c) {
-        case '"':  buf_append(b, "\\\"", 2); break;
+        case '"': buf_append(b, "\\\"", 2); break;
         case '\\': buf_append(b, "\\\\", 2); break;
         case '\n': buf_append(b, "\\n", 2); break;
         case '\r': buf_append(b, "\\r", 2); break;

@@ -14,27 +14,27 @@
 #define LOADER_QUEUE 8
 
 typedef struct lbatch_s {
-    ht_op_t  ops[LOADER_BATCH];
-    size_t   off[LOADER_BATCH];
-    size_t   n;
-    buf_t    keys;
+    ht_op_t ops[LOADER_BATCH];
+    size_t off[LOADER_BATCH];
+    size_t n;
+    buf_t keys;
 } lbatch_t;
 
 struct loader_s {
-    shm_t           *shm;
-    pthread_t        th[LOADER_MAX_THREADS];
-    unsigned         nth;
-    pthread_mutex_t  mu;
-    pthread_cond_t   cv_work;       /* a batch is queued, or stop */
-    pthread_cond_t   cv_free;       /* a batch went back to the pool */
-    lbatch_t        *queue[LOADER_QUEUE];
-    size_t           qn;
-    lbatch_t        *pool[LOADER_QUEUE + LOADER_MAX_THREADS + 1];
-    size_t           pn;
-    unsigned         busy;          /* batches being applied */
-    lbatch_t        *cur;           /* being filled by the reader */
-    bool             stop;
-    bool             full;          /* the table ran out of memory */
+    shm_t *shm;
+    pthread_t th[LOADER_MAX_THREADS];
+    unsigned nth;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work; /* a batch is queued, or stop */
+    pthread_cond_t cv_free; /* a batch went back to the pool */
+    lbatch_t *queue[LOADER_QUEUE];
+    size_t qn;
+    lbatch_t *pool[LOADER_QUEUE + LOADER_MAX_THREADS + 1];
+    size_t pn;
+    unsigned busy; /* batches being applied */
+    lbatch_t *cur; /* being filled by the reader */
+    bool stop;
+    bool full; /* the table ran out of memory */
 };
 
 static void
@@ -50,7 +50,8 @@ batch_apply(loader_t *l, lbatch_t *b)
         ht_prefetch(ht, &b->ops[i], m);
         for (size_t j = i; j < i + m; j++)
             if (ht_incr(ht, b->ops[j].h, b->ops[j].key, b->ops[j].len,
-                        b->ops[j].delta, &pg) != MEMDB_OK)
+                        b->ops[j].delta, &pg)
+                != MEMDB_OK)
                 l->full = true;
     }
     b->n = 0;
@@ -118,7 +119,7 @@ loader_submit(loader_t *l)
         return;
     }
     pthread_mutex_lock(&l->mu);
-    while (l->qn == LOADER_QUEUE) {          /* helpers behind: help */
+    while (l->qn == LOADER_QUEUE) { /* helpers behind: help */
         lbatch_t *b = l->queue[--l->qn];
         pthread_mutex_unlock(&l->mu);
         batch_apply(l, b);
@@ -146,7 +147,7 @@ loader_add(void *arg, const char *w, size_t len, uint64_t n)
     buf_append(&b->keys, w, len);
     if (b->n == LOADER_BATCH) {
         loader_submit(l);
-        notify_extend();          /* a long recovery: ask systemd for time */
+        notify_extend(); /* a long recovery: ask systemd for time */
     }
     return l->full ? MEMDB_ERR : MEMDB_OK;
 }

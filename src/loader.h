@@ -24,9 +24,9 @@ typedef struct loader_s loader_t;
 /* nthreads: helper threads to start (0 = apply in the caller only). */
 loader_t *loader_new(shm_t *shm, unsigned nthreads);
 /* A recover_sink_t that feeds this loader. */
-void      loader_sink(loader_t *l, recover_sink_t *sink);
+void loader_sink(loader_t *l, recover_sink_t *sink);
 /* Waits for every batch; frees the loader.  MEMDB_ERR if the table
  * filled up. */
-int       loader_finish(loader_t *l);
+int loader_finish(loader_t *l);
 
 #endif

@@ -18,20 +18,21 @@
 static struct {
     char node[64];
     char role[32];
-    int  level;
+    int level;
     char file[4096];
     char activity[4096];
-    int  fd;            /* server log */
-    int  act_fd;        /* activity log, -1 when off */
-    bool journal;       /* prefix lines with <N> for journald */
+    int fd;       /* server log */
+    int act_fd;   /* activity log, -1 when off */
+    bool journal; /* prefix lines with <N> for journald */
     bool color;
     char act_buf[LOG_ACT_BUF];
     size_t act_len;
-} lg = { .node = "-", .role = "memdbd", .level = LOG_LVL_INFO, .fd = 2,
-         .act_fd = -1 };
+} lg = {
+    .node = "-", .role = "memdbd", .level = LOG_LVL_INFO, .fd = 2, .act_fd = -1
+};
 
 static const char *lvl_name[] = { "ERROR", "WARN", "INFO", "DEBUG" };
-static const int   lvl_prio[] = { 3, 4, 6, 7 };   /* syslog priorities */
+static const int lvl_prio[] = { 3, 4, 6, 7 }; /* syslog priorities */
 
 static int
 open_log(const char *path)
@@ -246,8 +247,7 @@ log_activity(const char *client, const char *method, const char *path,
     if (ts.tv_sec != stamp_sec) {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        stamp_len = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S.",
-                             &tm);
+        stamp_len = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S.", &tm);
         stamp_sec = ts.tv_sec;
     }
     act_put(stamp, stamp_len);

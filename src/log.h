@@ -23,12 +23,12 @@ enum {
 };
 
 /* Sets the node id, role and level; opens the files ("-" is stderr). */
-int  log_init(const char *node_id, const char *file, const char *activity,
-              int level);
+int log_init(const char *node_id, const char *file, const char *activity,
+             int level);
 void log_set_role(const char *role);
 void log_set_level(int level);
-int  log_level_parse(const char *s);   /* -1 when unknown */
-int  log_reopen(void);
+int log_level_parse(const char *s); /* -1 when unknown */
+int log_reopen(void);
 /* New paths (a reload); takes effect at the next log_reopen(). */
 void log_set_files(const char *file, const char *activity);
 void log_close(void);

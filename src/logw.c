@@ -24,8 +24,8 @@ logw_fail(logw_t *lw, const char *what, uint64_t now_ms)
 
     if (lw->err == 0)
         log_error("%s on segment %020llu failed: %s; uploads are refused "
-                  "until the disk works again", what,
-                  (unsigned long long) lw->seg_first, strerror(e));
+                  "until the disk works again",
+                  what, (unsigned long long) lw->seg_first, strerror(e));
     lw->err = e ? e : EIO;
     atomic_store(&lw->shm->node->disk_errno, (uint32_t) lw->err);
     if (lw->fd >= 0) {
@@ -214,8 +214,8 @@ logw_run(logw_t *lw, uint64_t now_ms)
         lw->written_lsn = last;
         atomic_store(&lw->shm->node->written_lsn, last);
         if (lw->mode == FSYNC_NO) {
-            lw->synced_pos = end_pos;      /* room can go back at once */
-            lw->synced_lsn = last;         /* ...so a retry starts after it */
+            lw->synced_pos = end_pos; /* room can go back at once */
+            lw->synced_lsn = last;    /* ...so a retry starts after it */
             lw->seg_synced = lw->seg_bytes;
         }
     }
@@ -243,7 +243,7 @@ logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed)
     if (lw->fd < 0)
         return MEMDB_ERR;
     if (lw->seg_bytes == SEG_HDR) {
-        *sealed = lw->seg_first - 1;      /* nothing in the current one */
+        *sealed = lw->seg_first - 1; /* nothing in the current one */
         return MEMDB_OK;
     }
     /* `no` still seals with an fsync: snapshots read sealed segments */

@@ -28,42 +28,42 @@
 #include <sys/uio.h>
 
 typedef struct logw_s {
-    shm_t        *shm;
-    char          dir[1100];
-    int           mode;
-    uint64_t      seg_max;
-    int           fd;             /* current segment; -1 after an error */
-    uint64_t      seg_first;
-    uint64_t      seg_bytes;      /* complete records written */
-    uint64_t      seg_synced;     /* bytes known durable */
-    uint64_t      cursor;         /* ring position of the next record */
-    uint64_t      written_pos, synced_pos;
-    uint64_t      written_lsn, synced_lsn;
-    uint64_t      last_sync_ms;
-    int           err;
-    uint64_t      retry_ms;
-    buf_t         noop;
+    shm_t *shm;
+    char dir[1100];
+    int mode;
+    uint64_t seg_max;
+    int fd; /* current segment; -1 after an error */
+    uint64_t seg_first;
+    uint64_t seg_bytes;  /* complete records written */
+    uint64_t seg_synced; /* bytes known durable */
+    uint64_t cursor;     /* ring position of the next record */
+    uint64_t written_pos, synced_pos;
+    uint64_t written_lsn, synced_lsn;
+    uint64_t last_sync_ms;
+    int err;
+    uint64_t retry_ms;
+    buf_t noop;
     struct iovec *iov;
-    size_t        iov_cap;
+    size_t iov_cap;
     /* counters for status and metrics */
-    uint64_t      fsyncs;
-    uint64_t      fsync_ns;
-    uint64_t      bytes;
+    uint64_t fsyncs;
+    uint64_t fsync_ns;
+    uint64_t bytes;
 } logw_t;
 
 /* Opens a new segment at first_lsn (the ring's next LSN).  The ring must be
  * empty. */
-int  logw_open(logw_t *lw, shm_t *shm, const char *dir, int mode,
-               uint64_t seg_max, uint64_t first_lsn);
+int logw_open(logw_t *lw, shm_t *shm, const char *dir, int mode,
+              uint64_t seg_max, uint64_t first_lsn);
 /* Writes what is ready and syncs as the mode says.  Returns true if it made
  * progress (new durable LSNs or ring room). */
 bool logw_run(logw_t *lw, uint64_t now_ms);
 /* Forces an fsync of everything written. */
-int  logw_sync(logw_t *lw, uint64_t now_ms);
+int logw_sync(logw_t *lw, uint64_t now_ms);
 /* Seals the current segment (sync, start a new one) if it holds records.
  * *sealed gets the last LSN of the sealed segments.  MEMDB_ERR on disk
  * errors. */
-int  logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed);
+int logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed);
 /* Ring position up to which room can be given back. */
 uint64_t logw_release_pos(const logw_t *lw);
 /* First LSN of the current segment (segments before it are sealed). */

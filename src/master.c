@@ -50,20 +50,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MASTER_TICK_MS       100
-#define MASTER_STOP_MS       15000
-#define RESPAWN_MIN_MS       100
-#define RESPAWN_MAX_MS       5000
-#define RESPAWN_STABLE_MS    10000
+#define MASTER_TICK_MS    100
+#define MASTER_STOP_MS    15000
+#define RESPAWN_MIN_MS    100
+#define RESPAWN_MAX_MS    5000
+#define RESPAWN_STABLE_MS 10000
 
 typedef struct child_s {
-    pid_t    pid;
-    int      wake_fd;
+    pid_t pid;
+    int wake_fd;
     uint64_t started_ms;
-    uint64_t respawn_at;        /* 0: not waiting */
+    uint64_t respawn_at; /* 0: not waiting */
     uint64_t backoff_ms;
-    bool     disabled;          /* exited 2 */
-    bool     used;              /* this slot has a child */
+    bool disabled; /* exited 2 */
+    bool used;     /* this slot has a child */
 } child_t;
 
 /* Every child slot in use: workers 0..N-1 and the replicator. */
@@ -74,21 +74,21 @@ typedef struct child_s {
 /* NOLINTEND(bugprone-macro-parentheses) */
 
 typedef struct master_s {
-    conf_t   *conf;
-    shm_t     shm;
-    int       listen_fd;
-    int       sig_fd;
-    int       epfd;
-    int       notify_fd;
-    int       pdeath[2];
-    unsigned  nworkers;
-    child_t   workers[SHM_MAX_WORKERS];
-    bool      stopping;
-    uint64_t  stop_deadline;
-    bool      ready;             /* READY=1 sent */
-    uint64_t  watchdog_ms;       /* 0: off */
-    uint64_t  next_watchdog;
-    uint64_t  next_status;
+    conf_t *conf;
+    shm_t shm;
+    int listen_fd;
+    int sig_fd;
+    int epfd;
+    int notify_fd;
+    int pdeath[2];
+    unsigned nworkers;
+    child_t workers[SHM_MAX_WORKERS];
+    bool stopping;
+    uint64_t stop_deadline;
+    bool ready;           /* READY=1 sent */
+    uint64_t watchdog_ms; /* 0: off */
+    uint64_t next_watchdog;
+    uint64_t next_status;
     persist_t persist;
 } master_t;
 
@@ -100,7 +100,7 @@ master_listen(master_t *m)
     const conf_addr_t *a = &m->conf->http_listen;
     int fd, one = 1;
 
-    fd = notify_listen_fd();                 /* socket activation */
+    fd = notify_listen_fd(); /* socket activation */
     if (fd >= 0) {
         util_set_nonblock(fd);
         m->listen_fd = fd;
@@ -206,8 +206,8 @@ master_finish_inflight(master_t *m, unsigned slot)
     from = atomic_load(&w->progress);
     if (atomic_load(&s->pos) == pos && atomic_load(&s->state) == RING_READY) {
         log_warn("%s %u died applying lsn %llu: applying the rest from "
-                 "word %u", child_name(slot), slot,
-                 (unsigned long long) s->lsn, from);
+                 "word %u",
+                 child_name(slot), slot, (unsigned long long) s->lsn, from);
         shm_apply(&m->shm, ring_slot_rec(s), from, -1, NULL);
     }
     atomic_store(&w->inflight_pos, SHM_NONE);
@@ -219,7 +219,7 @@ master_child_died(master_t *m, pid_t pid, int status)
     uint64_t now = util_now_ms();
     unsigned repaired;
 
-    FOR_CHILDREN(m, i) {
+    FOR_CHILDREN (m, i) {
         child_t *ch = &m->workers[i];
         if (ch->pid != pid)
             continue;
@@ -228,8 +228,8 @@ master_child_died(master_t *m, pid_t pid, int status)
             log_warn("%s %u (pid %d) killed by signal %d", child_name(i), i,
                      pid, WTERMSIG(status));
         else if (WEXITSTATUS(status) != 0 || !m->stopping)
-            log_warn("%s %u (pid %d) exited with status %d", child_name(i),
-                     i, pid, WEXITSTATUS(status));
+            log_warn("%s %u (pid %d) exited with status %d", child_name(i), i,
+                     pid, WEXITSTATUS(status));
         repaired = shm_repair_dead(&m->shm, pid, (int) i);
         if (repaired > 0)
             log_warn("repaired %u locks or ring slots left by pid %d",
@@ -250,8 +250,9 @@ master_child_died(master_t *m, pid_t pid, int status)
         }
         if (now - ch->started_ms > RESPAWN_STABLE_MS)
             ch->backoff_ms = 0;
-        ch->backoff_ms = ch->backoff_ms == 0 ? RESPAWN_MIN_MS
-                         : MEMDB_MIN(ch->backoff_ms * 2, RESPAWN_MAX_MS);
+        ch->backoff_ms = ch->backoff_ms == 0
+                             ? RESPAWN_MIN_MS
+                             : MEMDB_MIN(ch->backoff_ms * 2, RESPAWN_MAX_MS);
         ch->respawn_at = now + ch->backoff_ms;
         return;
     }
@@ -281,7 +282,7 @@ master_stop(master_t *m)
     m->stopping = true;
     m->stop_deadline = util_now_ms() + MASTER_STOP_MS;
     atomic_store(&m->shm.node->accepting, 0);
-    FOR_CHILDREN(m, i)
+    FOR_CHILDREN (m, i)
         if (m->workers[i].pid > 0)
             kill(m->workers[i].pid, SIGTERM);
 }
@@ -303,11 +304,11 @@ master_reload(master_t *m)
         if (fixed[0])
             log_warn("reload: %s changed but need a restart to take effect",
                      fixed);
-        log_info("configuration reloaded from %s", m->conf->path[0]
-                 ? m->conf->path : "(defaults)");
+        log_info("configuration reloaded from %s",
+                 m->conf->path[0] ? m->conf->path : "(defaults)");
     }
     log_reopen();
-    FOR_CHILDREN(m, i)
+    FOR_CHILDREN (m, i)
         if (m->workers[i].pid > 0)
             kill(m->workers[i].pid, SIGHUP);
     notify_ready();
@@ -320,15 +321,9 @@ master_signals(master_t *m)
 
     while (read(m->sig_fd, &si, sizeof(si)) == sizeof(si)) {
         switch (si.ssi_signo) {
-        case SIGCHLD:
-            master_reap(m);
-            break;
-        case SIGHUP:
-            master_reload(m);
-            break;
-        default:
-            master_stop(m);
-            break;
+        case SIGCHLD: master_reap(m); break;
+        case SIGHUP: master_reload(m); break;
+        default: master_stop(m); break;
         }
     }
 }
@@ -339,7 +334,7 @@ master_wake_workers(master_t *m)
 {
     uint64_t one = 1;
 
-    FOR_CHILDREN(m, i) {
+    FOR_CHILDREN (m, i) {
         shm_worker_t *w = shm_worker(&m->shm, i);
         if (m->workers[i].pid > 0 && atomic_exchange(&w->want_wake, 0))
             (void) write(m->workers[i].wake_fd, &one, sizeof(one));
@@ -355,7 +350,7 @@ master_release(master_t *m, bool progress)
     ring_t *r = &m->shm.ring;
     uint64_t upto = logw_release_pos(&m->persist.lw);
 
-    FOR_CHILDREN(m, i) {
+    FOR_CHILDREN (m, i) {
         uint64_t p = atomic_load(&shm_worker(&m->shm, i)->inflight_pos);
         if (p < upto)
             upto = p;
@@ -373,7 +368,7 @@ master_respawn(master_t *m)
 {
     uint64_t now = util_now_ms();
 
-    FOR_CHILDREN(m, i) {
+    FOR_CHILDREN (m, i) {
         child_t *ch = &m->workers[i];
         if (ch->pid == 0 && !ch->disabled && ch->respawn_at != 0
             && now >= ch->respawn_at) {
@@ -391,7 +386,7 @@ master_alive(const master_t *m, unsigned *usable)
 {
     unsigned n = 0, u = 0;
 
-    FOR_CHILDREN(m, i) {
+    FOR_CHILDREN (m, i) {
         n += m->workers[i].pid > 0;
         u += i != SHM_REPL_SLOT && !m->workers[i].disabled;
     }
@@ -416,8 +411,10 @@ master_recover(master_t *m)
     loader_sink(ld, &sink);
     int rc = recover_run(m->conf->data_dir, &sink, &rs, err, sizeof(err));
     if (loader_finish(ld) != MEMDB_OK && rc == MEMDB_OK) {
-        snprintf(err, sizeof(err), "store.max_memory is too small for the "
-                 "data in %s", m->conf->data_dir);
+        snprintf(err, sizeof(err),
+                 "store.max_memory is too small for the "
+                 "data in %s",
+                 m->conf->data_dir);
         rc = MEMDB_ERR;
     }
     if (rc != MEMDB_OK) {
@@ -428,8 +425,8 @@ master_recover(master_t *m)
     atomic_store(&n->written_lsn, rs.last_lsn);
     atomic_store(&n->durable_lsn, rs.last_lsn);
     atomic_store(&n->fsync_mode, (uint32_t) m->conf->persist_fsync);
-    atomic_store(&n->role, conf_clustered(m->conf) ? ROLE_REPLICA
-                                                   : ROLE_STANDALONE);
+    atomic_store(&n->role,
+                 conf_clustered(m->conf) ? ROLE_REPLICA : ROLE_STANDALONE);
     atomic_store(&n->clustered, conf_clustered(m->conf));
     atomic_store(&n->epoch, rs.last_epoch);
     atomic_store(&m->shm.cluster->applied_lsn, rs.last_lsn);
@@ -441,8 +438,9 @@ master_recover(master_t *m)
     snprintf(n->rec_truncated, sizeof(n->rec_truncated), "%s", rs.truncated);
     snprintf(n->snap_path, sizeof(n->snap_path), "%s", rs.snap_path);
     log_info("recovered lsn %llu in %llu ms: snapshot at lsn %llu (%llu "
-             "words) and %llu records", (unsigned long long) rs.last_lsn,
-             (unsigned long long) rs.ms, (unsigned long long) rs.snap_lsn,
+             "words) and %llu records",
+             (unsigned long long) rs.last_lsn, (unsigned long long) rs.ms,
+             (unsigned long long) rs.snap_lsn,
              (unsigned long long) rs.snap_words,
              (unsigned long long) rs.records);
     return persist_init(&m->persist, m->conf, &m->shm, &rs);
@@ -494,7 +492,7 @@ master_setup(master_t *m)
         m->workers[i].used = true;
     if (conf_clustered(m->conf))
         m->workers[SHM_REPL_SLOT].used = true;
-    FOR_CHILDREN(m, i) {
+    FOR_CHILDREN (m, i) {
         m->workers[i].wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (m->workers[i].wake_fd < 0) {
             log_errno("eventfd() failed");
@@ -524,7 +522,7 @@ master_check_ready(master_t *m)
 {
     if (m->ready || m->stopping)
         return;
-    FOR_CHILDREN(m, i)
+    FOR_CHILDREN (m, i)
         if (!m->workers[i].disabled
             && !atomic_load(&shm_worker(&m->shm, i)->ready))
             return;
@@ -542,14 +540,14 @@ master_watchdog(master_t *m, uint64_t now)
     if (limit == 0 || now < m->next_watchdog)
         return;
     m->next_watchdog = now + limit / 3;
-    FOR_CHILDREN(m, i) {
+    FOR_CHILDREN (m, i) {
         child_t *ch = &m->workers[i];
         uint64_t hb = atomic_load(&shm_worker(&m->shm, i)->heartbeat_ms);
-        if (ch->pid > 0 && now - ch->started_ms > limit && now - hb > limit
-            / 2) {
+        if (ch->pid > 0 && now - ch->started_ms > limit
+            && now - hb > limit / 2) {
             log_warn("%s %u has not run its loop for %llu ms: no watchdog "
-                     "ping", child_name(i), i,
-                     (unsigned long long) (now - hb));
+                     "ping",
+                     child_name(i), i, (unsigned long long) (now - hb));
             return;
         }
     }
@@ -569,8 +567,10 @@ master_status(master_t *m, uint64_t now)
         return;
     m->next_status = now + 1000;
     ht_totals(&m->shm.ht, &distinct, &total);
-    snprintf(s, sizeof(s), "%s, epoch %llu, lsn %llu, %llu words (%llu "
-             "distinct)%s", role < 3 ? roles[role] : "?",
+    snprintf(s, sizeof(s),
+             "%s, epoch %llu, lsn %llu, %llu words (%llu "
+             "distinct)%s",
+             role < 3 ? roles[role] : "?",
              (unsigned long long) atomic_load(&n->epoch),
              (unsigned long long) atomic_load(&n->written_lsn),
              (unsigned long long) total, (unsigned long long) distinct,
@@ -594,7 +594,7 @@ master_loop(master_t *m)
             return MEMDB_EXIT_FATAL;
         }
         if (m->stopping && util_now_ms() > m->stop_deadline) {
-            FOR_CHILDREN(m, i)
+            FOR_CHILDREN (m, i)
                 if (m->workers[i].pid > 0)
                     kill(m->workers[i].pid, SIGKILL);
         }
@@ -612,8 +612,8 @@ master_loop(master_t *m)
         bool progress = persist_run(&m->persist, util_now_ms());
         atomic_store(&m->shm.node->fsyncs, m->persist.lw.fsyncs);
         atomic_store(&m->shm.node->fsync_ns, m->persist.lw.fsync_ns);
-        master_release(m, progress
-                       || atomic_load(&m->shm.node->written_lsn) != written);
+        master_release(
+            m, progress || atomic_load(&m->shm.node->written_lsn) != written);
         if (!m->stopping)
             master_respawn(m);
         uint64_t now = util_now_ms();
@@ -637,11 +637,11 @@ master_run(conf_t *conf)
     m.nworkers = (unsigned) MEMDB_MIN(conf->http_workers, SHM_REPL_SLOT);
     m.watchdog_ms = notify_watchdog_ms();
     log_set_role("master");
-    proctitle_set("memdbd: master -c %s", conf->path[0] ? conf->path
-                  : "(defaults)");
+    proctitle_set("memdbd: master -c %s",
+                  conf->path[0] ? conf->path : "(defaults)");
     if (master_setup(&m) != MEMDB_OK)
         return MEMDB_EXIT_CONFIG;
-    FOR_CHILDREN(&m, i)
+    FOR_CHILDREN (&m, i)
         if (master_spawn(&m, i) != MEMDB_OK)
             return MEMDB_EXIT_FATAL;
     {

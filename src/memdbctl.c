@@ -26,7 +26,8 @@ ctl_err(const char *fmt, ...)
 static void
 usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "Usage: memdbctl [--node URL] [--json] [--token-file FILE] COMMAND "
         "[ARGS]\n"
         "\n"
@@ -88,7 +89,7 @@ main(int argc, char **argv)
         case 't': token_file = optarg; break;
         case 'h': usage(stdout); return CTL_OK;
         case 'V': printf("memdbctl %s\n", MEMDB_VERSION); return CTL_OK;
-        default:  usage(stderr); return CTL_USAGE;
+        default: usage(stderr); return CTL_USAGE;
         }
     }
     log_set_level(LOG_LVL_ERROR);

@@ -19,20 +19,20 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-        "Usage: memdbd [-c FILE] [--check-config] [--help] [--version]\n"
-        "\n"
-        "memdb: an in-memory, highly available word-count database.\n"
-        "\n"
-        "  -c, --config FILE    read the configuration from FILE (YAML,\n"
-        "                       see memdb.yaml(5)); without it, defaults\n"
-        "  -t, --check-config   check the configuration and exit\n"
-        "  -v, --verbose        with --check-config: print the effective\n"
-        "                       configuration\n"
-        "  -h, --help           show this help and exit\n"
-        "  -V, --version        show the version and exit\n"
-        "\n"
-        "Exit status: 0 clean stop, 1 fatal error, 2 configuration or\n"
-        "start-up error.  See memdbd(8).\n");
+            "Usage: memdbd [-c FILE] [--check-config] [--help] [--version]\n"
+            "\n"
+            "memdb: an in-memory, highly available word-count database.\n"
+            "\n"
+            "  -c, --config FILE    read the configuration from FILE (YAML,\n"
+            "                       see memdb.yaml(5)); without it, defaults\n"
+            "  -t, --check-config   check the configuration and exit\n"
+            "  -v, --verbose        with --check-config: print the effective\n"
+            "                       configuration\n"
+            "  -h, --help           show this help and exit\n"
+            "  -V, --version        show the version and exit\n"
+            "\n"
+            "Exit status: 0 clean stop, 1 fatal error, 2 configuration or\n"
+            "start-up error.  See memdbd(8).\n");
 }
 
 int
@@ -59,7 +59,7 @@ main(int argc, char **argv)
         case 'v': verbose = true; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("memdbd %s\n", MEMDB_VERSION); return 0;
-        default:  usage(stderr); return MEMDB_EXIT_CONFIG;
+        default: usage(stderr); return MEMDB_EXIT_CONFIG;
         }
     }
     if (optind < argc) {
@@ -77,7 +77,7 @@ main(int argc, char **argv)
     if (check) {
         printf("%s: configuration OK\n", path ? path : "(defaults)");
         if (verbose) {
-            fflush(stdout);            /* conf_dump writes to the fd */
+            fflush(stdout); /* conf_dump writes to the fd */
             conf_dump(&conf, 1);
         }
         return 0;
@@ -88,7 +88,8 @@ main(int argc, char **argv)
         return MEMDB_EXIT_CONFIG;
     }
     if (log_init(conf.node_id, conf.log_file, conf.log_activity,
-                 (int) conf.log_level) != MEMDB_OK)
+                 (int) conf.log_level)
+        != MEMDB_OK)
         return MEMDB_EXIT_CONFIG;
     proctitle_init(argc, argv);
     return master_run(&conf);

@@ -18,7 +18,7 @@
 #include "memdb.h"
 
 /* Must run in the master before any fork (sd_listen_fds checks the pid). */
-int  notify_listen_fd(void);
+int notify_listen_fd(void);
 void notify_ready(void);
 void notify_reloading(void);
 void notify_stopping(void);

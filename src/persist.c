@@ -80,7 +80,8 @@ persist_child(persist_t *p, uint64_t target)
     signal(SIGTERM, SIG_DFL);
     if (snap_compact(p->snap_dir, p->log_dir, prev, target,
                      atomic_load(&p->shm->node->epoch), out, sizeof(out), err,
-                     sizeof(err)) != MEMDB_OK) {
+                     sizeof(err))
+        != MEMDB_OK) {
         log_error("snapshot at lsn %llu failed: %s",
                   (unsigned long long) target, err);
         util_child_exit(MEMDB_EXIT_FATAL);
@@ -98,9 +99,9 @@ persist_start_snapshot(persist_t *p, uint64_t now_ms, uint64_t req)
     pid_t pid;
 
     if (logw_rotate(&p->lw, now_ms, &sealed) != MEMDB_OK)
-        return;                          /* retried on the next turn */
+        return; /* retried on the next turn */
     p->last_snap_ms = now_ms;
-    if (sealed <= p->snap_lsn) {         /* nothing new: answer at once */
+    if (sealed <= p->snap_lsn) { /* nothing new: answer at once */
         atomic_store(&p->shm->node->snap_done, req);
         return;
     }
@@ -127,7 +128,8 @@ persist_snapshot_due(persist_t *p, uint64_t now_ms)
         return false;
     if (c->persist_snap_changes && changes >= c->persist_snap_changes)
         return true;
-    return c->persist_snap_ms && now_ms - p->last_snap_ms >= c->persist_snap_ms;
+    return c->persist_snap_ms
+           && now_ms - p->last_snap_ms >= c->persist_snap_ms;
 }
 
 /* A replica installed its leader's snapshot (full sync): its own log is
@@ -145,7 +147,7 @@ persist_rebase(persist_t *p, uint64_t lsn)
     char keep[1100];
 
     if (p->lw.cursor != head)
-        return;                            /* not written out yet */
+        return; /* not written out yet */
     if (p->child > 0) {
         int st;
         kill(p->child, SIGKILL);
@@ -171,7 +173,8 @@ persist_rebase(persist_t *p, uint64_t lsn)
     atomic_store(&r->hdr->next_lsn, lsn);
     lock_release(&r->hdr->lock);
     if (logw_open(&p->lw, p->shm, p->log_dir, (int) p->conf->persist_fsync,
-                  p->conf->persist_segment_size, lsn) != MEMDB_OK)
+                  p->conf->persist_segment_size, lsn)
+        != MEMDB_OK)
         return;
     atomic_store(&n->written_lsn, lsn - 1);
     atomic_store(&n->durable_lsn, lsn - 1);
@@ -238,7 +241,8 @@ persist_shutdown(persist_t *p)
     int status;
 
     for (int i = 0; i < 10000 && p->lw.err == 0
-         && p->lw.cursor != atomic_load(&p->shm->ring.hdr->head); i++)
+                    && p->lw.cursor != atomic_load(&p->shm->ring.hdr->head);
+         i++)
         logw_run(&p->lw, now);
     logw_sync(&p->lw, now);
     if (p->child > 0) {

@@ -22,23 +22,23 @@
 
 typedef struct persist_s {
     const conf_t *conf;
-    shm_t        *shm;
-    logw_t        lw;
-    char          log_dir[1100];
-    char          snap_dir[1100];
-    pid_t         child;
-    uint64_t      child_target;
-    uint64_t      child_req;       /* snap_req value it answers */
-    uint64_t      child_start_ms;
-    uint64_t      snap_lsn;
-    char          snap_path[1100];
-    uint64_t      last_snap_ms;
-    uint64_t      pending_req;     /* requests seen but not started */
+    shm_t *shm;
+    logw_t lw;
+    char log_dir[1100];
+    char snap_dir[1100];
+    pid_t child;
+    uint64_t child_target;
+    uint64_t child_req; /* snap_req value it answers */
+    uint64_t child_start_ms;
+    uint64_t snap_lsn;
+    char snap_path[1100];
+    uint64_t last_snap_ms;
+    uint64_t pending_req; /* requests seen but not started */
 } persist_t;
 
 /* After recovery: opens the log at the ring's next LSN. */
-int  persist_init(persist_t *p, const conf_t *conf, shm_t *shm,
-                  const recover_stats_t *rs);
+int persist_init(persist_t *p, const conf_t *conf, shm_t *shm,
+                 const recover_stats_t *rs);
 /* One turn of the master loop: log writer, then snapshot triggers.
  * Returns true if waiting workers should be woken. */
 bool persist_run(persist_t *p, uint64_t now_ms);

@@ -11,12 +11,12 @@ const char *
 rec_status_str(rec_status_e s)
 {
     switch (s) {
-    case REC_OK:           return "ok";
-    case REC_SHORT:        return "truncated record";
-    case REC_BAD_MAGIC:    return "bad record magic";
-    case REC_BAD_LEN:      return "bad record length";
+    case REC_OK: return "ok";
+    case REC_SHORT: return "truncated record";
+    case REC_BAD_MAGIC: return "bad record magic";
+    case REC_BAD_LEN: return "bad record length";
     case REC_BAD_CHECKSUM: return "checksum mismatch";
-    case REC_BAD_PAYLOAD:  return "malformed record payload";
+    case REC_BAD_PAYLOAD: return "malformed record payload";
     }
     return "unknown";
 }
@@ -163,7 +163,7 @@ rec_iter_init(rec_iter_t *it, const void *rec)
 {
     rec_hdr_t h;
 
-    memcpy(&h, rec, sizeof(h));          /* rec may be unaligned */
+    memcpy(&h, rec, sizeof(h)); /* rec may be unaligned */
     it->p = (const unsigned char *) rec + REC_HDR;
     it->end = (const unsigned char *) rec + h.len;
     it->left = h.nwords;

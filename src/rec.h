@@ -19,19 +19,19 @@
 #include "memdb.h"
 #include "buf.h"
 
-#define REC_MAGIC   0x3143524dU      /* "MRC1" */
+#define REC_MAGIC   0x3143524dU /* "MRC1" */
 #define REC_HDR     40
 #define REC_MAX_LEN (1U << 31)
 
 enum {
-    REC_UPLOAD = 1,       /* counts added by an upload */
-    REC_NOOP   = 2,       /* voided: keeps its LSN, carries nothing */
-    REC_MERGE  = 3,       /* increments handed over after a failover */
+    REC_UPLOAD = 1, /* counts added by an upload */
+    REC_NOOP = 2,   /* voided: keeps its LSN, carries nothing */
+    REC_MERGE = 3,  /* increments handed over after a failover */
 };
 
 typedef struct rec_hdr_s {
     uint32_t magic;
-    uint32_t len;         /* header + payload */
+    uint32_t len; /* header + payload */
     uint64_t lsn;
     uint64_t epoch;
     uint16_t type;
@@ -45,11 +45,11 @@ _Static_assert(offsetof(rec_hdr_t, checksum) == 32, "checksum at 32");
 
 typedef enum {
     REC_OK = 0,
-    REC_SHORT,            /* fewer bytes than the header or len claims */
+    REC_SHORT, /* fewer bytes than the header or len claims */
     REC_BAD_MAGIC,
     REC_BAD_LEN,
     REC_BAD_CHECKSUM,
-    REC_BAD_PAYLOAD,      /* checksum fine but words do not decode */
+    REC_BAD_PAYLOAD, /* checksum fine but words do not decode */
 } rec_status_e;
 
 const char *rec_status_str(rec_status_e s);
@@ -57,13 +57,13 @@ const char *rec_status_str(rec_status_e s);
 /* Builder: rec_begin() starts the record in b, rec_add() appends a word
  * (keeping the header's len and nwords current), rec_finish() sets lsn and
  * epoch and seals the checksum. */
-void   rec_begin(buf_t *b, uint16_t type);
-void   rec_add(buf_t *b, const char *word, size_t len, uint64_t delta);
+void rec_begin(buf_t *b, uint16_t type);
+void rec_add(buf_t *b, const char *word, size_t len, uint64_t delta);
 /* Bytes rec_add() will append for this word. */
 size_t rec_word_size(size_t len, uint64_t delta);
-void   rec_finish(void *rec, uint64_t lsn, uint64_t epoch);
+void rec_finish(void *rec, uint64_t lsn, uint64_t epoch);
 /* Recomputes the checksum in place (after lsn/epoch/type changed). */
-void   rec_seal(void *rec);
+void rec_seal(void *rec);
 
 /* Checks header, length and checksum of the record at p, of which avail
  * bytes are readable.  On REC_OK, *len is the record's length. */
@@ -72,14 +72,13 @@ rec_status_e rec_check(const void *p, size_t avail, uint32_t *len);
 /* Iterates over the words of a checked record. */
 typedef struct rec_iter_s {
     const unsigned char *p, *end;
-    uint32_t             left;
+    uint32_t left;
 } rec_iter_t;
 
 void rec_iter_init(rec_iter_t *it, const void *rec);
 /* MEMDB_OK with the next word, MEMDB_AGAIN at the end, MEMDB_ERR when the
  * payload is malformed. */
-int  rec_next(rec_iter_t *it, const char **word, size_t *len,
-              uint64_t *delta);
+int rec_next(rec_iter_t *it, const char **word, size_t *len, uint64_t *delta);
 
 size_t varint_put(unsigned char *p, uint64_t v);
 /* Returns bytes read, 0 on malformed or truncated input. */

@@ -24,8 +24,8 @@ recover_dirs(const char *data_dir, char *log_dir, char *snap_dir, size_t len)
 
 /* Loads one snapshot; on failure the table may hold part of it. */
 static int
-load_snapshot(recover_sink_t *s, const char *path, recover_stats_t *st, char *err,
-              size_t errlen)
+load_snapshot(recover_sink_t *s, const char *path, recover_stats_t *st,
+              char *err, size_t errlen)
 {
     snap_reader_t r;
     const char *w;
@@ -37,15 +37,20 @@ load_snapshot(recover_sink_t *s, const char *path, recover_stats_t *st, char *er
         return MEMDB_ERR;
     while ((rc = snap_next(&r, &w, &len, &count, err, errlen)) == MEMDB_OK) {
         if (s->add(s->arg, w, len, count) != MEMDB_OK) {
-            snprintf(err, errlen, "%s: store.max_memory too small for the "
-                     "snapshot", path);
+            snprintf(err, errlen,
+                     "%s: store.max_memory too small for the "
+                     "snapshot",
+                     path);
             rc = MEMDB_ERR;
             break;
         }
     }
-    if (rc == MEMDB_AGAIN && s->flush != NULL && s->flush(s->arg) != MEMDB_OK) {
-        snprintf(err, errlen, "%s: store.max_memory too small for the "
-                 "snapshot", path);
+    if (rc == MEMDB_AGAIN && s->flush != NULL
+        && s->flush(s->arg) != MEMDB_OK) {
+        snprintf(err, errlen,
+                 "%s: store.max_memory too small for the "
+                 "snapshot",
+                 path);
         rc = MEMDB_ERR;
     }
     if (rc == MEMDB_AGAIN) {
@@ -95,7 +100,7 @@ valid_record_after(seg_reader_t *r, uint64_t off)
 
     if (b == NULL || pread(r->fd, b, n, (off_t) off) != (ssize_t) n) {
         free(b);
-        return true;                      /* cannot tell: do not cut */
+        return true; /* cannot tell: do not cut */
     }
     for (size_t i = 1; i + REC_HDR <= n && !found; i++) {
         const char *m = memchr(b + i, 'M', n - i);
@@ -130,8 +135,8 @@ truncate_tail(seg_reader_t *r, uint64_t off, rec_status_e st,
               recover_stats_t *rs)
 {
     log_warn("%s: offset %llu: torn record at the end of the log (%s), "
-             "cutting it off", r->path, (unsigned long long) off,
-             rec_status_str(st));
+             "cutting it off",
+             r->path, (unsigned long long) off, rec_status_str(st));
     if (truncate(r->path, (off_t) off) < 0) {
         log_errno("truncate(%s) failed", r->path);
         return MEMDB_ERR;
@@ -144,7 +149,7 @@ truncate_tail(seg_reader_t *r, uint64_t off, rec_status_e st,
 static int
 replay_record(recover_sink_t *s, const void *rec, recover_stats_t *st)
 {
-    rec_hdr_t hc;                   /* rec may be unaligned */
+    rec_hdr_t hc; /* rec may be unaligned */
     const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
     rec_iter_t it;
     const char *w;
@@ -163,8 +168,9 @@ replay_record(recover_sink_t *s, const void *rec, recover_stats_t *st)
 
 /* Replays one segment from LSN *next on, stopping before LSN stop. */
 static int
-replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last, uint64_t stop,
-               uint64_t *next, recover_stats_t *st, char *err, size_t errlen)
+replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last,
+               uint64_t stop, uint64_t *next, recover_stats_t *st, char *err,
+               size_t errlen)
 {
     seg_reader_t r;
     const void *rec;
@@ -179,7 +185,8 @@ replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last, uint64_t sto
         if (last && seg->size < SEG_HDR) {
             if (s->repair) {
                 log_warn("%s: removing a segment cut off while it was "
-                         "created", seg->path);
+                         "created",
+                         seg->path);
                 unlink(seg->path);
             }
             err[0] = '\0';
@@ -188,14 +195,15 @@ replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last, uint64_t sto
         return MEMDB_ERR;
     }
     while ((e = seg_next(&r, &rec, &len, &rs)) == SEG_REC) {
-        rec_hdr_t hc;                   /* rec may be unaligned */
+        rec_hdr_t hc; /* rec may be unaligned */
         const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
         if (h->lsn >= stop)
             break;
         if (h->lsn < *next)
-            continue;                   /* covered by the snapshot */
+            continue; /* covered by the snapshot */
         if (h->lsn != *next) {
-            snprintf(err, errlen, "%s: offset %llu: lsn %llu follows lsn "
+            snprintf(err, errlen,
+                     "%s: offset %llu: lsn %llu follows lsn "
                      "%llu: records are missing (see memdbctl log verify)",
                      r.path, (unsigned long long) seg_rec_off(&r),
                      (unsigned long long) h->lsn,
@@ -204,8 +212,10 @@ replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last, uint64_t sto
             break;
         }
         if (replay_record(s, rec, st) != MEMDB_OK) {
-            snprintf(err, errlen, "%s: store.max_memory too small to replay "
-                     "the log", r.path);
+            snprintf(err, errlen,
+                     "%s: store.max_memory too small to replay "
+                     "the log",
+                     r.path);
             rc = MEMDB_ERR;
             break;
         }
@@ -220,11 +230,11 @@ replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last, uint64_t sto
         if (last && torn_tail(&r, off, rs) && s->repair)
             rc = truncate_tail(&r, off, rs, st);
         else if (last && torn_tail(&r, off, rs)) {
-            st->truncated_off = off;       /* reported, left in place */
+            st->truncated_off = off; /* reported, left in place */
             snprintf(st->truncated, sizeof(st->truncated), "%s", r.path);
-        }
-        else {
-            snprintf(err, errlen, "%s: offset %llu: %s in the record after "
+        } else {
+            snprintf(err, errlen,
+                     "%s: offset %llu: %s in the record after "
                      "lsn %llu; the log is damaged: check it with `memdbctl "
                      "log verify` and cut it with `memdbctl log truncate`",
                      r.path, (unsigned long long) off, rec_status_str(rs),
@@ -249,19 +259,19 @@ replay_segments(recover_sink_t *s, const char *log_dir, recover_stats_t *st,
     uint64_t next = st->last_lsn + 1;
 
     if (n < 0) {
-        snprintf(err, errlen, "%s: cannot list: %s", log_dir,
-                 strerror(errno));
+        snprintf(err, errlen, "%s: cannot list: %s", log_dir, strerror(errno));
         return MEMDB_ERR;
     }
     for (int i = 0; i < n && rc == MEMDB_OK; i++) {
         uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
         if (stop <= next)
-            continue;                   /* wholly covered */
+            continue; /* wholly covered */
         if (segs[i].first_lsn > next) {
-            snprintf(err, errlen, "%s: offset 0: the segment starts at lsn "
+            snprintf(err, errlen,
+                     "%s: offset 0: the segment starts at lsn "
                      "%llu but the log so far ends at lsn %llu: records are "
-                     "missing", segs[i].path,
-                     (unsigned long long) segs[i].first_lsn,
+                     "missing",
+                     segs[i].path, (unsigned long long) segs[i].first_lsn,
                      (unsigned long long) (next - 1));
             rc = MEMDB_ERR;
             break;
@@ -287,8 +297,10 @@ recover_run(const char *data_dir, recover_sink_t *s, recover_stats_t *st,
         || replay_segments(s, log_dir, st, err, errlen) != MEMDB_OK)
         return MEMDB_ERR;
     if (s->flush != NULL && s->flush(s->arg) != MEMDB_OK) {
-        snprintf(err, errlen, "%s: store.max_memory too small to replay the "
-                 "log", log_dir);
+        snprintf(err, errlen,
+                 "%s: store.max_memory too small to replay the "
+                 "log",
+                 log_dir);
         return MEMDB_ERR;
     }
     st->ms = util_now_ms() - t0;

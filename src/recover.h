@@ -15,27 +15,27 @@
 #include "memdb.h"
 
 typedef struct recover_stats_s {
-    uint64_t snap_lsn;          /* 0: no snapshot */
+    uint64_t snap_lsn; /* 0: no snapshot */
     uint64_t snap_words;
-    uint64_t records;           /* replayed from segments */
-    uint64_t last_lsn;          /* highest LSN recovered */
-    uint64_t last_epoch;        /* epoch of that record (or snapshot) */
+    uint64_t records;    /* replayed from segments */
+    uint64_t last_lsn;   /* highest LSN recovered */
+    uint64_t last_epoch; /* epoch of that record (or snapshot) */
     uint64_t ms;
-    uint64_t truncated_off;     /* torn tail cut at, 0 none */
-    char     snap_path[1100];
-    char     truncated[1100];
+    uint64_t truncated_off; /* torn tail cut at, 0 none */
+    char snap_path[1100];
+    char truncated[1100];
 } recover_stats_t;
 
 /* Where recovered words go: the shared table (memdbd), or a private map
  * (memdbctl log counts).  add() returns MEMDB_ERR when it is full; clear()
  * empties it after a snapshot failed half way. */
 typedef struct recover_sink_s {
-    int  (*add)(void *arg, const char *word, size_t len, uint64_t n);
+    int (*add)(void *arg, const char *word, size_t len, uint64_t n);
     /* applies what add() buffered (NULL if add applies at once) */
-    int  (*flush)(void *arg);
+    int (*flush)(void *arg);
     void (*clear)(void *arg);
-    void  *arg;
-    bool   repair;        /* cut a torn tail off (memdbd); false: report */
+    void *arg;
+    bool repair; /* cut a torn tail off (memdbd); false: report */
 } recover_sink_t;
 
 /* Loads data_dir into the (empty) sink.  MEMDB_OK, or MEMDB_ERR with the

@@ -169,7 +169,8 @@ seg_fill(seg_reader_t *r, size_t want)
             return -1;
         if ((uint64_t) st.st_size < from + want)
             want = (uint64_t) st.st_size > from
-                   ? (size_t) ((uint64_t) st.st_size - from) : 0;
+                       ? (size_t) ((uint64_t) st.st_size - from)
+                       : 0;
         if (avail >= want)
             return (ssize_t) avail;
     }

@@ -26,7 +26,7 @@
 #include "buf.h"
 #include "rec.h"
 
-#define SEG_MAGIC  0x313047455342444dULL   /* "MDBSEG01" */
+#define SEG_MAGIC  0x313047455342444dULL /* "MDBSEG01" */
 #define SEG_HDR    64
 #define SEG_SUFFIX ".seg"
 
@@ -47,42 +47,42 @@ _Static_assert(sizeof(seg_hdr_t) == SEG_HDR, "segment header is 64 bytes");
 typedef struct seg_info_s {
     uint64_t first_lsn;
     uint64_t size;
-    char     path[1100];
+    char path[1100];
 } seg_info_t;
 
 /* Lists the segments of dir (the log directory), sorted by first LSN.
  * Returns the count (0 when dir does not exist), -1 on error; *out is
  * malloc'ed. */
-int  seg_list(const char *dir, seg_info_t **out);
+int seg_list(const char *dir, seg_info_t **out);
 void seg_path(char *out, size_t len, const char *dir, uint64_t first_lsn);
 
 /* Creates a new segment (O_EXCL) with its header written and fsynced.
  * Returns the fd or -1 (errno set, logged). */
-int  seg_create(const char *dir, uint64_t first_lsn, uint64_t epoch);
+int seg_create(const char *dir, uint64_t first_lsn, uint64_t epoch);
 void seg_hdr_init(seg_hdr_t *h, uint64_t first_lsn, uint64_t epoch);
 bool seg_hdr_valid(const seg_hdr_t *h);
 
 /* Sequential reader with a growing buffer. */
 typedef struct seg_reader_s {
-    int       fd;
-    char      path[1100];
+    int fd;
+    char path[1100];
     seg_hdr_t hdr;
-    uint64_t  size;        /* file size at open */
-    uint64_t  off;         /* offset of the next record */
-    buf_t     buf;         /* bytes from buf_off on */
-    uint64_t  buf_off;
-    size_t    buf_pos;     /* next record within buf */
+    uint64_t size; /* file size at open */
+    uint64_t off;  /* offset of the next record */
+    buf_t buf;     /* bytes from buf_off on */
+    uint64_t buf_off;
+    size_t buf_pos; /* next record within buf */
 } seg_reader_t;
 
 typedef enum {
-    SEG_REC = 0,           /* a valid record */
-    SEG_END,               /* clean end of file */
-    SEG_BAD,               /* bad record at r->off (status in *st) */
+    SEG_REC = 0, /* a valid record */
+    SEG_END,     /* clean end of file */
+    SEG_BAD,     /* bad record at r->off (status in *st) */
     SEG_IOERR,
 } seg_read_e;
 
 /* MEMDB_OK, or MEMDB_ERR with a message in err. */
-int  seg_open(seg_reader_t *r, const char *path, char *err, size_t errlen);
+int seg_open(seg_reader_t *r, const char *path, char *err, size_t errlen);
 /* Next record: *rec points into the reader's buffer until the next call.
  * r->off is the record's offset until seg_next is called again. */
 seg_read_e seg_next(seg_reader_t *r, const void **rec, uint32_t *len,

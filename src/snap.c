@@ -135,8 +135,7 @@ snap_flush(snap_writer_t *w)
 }
 
 int
-snap_writer_add(snap_writer_t *w, const char *word, size_t len,
-                uint64_t count)
+snap_writer_add(snap_writer_t *w, const char *word, size_t len, uint64_t count)
 {
     unsigned char *p;
 
@@ -239,8 +238,8 @@ snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen)
     r->size = (uint64_t) st.st_size;
     if (pread(r->fd, &r->hdr, SNAP_HDR, 0) != SNAP_HDR
         || r->hdr.magic != SNAP_MAGIC || r->hdr.version != 1
-        || r->hdr.checksum != XXH3_64bits(&r->hdr,
-                                          offsetof(snap_hdr_t, checksum))) {
+        || r->hdr.checksum
+               != XXH3_64bits(&r->hdr, offsetof(snap_hdr_t, checksum))) {
         snprintf(err, errlen, "%s: offset 0: bad snapshot header", path);
         close(r->fd);
         r->fd = -1;
@@ -274,7 +273,8 @@ snap_load_block(snap_reader_t *r, char *err, size_t errlen)
             return snap_fail(r, err, errlen, r->off, "truncated trailer");
         snap_trailer(&r->hdr, r->nwords, r->total, expect);
         if (memcmp(tr, expect, sizeof(tr)) != 0)
-            return snap_fail(r, err, errlen, r->off, "bad trailer (counts "
+            return snap_fail(r, err, errlen, r->off,
+                             "bad trailer (counts "
                              "or checksum)");
         if (r->off + sizeof(tr) != r->size)
             return snap_fail(r, err, errlen, r->off + sizeof(tr),
@@ -348,16 +348,15 @@ snap_close(snap_reader_t *r)
 
 /* Adds the words of the records in (from, to] of log_dir's segments. */
 static int
-compact_collect(agg_t *delta, const char *log_dir, uint64_t from,
-                uint64_t to, char *err, size_t errlen)
+compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
+                char *err, size_t errlen)
 {
     seg_info_t *segs;
     int n = seg_list(log_dir, &segs), rc = MEMDB_OK;
     uint64_t next = from + 1;
 
     if (n < 0) {
-        snprintf(err, errlen, "%s: cannot list: %s", log_dir,
-                 strerror(errno));
+        snprintf(err, errlen, "%s: cannot list: %s", log_dir, strerror(errno));
         return MEMDB_ERR;
     }
     for (int i = 0; i < n && next <= to && rc == MEMDB_OK; i++) {
@@ -368,14 +367,14 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from,
         seg_read_e e;
 
         if (i + 1 < n && segs[i + 1].first_lsn <= next)
-            continue;                   /* wholly before what we need */
+            continue; /* wholly before what we need */
         if (seg_open(&r, segs[i].path, err, errlen) != MEMDB_OK) {
             rc = MEMDB_ERR;
             break;
         }
         uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
         while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
-            rec_hdr_t hc;                   /* rec may be unaligned */
+            rec_hdr_t hc; /* rec may be unaligned */
             const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
             rec_iter_t it;
             const char *w;
@@ -387,9 +386,10 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from,
             if (h->lsn < next)
                 continue;
             if (h->lsn != next) {
-                snprintf(err, errlen, "%s: offset %llu: lsn %llu where %llu "
-                         "was expected", r.path,
-                         (unsigned long long) seg_rec_off(&r),
+                snprintf(err, errlen,
+                         "%s: offset %llu: lsn %llu where %llu "
+                         "was expected",
+                         r.path, (unsigned long long) seg_rec_off(&r),
                          (unsigned long long) h->lsn,
                          (unsigned long long) next);
                 rc = MEMDB_ERR;
@@ -402,8 +402,8 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from,
         }
         /* past what is needed (the target, or where the next segment
          * takes over): the rest of this segment does not count */
-        if (rc == MEMDB_OK && (e == SEG_BAD || e == SEG_IOERR)
-            && next < stop && next <= to) {
+        if (rc == MEMDB_OK && (e == SEG_BAD || e == SEG_IOERR) && next < stop
+            && next <= to) {
             snprintf(err, errlen, "%s: offset %llu: %s", r.path,
                      (unsigned long long) seg_rec_off(&r),
                      e == SEG_BAD ? rec_status_str(st) : strerror(errno));
@@ -439,8 +439,7 @@ compact_merge(snap_writer_t *w, snap_reader_t *prev, const agg_t *delta,
     const char *pw = NULL;
     size_t pl = 0, i = 0;
     uint64_t pc = 0;
-    int prc = prev ? snap_next(prev, &pw, &pl, &pc, err, errlen)
-                   : MEMDB_AGAIN;
+    int prc = prev ? snap_next(prev, &pw, &pl, &pc, err, errlen) : MEMDB_AGAIN;
 
     for (;;) {
         const agg_ent_t *e = i < delta->n ? &delta->ents[order[i]] : NULL;
@@ -457,9 +456,9 @@ compact_merge(snap_writer_t *w, snap_reader_t *prev, const agg_t *delta,
         else
             c = snap_cmp(pw, pl, agg_key(delta, e), e->len);
         int rc = c < 0 ? snap_writer_add(w, pw, pl, pc)
-               : c > 0 ? snap_writer_add(w, agg_key(delta, e), e->len,
-                                         e->count)
-               : snap_writer_add(w, pw, pl, pc + e->count);
+                 : c > 0
+                     ? snap_writer_add(w, agg_key(delta, e), e->len, e->count)
+                     : snap_writer_add(w, pw, pl, pc + e->count);
         if (rc != MEMDB_OK) {
             snprintf(err, errlen, "%s: write failed", w->tmp);
             return MEMDB_ERR;

@@ -25,8 +25,8 @@
 #include "memdb.h"
 #include "buf.h"
 
-#define SNAP_MAGIC     0x3150414e5342444dULL   /* "MDBSNAP1" */
-#define SNAP_END_MAGIC 0x444e454e5342444dULL   /* "MDBSNEND" */
+#define SNAP_MAGIC     0x3150414e5342444dULL /* "MDBSNAP1" */
+#define SNAP_END_MAGIC 0x444e454e5342444dULL /* "MDBSNEND" */
 #define SNAP_HDR       64
 #define SNAP_BLOCK     (1 << 20)
 #define SNAP_SUFFIX    ".snap"
@@ -47,64 +47,64 @@ _Static_assert(sizeof(snap_hdr_t) == SNAP_HDR, "snapshot header is 64 bytes");
 typedef struct snap_info_s {
     uint64_t lsn;
     uint64_t size;
-    char     path[1100];
+    char path[1100];
 } snap_info_t;
 
 /* Snapshots in dir, newest (highest LSN) first.  Count, or -1. */
-int  snap_list(const char *dir, snap_info_t **out);
+int snap_list(const char *dir, snap_info_t **out);
 void snap_path(char *out, size_t len, const char *dir, uint64_t lsn);
 
 typedef struct snap_writer_s {
-    int        fd;
-    char       tmp[1200];
-    char       path[1100];
-    char       dir[1024];
+    int fd;
+    char tmp[1200];
+    char path[1100];
+    char dir[1024];
     snap_hdr_t hdr;
-    buf_t      block;
-    uint32_t   nblock;
-    uint64_t   nwords;
-    uint64_t   total;
-    uint64_t   bytes;
-    buf_t      last;          /* previous word: order check */
+    buf_t block;
+    uint32_t nblock;
+    uint64_t nwords;
+    uint64_t total;
+    uint64_t bytes;
+    buf_t last; /* previous word: order check */
 } snap_writer_t;
 
-int  snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
-                      uint64_t epoch);
+int snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
+                     uint64_t epoch);
 /* Words must come in snapshot order, each once. */
-int  snap_writer_add(snap_writer_t *w, const char *word, size_t len,
-                     uint64_t count);
-int  snap_writer_commit(snap_writer_t *w);
+int snap_writer_add(snap_writer_t *w, const char *word, size_t len,
+                    uint64_t count);
+int snap_writer_commit(snap_writer_t *w);
 void snap_writer_abort(snap_writer_t *w);
 
 typedef struct snap_reader_s {
-    int        fd;
-    char       path[1100];
+    int fd;
+    char path[1100];
     snap_hdr_t hdr;
-    uint64_t   size;
-    uint64_t   off;           /* file offset of the next block */
-    buf_t      block;
-    size_t     pos;
-    uint32_t   left;          /* entries left in the block */
-    uint64_t   nwords, total;
-    bool       done;
+    uint64_t size;
+    uint64_t off; /* file offset of the next block */
+    buf_t block;
+    size_t pos;
+    uint32_t left; /* entries left in the block */
+    uint64_t nwords, total;
+    bool done;
 } snap_reader_t;
 
-int  snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen);
+int snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen);
 /* MEMDB_OK with the next word, MEMDB_AGAIN at the (verified) end,
  * MEMDB_ERR with a message naming file and offset. */
-int  snap_next(snap_reader_t *r, const char **word, size_t *len,
-               uint64_t *count, char *err, size_t errlen);
+int snap_next(snap_reader_t *r, const char **word, size_t *len,
+              uint64_t *count, char *err, size_t errlen);
 void snap_close(snap_reader_t *r);
 
 /* Compare two words in snapshot order. */
-int  snap_cmp(const char *a, size_t alen, const char *b, size_t blen);
+int snap_cmp(const char *a, size_t alen, const char *b, size_t blen);
 
 /* Builds the snapshot at target_lsn from the snapshot prev (NULL for none)
  * and the segments of log_dir holding LSNs after it, up to target_lsn.
  * Writes it into snap_dir; *out_path gets its path.  Runs in the
  * compaction child. */
-int  snap_compact(const char *snap_dir, const char *log_dir,
-                  const char *prev, uint64_t target_lsn, uint64_t epoch,
-                  char *out_path, size_t out_len, char *err, size_t errlen);
+int snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
+                 uint64_t target_lsn, uint64_t epoch, char *out_path,
+                 size_t out_len, char *err, size_t errlen);
 
 #endif

@@ -71,7 +71,7 @@ utf8_check(const char *s, size_t len)
     const unsigned char *p, *end;
 
     if (len == 0)
-        return -1;                /* s may be NULL (an empty buf_t) */
+        return -1; /* s may be NULL (an empty buf_t) */
     p = (const unsigned char *) s;
     end = p + len;
 
@@ -165,7 +165,7 @@ finish_pending(tok_t *t, const unsigned char *data, size_t len)
         take++;
     }
     uint64_t lead_off = t->off - t->npend;
-    if (n == -1) {                         /* still incomplete */
+    if (n == -1) { /* still incomplete */
         memcpy(t->pend, tmp, t->npend + take);
         t->npend += (unsigned) take;
         return (long) take;
@@ -193,9 +193,9 @@ tok_feed(tok_t *t, const char *data, size_t len)
 {
     const unsigned char *base = (const unsigned char *) data;
     const unsigned char *p = base, *end = base + len;
-    const unsigned char *start = NULL;    /* open word inside this chunk */
-    uint64_t off0 = t->off;               /* body offset of data[0] */
-    size_t carried;                       /* bytes of start's word before */
+    const unsigned char *start = NULL; /* open word inside this chunk */
+    uint64_t off0 = t->off;            /* body offset of data[0] */
+    size_t carried;                    /* bytes of start's word before */
 
     if (t->err != TOK_OK)
         return t->err;
@@ -218,7 +218,7 @@ tok_feed(tok_t *t, const char *data, size_t len)
 
         if (c >= 0x80) {
             n = utf8_seq(p, end);
-            if (n == -1) {                 /* split character: keep it */
+            if (n == -1) { /* split character: keep it */
                 t->npend = (unsigned) (end - p);
                 memcpy(t->pend, p, t->npend);
                 break;

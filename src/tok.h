@@ -20,22 +20,22 @@ typedef void (*tok_word_fn)(void *arg, const char *word, size_t len);
 
 typedef enum {
     TOK_OK = 0,
-    TOK_BAD_UTF8,        /* err_off: first byte of the bad sequence */
-    TOK_WORD_TOO_LONG,   /* err_off: first byte of the word */
+    TOK_BAD_UTF8,      /* err_off: first byte of the bad sequence */
+    TOK_WORD_TOO_LONG, /* err_off: first byte of the word */
 } tok_err_e;
 
 typedef struct tok_s {
-    tok_word_fn    fn;
-    void          *arg;
-    size_t         max_word;
-    uint64_t       off;         /* body bytes consumed before this chunk */
-    buf_t          word;        /* partial word carried across chunks */
-    bool           carry;       /* a word is open at the end of a chunk */
-    uint64_t       word_off;    /* offset of the open word */
-    unsigned char  pend[4];     /* partial character */
-    unsigned       npend;
-    tok_err_e      err;
-    uint64_t       err_off;
+    tok_word_fn fn;
+    void *arg;
+    size_t max_word;
+    uint64_t off;          /* body bytes consumed before this chunk */
+    buf_t word;            /* partial word carried across chunks */
+    bool carry;            /* a word is open at the end of a chunk */
+    uint64_t word_off;     /* offset of the open word */
+    unsigned char pend[4]; /* partial character */
+    unsigned npend;
+    tok_err_e err;
+    uint64_t err_off;
 } tok_t;
 
 /* t must be zeroed before its first tok_init(); later calls reuse its
@@ -49,7 +49,7 @@ void tok_free(tok_t *t);
 
 /* Length of the UTF-8 sequence at p (1..4), 0 when it is malformed, -1 when
  * it is a valid prefix cut off by end. */
-int  utf8_seq(const unsigned char *p, const unsigned char *end);
+int utf8_seq(const unsigned char *p, const unsigned char *end);
 /* Offset of the first malformed byte, or -1 when s is valid UTF-8. */
 long utf8_check(const char *s, size_t len);
 /* True if the sequence (1..4 bytes, valid) is a White_Space character. */

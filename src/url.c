@@ -60,8 +60,8 @@ url_query_next(url_query_t *q, buf_t *key, buf_t *val)
         ;
     if (url_decode(key, q->p, (size_t) (eq - q->p)) != MEMDB_OK)
         return MEMDB_ERR;
-    if (eq < amp && url_decode(val, eq + 1, (size_t) (amp - eq - 1))
-        != MEMDB_OK)
+    if (eq < amp
+        && url_decode(val, eq + 1, (size_t) (amp - eq - 1)) != MEMDB_OK)
         return MEMDB_ERR;
     q->p = amp;
     return MEMDB_OK;

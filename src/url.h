@@ -17,6 +17,6 @@ typedef struct url_query_s {
 void url_query_init(url_query_t *q, const char *s, size_t len);
 /* Next key=value pair, decoded into key and val (both reset first).
  * MEMDB_OK, MEMDB_AGAIN at the end, MEMDB_ERR on a bad escape. */
-int  url_query_next(url_query_t *q, buf_t *key, buf_t *val);
+int url_query_next(url_query_t *q, buf_t *key, buf_t *val);
 
 #endif

@@ -83,12 +83,23 @@ parse_number(const char *s, uint64_t *out, const char **end)
 int
 util_parse_size(const char *s, uint64_t *out)
 {
-    static const struct { const char *sfx; uint64_t mul; } units[] = {
-        { "", 1 }, { "b", 1 },
-        { "k", 1000ULL }, { "kb", 1000ULL }, { "kib", 1ULL << 10 },
-        { "m", 1000000ULL }, { "mb", 1000000ULL }, { "mib", 1ULL << 20 },
-        { "g", 1000000000ULL }, { "gb", 1000000000ULL }, { "gib", 1ULL << 30 },
-        { "t", 1000000000000ULL }, { "tb", 1000000000000ULL },
+    static const struct {
+        const char *sfx;
+        uint64_t mul;
+    } units[] = {
+        { "", 1 },
+        { "b", 1 },
+        { "k", 1000ULL },
+        { "kb", 1000ULL },
+        { "kib", 1ULL << 10 },
+        { "m", 1000000ULL },
+        { "mb", 1000000ULL },
+        { "mib", 1ULL << 20 },
+        { "g", 1000000000ULL },
+        { "gb", 1000000000ULL },
+        { "gib", 1ULL << 30 },
+        { "t", 1000000000000ULL },
+        { "tb", 1000000000000ULL },
         { "tib", 1ULL << 40 },
     };
     uint64_t v;
@@ -112,9 +123,12 @@ util_parse_size(const char *s, uint64_t *out)
 int
 util_parse_duration(const char *s, uint64_t *out_ms)
 {
-    static const struct { const char *sfx; uint64_t mul; } units[] = {
-        { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-        { "h", 3600000 },
+    static const struct {
+        const char *sfx;
+        uint64_t mul;
+    } units[] = {
+        { "", 1 },      { "ms", 1 },      { "s", 1000 },
+        { "m", 60000 }, { "h", 3600000 },
     };
     uint64_t v;
     const char *p;
@@ -309,7 +323,7 @@ util_phys_memory(void)
 }
 
 #ifdef MEMDB_COVERAGE
-void __gcov_dump(void);         /* libgcov */
+void __gcov_dump(void); /* libgcov */
 #endif
 
 void

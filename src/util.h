@@ -22,13 +22,14 @@ int util_parse_size(const char *s, uint64_t *out);
 /* "200ms", "2s", "1m", "150" (ms) -> milliseconds. */
 int util_parse_duration(const char *s, uint64_t *out_ms);
 /* "127.0.0.1:9889", "[::1]:9889", "localhost:80" -> sockaddr. */
-int util_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+int util_parse_addr(const char *s, struct sockaddr_storage *ss,
+                    socklen_t *len);
 /* Formats an address as "HOST:PORT" ("[HOST]:PORT" for IPv6). */
 void util_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
 
-uint64_t util_now_ns(void);        /* CLOCK_MONOTONIC */
+uint64_t util_now_ns(void); /* CLOCK_MONOTONIC */
 uint64_t util_now_ms(void);
-uint64_t util_wall_ms(void);       /* CLOCK_REALTIME */
+uint64_t util_wall_ms(void); /* CLOCK_REALTIME */
 
 int util_set_nonblock(int fd);
 int util_set_cloexec(int fd);

@@ -16,8 +16,7 @@ void
 apidoc_handle(conn_t *c)
 {
     if (c->route == RT_OPENAPI)
-        stream_static(c, "application/yaml",
-                      (const char *) memdb_openapi_yaml,
+        stream_static(c, "application/yaml", (const char *) memdb_openapi_yaml,
                       memdb_openapi_yaml_len);
     else
         stream_static(c, "text/html; charset=utf-8",

@@ -51,8 +51,8 @@ cluster_acked(shm_t *s, uint64_t lsn)
     uint64_t k = 0;
 
     for (unsigned i = 0; i < CL_MAX_MEMBERS; i++)
-        k += atomic_load_explicit(&s->cluster->acked[i],
-                                  memory_order_relaxed) >= lsn;
+        k += atomic_load_explicit(&s->cluster->acked[i], memory_order_relaxed)
+             >= lsn;
     return k;
 }
 
@@ -124,7 +124,8 @@ cluster_write_gate(conn_t *c)
         if (id[0] && http[0])
             redirect(c, id, http);
         else {
-            resp_error(c, 503, "no leader is known: the cluster is electing "
+            resp_error(c, 503,
+                       "no leader is known: the cluster is electing "
                        "one; retry shortly");
             resp_done(c);
         }
@@ -132,14 +133,16 @@ cluster_write_gate(conn_t *c)
     }
     if (c->w->conf->cl_write_quorum
         && c->w->now_ms > atomic_load(&s->cluster->quorum_until_ms)) {
-        resp_error(c, 503, "this leader cannot see a majority of the "
+        resp_error(c, 503,
+                   "this leader cannot see a majority of the "
                    "cluster (cluster.write_quorum): write refused");
         resp_done(c);
         return false;
     }
     if (atomic_load(&s->cluster->transfer)) {
         if (c->phase == PH_WAIT && c->wait == WAIT_ROLE) {
-            resp_error(c, 503, "the leadership is being handed over; retry "
+            resp_error(c, 503,
+                       "the leadership is being handed over; retry "
                        "shortly");
             resp_done(c);
             return false;
@@ -161,8 +164,9 @@ cluster_wait_replicas(conn_t *c, uint64_t lsn)
 static const char *
 role_name(uint32_t r)
 {
-    return r == ROLE_LEADER ? "leader" : r == ROLE_REPLICA ? "replica"
-                                                            : "standalone";
+    return r == ROLE_LEADER    ? "leader"
+           : r == ROLE_REPLICA ? "replica"
+                               : "standalone";
 }
 
 static const char *
@@ -219,8 +223,7 @@ handle_nodes(conn_t *c)
 
 /* Reads ?NAME=VALUE (one of them) into out; 400 when missing or bad. */
 static bool
-one_param(conn_t *c, const char *name, char *out, size_t outlen,
-          bool optional)
+one_param(conn_t *c, const char *name, char *out, size_t outlen, bool optional)
 {
     const char *qs;
     size_t qlen;
@@ -271,7 +274,8 @@ cluster_handle(conn_t *c)
         return;
     }
     if (!atomic_load(&s->node->clustered)) {
-        resp_error(c, 409, "this node runs alone: configure cluster.gossip "
+        resp_error(c, 409,
+                   "this node runs alone: configure cluster.gossip "
                    "to make it a member");
         resp_done(c);
         return;
@@ -311,7 +315,8 @@ cluster_resume(conn_t *c, bool expired)
     if (atomic_load(&cl->cmd_done) < c->wait_val) {
         if (!expired)
             return false;
-        resp_error(c, 503, "the replicator did not take the request in "
+        resp_error(c, 503,
+                   "the replicator did not take the request in "
                    "time");
         resp_done(c);
         return true;

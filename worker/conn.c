@@ -61,9 +61,7 @@ conn_set_phase(conn_t *c, conn_phase_e ph)
     case PH_BODY:
         c->deadline_ms = c->w->now_ms + cf->http_body_timeout_ms;
         break;
-    case PH_WAIT:
-        c->deadline_ms = UINT64_MAX;
-        break;
+    case PH_WAIT: c->deadline_ms = UINT64_MAX; break;
     case PH_STREAM:
     case PH_CLOSING:
         c->deadline_ms = c->w->now_ms + cf->http_idle_timeout_ms;
@@ -76,7 +74,8 @@ conn_new(wrk_t *w, int fd, const struct sockaddr *sa)
 {
     conn_t *c = xcalloc(1, sizeof(*c));
     struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP
-                                        | EPOLLET, .data.ptr = c };
+                                        | EPOLLET,
+                              .data.ptr = c };
 
     c->ev = EV_CONN;
     c->fd = fd;
@@ -133,7 +132,7 @@ conn_write(conn_t *c)
         if (n > 0) {
             c->out_off += (size_t) n;
             if (c->phase == PH_STREAM || c->phase == PH_CLOSING)
-                conn_set_phase(c, c->phase);     /* push the send deadline */
+                conn_set_phase(c, c->phase); /* push the send deadline */
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -206,7 +205,7 @@ conn_read(conn_t *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return true;
-        c->eof = true;                 /* EOF or reset: answer, then close */
+        c->eof = true; /* EOF or reset: answer, then close */
         c->want_close = true;
     }
     return !(c->eof && c->out_off == c->out.len && !c->paused
@@ -224,7 +223,7 @@ conn_progress(conn_t *c)
         if (!conn_write(c))
             return CONN_CLOSE;
         if (c->out_off < c->out.len)
-            return CONN_WAIT;                  /* until EPOLLOUT */
+            return CONN_WAIT; /* until EPOLLOUT */
         if (c->phase == PH_CLOSING)
             return CONN_CLOSE;
         if (c->phase == PH_STREAM) {
@@ -253,14 +252,9 @@ static void
 conn_run(conn_t *c)
 {
     switch (conn_progress(c)) {
-    case CONN_CLOSE:
-        conn_close(c);
-        break;
-    case CONN_AGAIN:
-        wrk_later(c->w, c);
-        break;
-    default:
-        break;
+    case CONN_CLOSE: conn_close(c); break;
+    case CONN_AGAIN: wrk_later(c->w, c); break;
+    default: break;
     }
 }
 
@@ -291,9 +285,10 @@ conn_timeout(conn_t *c)
 {
     if (c->phase == PH_HEADERS || c->phase == PH_BODY) {
         c->want_close = true;
-        resp_error(c, 408, c->phase == PH_HEADERS
-                   ? "request headers not received in time"
-                   : "request body not received in time");
+        resp_error(c, 408,
+                   c->phase == PH_HEADERS
+                       ? "request headers not received in time"
+                       : "request body not received in time");
         resp_done(c);
         conn_write(c);
     }

@@ -14,10 +14,11 @@
 #include <string.h>
 
 static const int codes[STAT_CODES - 1] = {
-    200, 307, 400, 401, 404, 405, 408, 409, 413, 417, 431, 500, 503, 504,
-    505, 507, 411,
+    200, 307, 400, 401, 404, 405, 408, 409, 413,
+    417, 431, 500, 503, 504, 505, 507, 411,
 };
 
+/* clang-format off */
 static const char *const route_names[STAT_ROUTES] = {
     [RT_NONE] = "none", [RT_UPLOAD] = "upload", [RT_WORDCOUNT] = "wordcount",
     [RT_ALLWORDS] = "allwords", [RT_TOP] = "top", [RT_STATUS] = "status",
@@ -26,11 +27,12 @@ static const char *const route_names[STAT_ROUTES] = {
     [RT_CL_FAILOVER] = "cluster_failover", [RT_CL_FORGET] = "cluster_forget",
     [RT_METRICS] = "metrics", [RT_OPENAPI] = "openapi", [RT_DOCS] = "docs",
 };
+/* clang-format on */
 
 /* upper bounds in microseconds; the last bucket is +Inf */
 static const uint64_t bounds_us[STAT_BUCKETS - 1] = {
-    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
-    500000, 1000000,
+    100,   250,   500,    1000,   2500,   5000,    10000,
+    25000, 50000, 100000, 250000, 500000, 1000000,
 };
 
 _Static_assert(RT_DOCS < STAT_ROUTES, "every route has a stats row");
@@ -41,7 +43,7 @@ code_index(int status)
     for (unsigned i = 0; i < MEMDB_NELEM(codes); i++)
         if (codes[i] == status)
             return i;
-    return STAT_CODES - 1;               /* other */
+    return STAT_CODES - 1; /* other */
 }
 
 void
@@ -72,8 +74,8 @@ static void
 put_requests(buf_t *b, shm_t *s)
 {
     buf_puts(b, "# HELP memdb_http_requests_total HTTP requests answered, "
-             "by route and status.\n# TYPE memdb_http_requests_total "
-             "counter\n");
+                "by route and status.\n# TYPE memdb_http_requests_total "
+                "counter\n");
     for (unsigned r = 0; r < STAT_ROUTES; r++) {
         if (route_names[r] == NULL)
             continue;
@@ -82,13 +84,15 @@ put_requests(buf_t *b, shm_t *s)
             if (n == 0)
                 continue;
             if (k < STAT_CODES - 1)
-                buf_printf(b, "memdb_http_requests_total{route=\"%s\","
-                           "status=\"%d\"} %llu\n", route_names[r], codes[k],
-                           (unsigned long long) n);
+                buf_printf(b,
+                           "memdb_http_requests_total{route=\"%s\","
+                           "status=\"%d\"} %llu\n",
+                           route_names[r], codes[k], (unsigned long long) n);
             else
-                buf_printf(b, "memdb_http_requests_total{route=\"%s\","
-                           "status=\"other\"} %llu\n", route_names[r],
-                           (unsigned long long) n);
+                buf_printf(b,
+                           "memdb_http_requests_total{route=\"%s\","
+                           "status=\"other\"} %llu\n",
+                           route_names[r], (unsigned long long) n);
         }
     }
 }
@@ -97,8 +101,8 @@ static void
 put_latency(buf_t *b, shm_t *s)
 {
     buf_puts(b, "# HELP memdb_http_request_duration_seconds Time from the "
-             "first byte of a request to its answer.\n# TYPE "
-             "memdb_http_request_duration_seconds histogram\n");
+                "first byte of a request to its answer.\n# TYPE "
+                "memdb_http_request_duration_seconds histogram\n");
     for (unsigned r = 0; r < STAT_ROUTES; r++) {
         uint64_t cum = 0, sum = 0;
         if (route_names[r] == NULL)
@@ -111,19 +115,25 @@ put_latency(buf_t *b, shm_t *s)
                 cum += atomic_load_explicit(&s->stats[w].lat[r][k],
                                             memory_order_relaxed);
             if (k < STAT_BUCKETS - 1)
-                buf_printf(b, "memdb_http_request_duration_seconds_bucket{"
-                           "route=\"%s\",le=\"%g\"} %llu\n", route_names[r],
-                           (double) bounds_us[k] / 1e6,
+                buf_printf(b,
+                           "memdb_http_request_duration_seconds_bucket{"
+                           "route=\"%s\",le=\"%g\"} %llu\n",
+                           route_names[r], (double) bounds_us[k] / 1e6,
                            (unsigned long long) cum);
             else
-                buf_printf(b, "memdb_http_request_duration_seconds_bucket{"
-                           "route=\"%s\",le=\"+Inf\"} %llu\n", route_names[r],
-                           (unsigned long long) cum);
+                buf_printf(b,
+                           "memdb_http_request_duration_seconds_bucket{"
+                           "route=\"%s\",le=\"+Inf\"} %llu\n",
+                           route_names[r], (unsigned long long) cum);
         }
-        buf_printf(b, "memdb_http_request_duration_seconds_sum{route=\"%s\"} "
-                   "%.6f\n", route_names[r], (double) sum / 1e6);
-        buf_printf(b, "memdb_http_request_duration_seconds_count{route=\"%s\""
-                   "} %llu\n", route_names[r], (unsigned long long) cum);
+        buf_printf(b,
+                   "memdb_http_request_duration_seconds_sum{route=\"%s\"} "
+                   "%.6f\n",
+                   route_names[r], (double) sum / 1e6);
+        buf_printf(b,
+                   "memdb_http_request_duration_seconds_count{route=\"%s\""
+                   "} %llu\n",
+                   route_names[r], (unsigned long long) cum);
     }
 }
 
@@ -154,10 +164,12 @@ put_node(buf_t *b, shm_t *s)
           shm_mem_limit(s));
     gauge(b, "memdb_uploads_total", "Uploads accepted.", "counter",
           atomic_load(&n->uploads));
-    gauge(b, "memdb_uploads_rejected_total", "Uploads refused because the "
-          "store was full.", "counter", atomic_load(&n->rejected));
+    gauge(b, "memdb_uploads_rejected_total",
+          "Uploads refused because the "
+          "store was full.",
+          "counter", atomic_load(&n->rejected));
     buf_puts(b, "# HELP memdb_lsn Log sequence numbers of this node.\n"
-             "# TYPE memdb_lsn gauge\n");
+                "# TYPE memdb_lsn gauge\n");
     buf_printf(b, "memdb_lsn{kind=\"last\"} %llu\n",
                (unsigned long long) (atomic_load(&s->ring.hdr->next_lsn) - 1));
     buf_printf(b, "memdb_lsn{kind=\"applied\"} %llu\n",
@@ -170,7 +182,8 @@ put_node(buf_t *b, shm_t *s)
                (unsigned long long) atomic_load(&n->snap_lsn));
     gauge(b, "memdb_fsync_total", "fsyncs of the change log.", "counter",
           atomic_load(&n->fsyncs));
-    buf_printf(b, "# HELP memdb_fsync_seconds_total Time spent in fsync of "
+    buf_printf(b,
+               "# HELP memdb_fsync_seconds_total Time spent in fsync of "
                "the change log.\n# TYPE memdb_fsync_seconds_total counter\n"
                "memdb_fsync_seconds_total %.6f\n",
                (double) atomic_load(&n->fsync_ns) / 1e9);
@@ -178,7 +191,8 @@ put_node(buf_t *b, shm_t *s)
           "gauge", atomic_load(&n->disk_errno) != 0);
     gauge(b, "memdb_epoch", "Current epoch (term).", "gauge",
           atomic_load(&n->epoch));
-    buf_printf(b, "# HELP memdb_role Role of this node.\n# TYPE memdb_role "
+    buf_printf(b,
+               "# HELP memdb_role Role of this node.\n# TYPE memdb_role "
                "gauge\nmemdb_role{role=\"%s\"} 1\n",
                role < 3 ? roles[role] : "unknown");
 }
@@ -199,26 +213,33 @@ put_cluster(buf_t *b, shm_t *s)
     for (uint32_t i = 0; i < n; i++)
         states[m[i].state < 4 ? m[i].state : 3]++;
     buf_puts(b, "# HELP memdb_cluster_members Members by gossip state.\n"
-             "# TYPE memdb_cluster_members gauge\n");
+                "# TYPE memdb_cluster_members gauge\n");
     for (int k = 0; k < 4; k++)
         buf_printf(b, "memdb_cluster_members{state=\"%s\"} %u\n",
                    (const char *[]) { "alive", "suspect", "dead", "left" }[k],
                    states[k]);
     if (leading) {
         buf_puts(b, "# HELP memdb_replica_lag Records a replica has not "
-                 "acknowledged yet.\n# TYPE memdb_replica_lag gauge\n");
+                    "acknowledged yet.\n# TYPE memdb_replica_lag gauge\n");
         for (uint32_t i = 0; i < n; i++)
             if (!m[i].self)
-                buf_printf(b, "memdb_replica_lag{replica=\"%s\"} %llu\n",
-                           m[i].id, (unsigned long long)
-                           (last > m[i].acked ? last - m[i].acked : 0));
+                buf_printf(
+                    b, "memdb_replica_lag{replica=\"%s\"} %llu\n", m[i].id,
+                    (unsigned long long) (last > m[i].acked ? last - m[i].acked
+                                                            : 0));
     }
-    gauge(b, "memdb_gossip_malformed_total", "Gossip datagrams dropped as "
-          "malformed.", "counter", atomic_load(&cl->gossip_bad));
-    gauge(b, "memdb_replication_malformed_total", "Replication frames "
-          "refused.", "counter", atomic_load(&cl->repl_bad));
-    gauge(b, "memdb_auth_failures_total", "Cluster traffic that failed "
-          "authentication.", "counter", atomic_load(&cl->auth_bad));
+    gauge(b, "memdb_gossip_malformed_total",
+          "Gossip datagrams dropped as "
+          "malformed.",
+          "counter", atomic_load(&cl->gossip_bad));
+    gauge(b, "memdb_replication_malformed_total",
+          "Replication frames "
+          "refused.",
+          "counter", atomic_load(&cl->repl_bad));
+    gauge(b, "memdb_auth_failures_total",
+          "Cluster traffic that failed "
+          "authentication.",
+          "counter", atomic_load(&cl->auth_bad));
 }
 
 void

@@ -33,7 +33,7 @@ resp_reason(int status)
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     case 507: return "Insufficient Storage";
-    default:  return "Unknown";
+    default: return "Unknown";
     }
 }
 
@@ -48,8 +48,7 @@ date_header(void)
     if (now != last) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(hdr, sizeof(hdr), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
-                 &tm);
+        strftime(hdr, sizeof(hdr), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
         last = now;
     }
     return hdr;
@@ -82,7 +81,7 @@ resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
     } else if (c->parser.http_minor >= 1) {
         buf_puts(b, "Transfer-Encoding: chunked\r\n");
     } else {
-        c->want_close = true;              /* HTTP/1.0: close delimits */
+        c->want_close = true; /* HTTP/1.0: close delimits */
     }
     if (extra != NULL)
         buf_puts(b, extra);
@@ -125,7 +124,8 @@ resp_error_at(conn_t *c, int status, const char *msg, const char *key,
     if (status == 405 && c->allow != NULL)
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
     if (status == 401)
-        snprintf(extra, sizeof(extra), "WWW-Authenticate: Bearer "
+        snprintf(extra, sizeof(extra),
+                 "WWW-Authenticate: Bearer "
                  "realm=\"memdb\"\r\n");
     resp_json(c, status, b, extra[0] ? extra : NULL);
 }
@@ -143,8 +143,8 @@ resp_done(conn_t *c)
     uint64_t usec = (util_now_ns() - c->req_start_ns) / 1000;
     size_t plen = c->path_len ? c->path_len : c->url.len;
 
-    log_activity(c->client, method, plen ? c->url.data : "-",
-                 plen ? plen : 1, c->status, c->resp_bytes, usec);
+    log_activity(c->client, method, plen ? c->url.data : "-", plen ? plen : 1,
+                 c->status, c->resp_bytes, usec);
     atomic_fetch_add_explicit(&c->w->slot->requests, 1, memory_order_relaxed);
     metrics_count(c, usec);
     c->url.len = 0;

@@ -22,11 +22,12 @@
 
 typedef struct route_s {
     const char *path;
-    int         method;
-    route_e     route;
+    int method;
+    route_e route;
     const char *allow;
 } route_t;
 
+/* clang-format off */
 static const route_t routes[] = {
     { "/api/v1/upload",    HTTP_POST, RT_UPLOAD,    "POST" },
     { "/api/v1/wordcount", HTTP_GET,  RT_WORDCOUNT, "GET" },
@@ -43,6 +44,7 @@ static const route_t routes[] = {
     { "/openapi.yaml",          HTTP_GET,  RT_OPENAPI, "GET" },
     { "/docs",                  HTTP_GET,  RT_DOCS,    "GET" },
 };
+/* clang-format on */
 
 route_e
 route_find(conn_t *c, const char *path, size_t len, int method)
@@ -81,7 +83,7 @@ route_query(conn_t *c, const char **q, size_t *len)
 /* Parses a decimal parameter in [lo, hi]; responds 400 on failure. */
 bool
 route_param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,
-          uint64_t hi, uint64_t *out)
+                uint64_t hi, uint64_t *out)
 {
     char msg[160];
     uint64_t x = 0;
@@ -93,9 +95,10 @@ route_param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,
         x = x * 10 + (uint64_t) (v->data[i] - '0');
     }
     if (v->len == 0 || i != v->len || x < lo || x > hi) {
-        snprintf(msg, sizeof(msg), "parameter \"%s\" must be an integer "
-                 "from %llu to %llu", name, (unsigned long long) lo,
-                 (unsigned long long) hi);
+        snprintf(msg, sizeof(msg),
+                 "parameter \"%s\" must be an integer "
+                 "from %llu to %llu",
+                 name, (unsigned long long) lo, (unsigned long long) hi);
         resp_error(c, 400, msg);
         return false;
     }
@@ -167,8 +170,9 @@ handle_wordcount(conn_t *c)
     buf_putc(&w->tmp, '{');
     for (size_t i = 0; i < a->n; i++) {
         const agg_ent_t *e = &a->ents[i];
-        uint64_t n = e->len > HT_MAX_WORD ? 0
-                   : ht_get(&w->shm->ht, e->hash, agg_key(a, e), e->len);
+        uint64_t n = e->len > HT_MAX_WORD
+                         ? 0
+                         : ht_get(&w->shm->ht, e->hash, agg_key(a, e), e->len);
         if (i > 0)
             buf_putc(&w->tmp, ',');
         json_str(&w->tmp, agg_key(a, e), e->len);
@@ -183,7 +187,7 @@ out:
 }
 
 typedef struct top_item_s {
-    uint64_t    count;
+    uint64_t count;
     ht_entry_t *e;
 } top_item_t;
 
@@ -330,8 +334,8 @@ handle_status(conn_t *c)
     json_kv_str(b, "node", s->node->node_id, true);
     json_kv_str(b, "version", MEMDB_VERSION, false);
     json_kv_str(b, "role", role < 3 ? roles[role] : "unknown", false);
-    json_kv_u64(b, "uptime_s",
-                (util_now_ms() - s->node->start_mono_ms) / 1000, false);
+    json_kv_u64(b, "uptime_s", (util_now_ms() - s->node->start_mono_ms) / 1000,
+                false);
     json_kv_u64(b, "words", total, false);
     json_kv_u64(b, "distinct", distinct, false);
     json_kv_u64(b, "lsn", atomic_load(&s->ring.hdr->next_lsn) - 1, false);
@@ -381,8 +385,7 @@ status_persistence(buf_t *b, shm_node_t *n)
     json_kv_u64(b, "durable_lsn", atomic_load(&n->durable_lsn), false);
     json_kv_u64(b, "snapshot_lsn", atomic_load(&n->snap_lsn), false);
     json_kv_u64(b, "snapshot_ms", atomic_load(&n->snap_ms), false);
-    json_kv_u64(b, "snapshot_failures", atomic_load(&n->snap_failures),
-                false);
+    json_kv_u64(b, "snapshot_failures", atomic_load(&n->snap_failures), false);
     json_kv_str(b, "disk_error", e ? strerror((int) e) : "", false);
     buf_putc(b, '}');
     json_key(b, "recovery", false);
@@ -489,7 +492,8 @@ read_ready(conn_t *c)
     size_t qlen;
 
     if (atomic_load(&c->w->shm->node->syncing)) {
-        resp_error(c, 503, "this replica is being resynchronized from the "
+        resp_error(c, 503,
+                   "this replica is being resynchronized from the "
                    "leader; retry shortly");
         resp_done(c);
         return false;
@@ -525,8 +529,10 @@ admin_ok(conn_t *c)
         if (diff == 0)
             return true;
     }
-    resp_error(c, 401, c->auth[0] ? "wrong bearer token"
-               : "this request needs \"Authorization: Bearer <token>\"");
+    resp_error(c, 401,
+               c->auth[0]
+                   ? "wrong bearer token"
+                   : "this request needs \"Authorization: Bearer <token>\"");
     resp_done(c);
     return false;
 }
@@ -548,44 +554,27 @@ route_dispatch(conn_t *c)
         if (!read_ready(c))
             return;
         break;
-    default:
-        break;
+    default: break;
     }
     c->wait_ok = false;
     switch (c->route) {
-    case RT_UPLOAD:
-        upload_complete(c);
-        return;
-    case RT_WORDCOUNT:
-        handle_wordcount(c);
-        break;
+    case RT_UPLOAD: upload_complete(c); return;
+    case RT_WORDCOUNT: handle_wordcount(c); break;
     case RT_ALLWORDS:
         handle_allwords(c);
         if (c->phase == PH_STREAM)
             return;
         break;
-    case RT_TOP:
-        handle_top(c);
-        break;
-    case RT_STATUS:
-        handle_status(c);
-        break;
-    case RT_SNAPSHOT:
-        handle_snapshot(c);
-        return;
+    case RT_TOP: handle_top(c); break;
+    case RT_STATUS: handle_status(c); break;
+    case RT_SNAPSHOT: handle_snapshot(c); return;
     case RT_CL_NODES:
     case RT_CL_MEET:
     case RT_CL_FAILOVER:
-    case RT_CL_FORGET:
-        cluster_handle(c);
-        return;
-    case RT_METRICS:
-        metrics_handle(c);
-        return;
+    case RT_CL_FORGET: cluster_handle(c); return;
+    case RT_METRICS: metrics_handle(c); return;
     case RT_OPENAPI:
-    case RT_DOCS:
-        apidoc_handle(c);
-        return;                         /* streamed: done when written */
+    case RT_DOCS: apidoc_handle(c); return; /* streamed: done when written */
     case RT_HEALTHZ:
         if (c->w->draining) {
             resp_error(c, 503, "shutting down");
@@ -612,8 +601,7 @@ bool
 route_resume(conn_t *c, bool expired)
 {
     switch (c->wait) {
-    case WAIT_SNAP:
-        return route_snapshot_resume(c);
+    case WAIT_SNAP: return route_snapshot_resume(c);
     case WAIT_LSN:
         if (cluster_applied_lsn(c->w->shm) >= c->wait_val) {
             c->wait_ok = true;
@@ -623,13 +611,11 @@ route_resume(conn_t *c, bool expired)
         }
         if (!expired)
             return false;
-        resp_error_at(c, 504, "this node did not apply min_lsn in time",
-                      "lsn", cluster_applied_lsn(c->w->shm));
+        resp_error_at(c, 504, "this node did not apply min_lsn in time", "lsn",
+                      cluster_applied_lsn(c->w->shm));
         resp_done(c);
         return true;
-    case WAIT_CMD:
-        return cluster_resume(c, expired);
-    default:
-        return upload_resume(c, expired);
+    case WAIT_CMD: return cluster_resume(c, expired);
+    default: return upload_resume(c, expired);
     }
 }

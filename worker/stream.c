@@ -91,8 +91,7 @@ static bool
 stream_fill_static(conn_t *c)
 {
     stream_t *s = c->stream;
-    size_t n = MEMDB_MIN(s->data_len - s->data_off,
-                         (size_t) WRK_STREAM_CHUNK);
+    size_t n = MEMDB_MIN(s->data_len - s->data_off, (size_t) WRK_STREAM_CHUNK);
 
     buf_append(&c->out, s->data + s->data_off, n);
     s->data_off += n;

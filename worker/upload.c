@@ -57,8 +57,10 @@ upload_params(conn_t *c)
     }
     if (c->up_wait > CL_MAX_MEMBERS) {
         c->want_close = true;
-        resp_error_at(c, 400, "parameter \"wait\" is larger than the "
-                      "cluster can be", "limit", CL_MAX_MEMBERS);
+        resp_error_at(c, 400,
+                      "parameter \"wait\" is larger than the "
+                      "cluster can be",
+                      "limit", CL_MAX_MEMBERS);
         resp_done(c);
         return MEMDB_ERR;
     }
@@ -92,7 +94,8 @@ upload_bad_body(conn_t *c)
         resp_error_at(c, 400, "body is not valid UTF-8", "offset",
                       c->tok.err_off);
     } else {
-        snprintf(msg, sizeof(msg), "word longer than %llu bytes "
+        snprintf(msg, sizeof(msg),
+                 "word longer than %llu bytes "
                  "(store.max_word)",
                  (unsigned long long) c->w->conf->store_max_word);
         resp_error_at(c, 400, msg, "offset", c->tok.err_off);
@@ -147,8 +150,10 @@ upload_disk_error(conn_t *c)
     char msg[160];
     uint32_t e = atomic_load(&c->w->shm->node->disk_errno);
 
-    snprintf(msg, sizeof(msg), "the change log cannot be written: %s; "
-             "upload not acknowledged", strerror((int) e));
+    snprintf(msg, sizeof(msg),
+             "the change log cannot be written: %s; "
+             "upload not acknowledged",
+             strerror((int) e));
     shm_mem_done(c->w->slot);
     resp_error(c, 503, msg);
     resp_done(c);
@@ -162,7 +167,8 @@ static uint64_t
 persisted_lsn(shm_node_t *n)
 {
     return atomic_load(&n->fsync_mode) == FSYNC_ALWAYS
-           ? atomic_load(&n->durable_lsn) : atomic_load(&n->written_lsn);
+               ? atomic_load(&n->durable_lsn)
+               : atomic_load(&n->written_lsn);
 }
 
 /* Answers once the record is persisted (see persisted_lsn) and, with
@@ -249,16 +255,16 @@ upload_complete_gated(conn_t *c)
         rec_add(&c->rec, agg_key(a, &a->ents[i]), a->ents[i].len,
                 a->ents[i].count);
     if (c->rec.len > ring_max_record(&s->ring)) {
-        resp_error_at(c, 413, "upload has too many distinct words for one "
-                      "change record (raise persistence.ring_size)", "limit",
-                      ring_max_record(&s->ring));
+        resp_error_at(c, 413,
+                      "upload has too many distinct words for one "
+                      "change record (raise persistence.ring_size)",
+                      "limit", ring_max_record(&s->ring));
         resp_done(c);
         return;
     }
     if (shm_mem_reserve(s, w->slot, a->cost) != MEMDB_OK
         && shm_mem_reserve(s, w->slot, upload_new_cost(s, a)) != MEMDB_OK) {
-        atomic_fetch_add_explicit(&s->node->rejected, 1,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->node->rejected, 1, memory_order_relaxed);
         resp_error_at(c, 507, "store is full (store.max_memory)", "limit",
                       shm_mem_limit(s));
         resp_done(c);
@@ -291,9 +297,10 @@ upload_resume(conn_t *c, bool expired)
         if (!expired)
             return false;
         char msg[128];
-        snprintf(msg, sizeof(msg), "only %llu of %llu replicas acknowledged "
-                 "the upload in time", (unsigned long long) k,
-                 (unsigned long long) c->up_wait);
+        snprintf(msg, sizeof(msg),
+                 "only %llu of %llu replicas acknowledged "
+                 "the upload in time",
+                 (unsigned long long) k, (unsigned long long) c->up_wait);
         resp_error_at(c, 504, msg, "lsn", c->wait_val);
         resp_done(c);
         return true;

@@ -32,9 +32,9 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#define WRK_MAX_EVENTS   256
-#define WRK_TICK_MS      100
-#define WRK_DRAIN_MS     10000
+#define WRK_MAX_EVENTS 256
+#define WRK_TICK_MS    100
+#define WRK_DRAIN_MS   10000
 
 static int ev_listen = EV_LISTEN, ev_wake = EV_WAKE, ev_pdeath = EV_PDEATH,
            ev_signal = EV_SIGNAL;
@@ -181,7 +181,8 @@ wrk_signal(wrk_t *w)
             char err[1024], fixed[1024];
             /* the master reports problems; apply what can change */
             if (conf_reload((conf_t *) w->conf, err, sizeof(err), fixed,
-                            sizeof(fixed)) == MEMDB_OK) {
+                            sizeof(fixed))
+                == MEMDB_OK) {
                 log_set_level((int) w->conf->log_level);
                 log_set_files(w->conf->log_file, w->conf->log_activity);
             }
@@ -285,7 +286,7 @@ wrk_expire(wrk_t *w)
         bool idle_drain = w->draining && c->phase == PH_IDLE
                           && c->in_off == c->in.len;
         if (c->deadline_ms <= w->now_ms || idle_drain) {
-            conn_timeout(c);            /* frees c: index i now holds another */
+            conn_timeout(c); /* frees c: index i now holds another */
             continue;
         }
         i++;
@@ -336,18 +337,14 @@ wrk_dispatch(wrk_t *w, struct epoll_event *ev)
         if (!w->draining)
             wrk_accept(w);
         break;
-    case EV_WAKE:
-        wrk_woken(w);
-        break;
+    case EV_WAKE: wrk_woken(w); break;
     case EV_PDEATH:
         log_warn("master is gone; exiting");
         w->draining = true;
         wrk_stop_listening(w);
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->pdeath_fd, NULL);
         break;
-    case EV_SIGNAL:
-        wrk_signal(w);
-        break;
+    case EV_SIGNAL: wrk_signal(w); break;
     default:
         if (!((conn_t *) ev->data.ptr)->closed)
             conn_on_event(ev->data.ptr, ev->events);

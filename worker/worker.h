@@ -17,12 +17,12 @@
 
 typedef struct wrk_args_s {
     const conf_t *conf;
-    shm_t        *shm;
-    int           slot;          /* worker number */
-    int           listen_fd;
-    int           wake_fd;       /* eventfd written by the master */
-    int           notify_fd;     /* eventfd the worker writes for the master */
-    int           pdeath_fd;     /* read end of a pipe the master holds */
+    shm_t *shm;
+    int slot; /* worker number */
+    int listen_fd;
+    int wake_fd;   /* eventfd written by the master */
+    int notify_fd; /* eventfd the worker writes for the master */
+    int pdeath_fd; /* read end of a pipe the master holds */
 } wrk_args_t;
 
 /* Runs the worker; returns its exit status. */

@@ -19,7 +19,7 @@
 #include <http_parser.h>
 
 #define WRK_READ_CHUNK   (64 * 1024)
-#define WRK_OUT_HIGH     (256 * 1024)   /* pause parsing above this */
+#define WRK_OUT_HIGH     (256 * 1024) /* pause parsing above this */
 #define WRK_STREAM_CHUNK (64 * 1024)
 
 typedef struct wrk_s wrk_t;
@@ -29,128 +29,140 @@ enum { EV_LISTEN = 1, EV_WAKE, EV_PDEATH, EV_SIGNAL, EV_CONN };
 enum { CONN_CLOSE, CONN_WAIT, CONN_AGAIN };
 
 typedef enum {
-    PH_IDLE,        /* between requests */
-    PH_HEADERS,     /* reading a request head */
-    PH_BODY,        /* reading a body */
-    PH_WAIT,        /* parked: waiting for the ring, fsync or replicas */
-    PH_STREAM,      /* writing a streamed response */
-    PH_CLOSING,     /* flushing the last response, then close */
+    PH_IDLE,    /* between requests */
+    PH_HEADERS, /* reading a request head */
+    PH_BODY,    /* reading a body */
+    PH_WAIT,    /* parked: waiting for the ring, fsync or replicas */
+    PH_STREAM,  /* writing a streamed response */
+    PH_CLOSING, /* flushing the last response, then close */
 } conn_phase_e;
 
 typedef enum {
-    RT_NONE = 0, RT_UPLOAD, RT_WORDCOUNT, RT_ALLWORDS, RT_TOP, RT_STATUS,
-    RT_HEALTHZ, RT_SNAPSHOT, RT_CL_NODES, RT_CL_MEET, RT_CL_FAILOVER,
-    RT_CL_FORGET, RT_METRICS, RT_OPENAPI, RT_DOCS,
+    RT_NONE = 0,
+    RT_UPLOAD,
+    RT_WORDCOUNT,
+    RT_ALLWORDS,
+    RT_TOP,
+    RT_STATUS,
+    RT_HEALTHZ,
+    RT_SNAPSHOT,
+    RT_CL_NODES,
+    RT_CL_MEET,
+    RT_CL_FAILOVER,
+    RT_CL_FORGET,
+    RT_METRICS,
+    RT_OPENAPI,
+    RT_DOCS,
 } route_e;
 
 /* What a parked connection waits for. */
 typedef enum {
-    WAIT_RING = 1,       /* room in the change ring */
-    WAIT_DURABLE,        /* wait_val durable (persistence.fsync: always) */
-    WAIT_SNAP,           /* snapshot request wait_val answered */
-    WAIT_REPL,           /* wait_aux replicas acknowledged wait_val */
-    WAIT_LSN,            /* this node applied wait_val (?min_lsn) */
-    WAIT_ROLE,           /* a leadership hand-over ends */
-    WAIT_CMD,            /* the replicator took cluster request wait_val */
+    WAIT_RING = 1, /* room in the change ring */
+    WAIT_DURABLE,  /* wait_val durable (persistence.fsync: always) */
+    WAIT_SNAP,     /* snapshot request wait_val answered */
+    WAIT_REPL,     /* wait_aux replicas acknowledged wait_val */
+    WAIT_LSN,      /* this node applied wait_val (?min_lsn) */
+    WAIT_ROLE,     /* a leadership hand-over ends */
+    WAIT_CMD,      /* the replicator took cluster request wait_val */
 } wait_e;
 
 typedef struct stream_s {
-    unsigned  part;            /* next partition */
-    uint64_t *offs;            /* entries of the current partition */
-    size_t    n, i, cap;
-    uint64_t  emitted, limit;
-    buf_t     prefix;
-    bool      opened;          /* '{' written */
-    bool      first;           /* no word written yet */
-    bool      chunked;
-    const char *data;          /* a static body (stream_static), or NULL */
-    size_t    data_len, data_off;
+    unsigned part;  /* next partition */
+    uint64_t *offs; /* entries of the current partition */
+    size_t n, i, cap;
+    uint64_t emitted, limit;
+    buf_t prefix;
+    bool opened; /* '{' written */
+    bool first;  /* no word written yet */
+    bool chunked;
+    const char *data; /* a static body (stream_static), or NULL */
+    size_t data_len, data_off;
 } stream_t;
 
 struct conn_s {
-    int            ev;               /* EV_CONN: first field, see worker.c */
-    int            fd;
-    wrk_t         *w;
-    size_t         idx;              /* in w->conns */
-    http_parser    parser;
-    buf_t          in;
-    size_t         in_off;           /* parsed bytes of in */
-    buf_t          out;
-    size_t         out_off;          /* written bytes of out */
-    char           client[64];
-    conn_phase_e   phase;
-    uint64_t       deadline_ms;
-    uint64_t       req_start_ns;
-    bool           want_close;
-    bool           paused;
-    bool           eof;
-    bool           later;            /* queued in w->later */
-    bool           closed;           /* freed at the end of the iteration */
+    int ev; /* EV_CONN: first field, see worker.c */
+    int fd;
+    wrk_t *w;
+    size_t idx; /* in w->conns */
+    http_parser parser;
+    buf_t in;
+    size_t in_off; /* parsed bytes of in */
+    buf_t out;
+    size_t out_off; /* written bytes of out */
+    char client[64];
+    conn_phase_e phase;
+    uint64_t deadline_ms;
+    uint64_t req_start_ns;
+    bool want_close;
+    bool paused;
+    bool eof;
+    bool later;  /* queued in w->later */
+    bool closed; /* freed at the end of the iteration */
 
     /* the request being read */
-    buf_t          url;
-    size_t         path_len;         /* path part of url */
-    size_t         head_bytes;
-    buf_t          hname;
-    bool           in_value;
-    bool           expect_continue;
-    route_e        route;
-    const char    *allow;            /* Allow: for a 405 */
-    wait_e         wait;             /* while PH_WAIT */
-    uint64_t       wait_val;
-    uint64_t       wait_aux;
-    uint64_t       deadline_aux;     /* a parked request's deadline */
-    bool           wait_ok;          /* resumed read: min_lsn reached */
-    char           auth[CONF_TOKEN_MAX + 8];  /* Authorization value */
-    uint64_t       up_wait;          /* upload ?wait=N */
-    uint64_t       up_timeout;       /* upload ?timeout_ms */
-    uint64_t       body_bytes;
-    int            status;           /* last response status (for the log) */
-    uint64_t       resp_bytes;
+    buf_t url;
+    size_t path_len; /* path part of url */
+    size_t head_bytes;
+    buf_t hname;
+    bool in_value;
+    bool expect_continue;
+    route_e route;
+    const char *allow; /* Allow: for a 405 */
+    wait_e wait;       /* while PH_WAIT */
+    uint64_t wait_val;
+    uint64_t wait_aux;
+    uint64_t deadline_aux;         /* a parked request's deadline */
+    bool wait_ok;                  /* resumed read: min_lsn reached */
+    char auth[CONF_TOKEN_MAX + 8]; /* Authorization value */
+    uint64_t up_wait;              /* upload ?wait=N */
+    uint64_t up_timeout;           /* upload ?timeout_ms */
+    uint64_t body_bytes;
+    int status; /* last response status (for the log) */
+    uint64_t resp_bytes;
 
     /* upload */
-    tok_t          tok;
-    agg_t          agg;
-    buf_t          rec;
+    tok_t tok;
+    agg_t agg;
+    buf_t rec;
 
-    stream_t      *stream;
+    stream_t *stream;
 };
 
 struct wrk_s {
-    const conf_t  *conf;
-    shm_t         *shm;
-    shm_worker_t  *slot;
-    int            slot_no;
-    int            epfd;
-    int            listen_fd;
-    int            wake_fd;
-    int            notify_fd;
-    int            pdeath_fd;
-    int            sig_fd;
-    bool           draining;
-    bool           listening;
-    conn_t       **conns;
-    size_t         nconns, conns_cap;
-    conn_t       **parked;           /* waiting for the ring */
-    size_t         nparked, parked_cap;
-    conn_t       **later;            /* to continue next iteration */
-    size_t         nlater, later_cap;
-    conn_t       **dead;             /* closed this iteration */
-    size_t         ndead, dead_cap;
-    uint64_t       now_ms;
-    buf_t          tmp;              /* scratch for one handler */
-    buf_t          tmp2;
+    const conf_t *conf;
+    shm_t *shm;
+    shm_worker_t *slot;
+    int slot_no;
+    int epfd;
+    int listen_fd;
+    int wake_fd;
+    int notify_fd;
+    int pdeath_fd;
+    int sig_fd;
+    bool draining;
+    bool listening;
+    conn_t **conns;
+    size_t nconns, conns_cap;
+    conn_t **parked; /* waiting for the ring */
+    size_t nparked, parked_cap;
+    conn_t **later; /* to continue next iteration */
+    size_t nlater, later_cap;
+    conn_t **dead; /* closed this iteration */
+    size_t ndead, dead_cap;
+    uint64_t now_ms;
+    buf_t tmp; /* scratch for one handler */
+    buf_t tmp2;
 };
 
 /* conn.c */
 conn_t *conn_new(wrk_t *w, int fd, const struct sockaddr *sa);
-void    conn_close(conn_t *c);
-void    conn_on_event(conn_t *c, uint32_t events);
+void conn_close(conn_t *c);
+void conn_on_event(conn_t *c, uint32_t events);
 /* Continues a connection that was parked or streaming. */
-void    conn_resume(conn_t *c);
-void    conn_flush(conn_t *c);
-void    conn_timeout(conn_t *c);
-void    conn_set_phase(conn_t *c, conn_phase_e ph);
+void conn_resume(conn_t *c);
+void conn_flush(conn_t *c);
+void conn_timeout(conn_t *c);
+void conn_set_phase(conn_t *c, conn_phase_e ph);
 
 /* resp.c */
 void resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
@@ -166,14 +178,14 @@ const char *resp_reason(int status);
 
 /* route.c */
 route_e route_find(conn_t *c, const char *path, size_t len, int method);
-void    route_dispatch(conn_t *c);
+void route_dispatch(conn_t *c);
 /* Answers a parked snapshot request if it is done; true if answered. */
-bool    route_snapshot_resume(conn_t *c);
-bool    route_resume(conn_t *c, bool expired);
-void    route_query(conn_t *c, const char **q, size_t *len);
-bool    route_param_u64(conn_t *c, const char *name, const buf_t *v,
-                        uint64_t lo, uint64_t hi, uint64_t *out);
-void    route_bad_param(conn_t *c, const buf_t *key);
+bool route_snapshot_resume(conn_t *c);
+bool route_resume(conn_t *c, bool expired);
+void route_query(conn_t *c, const char **q, size_t *len);
+bool route_param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,
+                     uint64_t hi, uint64_t *out);
+void route_bad_param(conn_t *c, const buf_t *key);
 
 /* metrics.c */
 void metrics_count(conn_t *c, uint64_t usec);
@@ -195,8 +207,8 @@ void cluster_handle(conn_t *c);
 bool cluster_resume(conn_t *c, bool expired);
 
 /* upload.c */
-int  upload_begin(conn_t *c);
-int  upload_body(conn_t *c, const char *p, size_t n);
+int upload_begin(conn_t *c);
+int upload_body(conn_t *c, const char *p, size_t n);
 void upload_complete(conn_t *c);
 /* Moves a parked upload on; true when it was answered. */
 bool upload_resume(conn_t *c, bool expired);
@@ -207,8 +219,7 @@ void stream_start(conn_t *c, const char *prefix, size_t plen, uint64_t lim);
 bool stream_fill(conn_t *c);
 /* Answers 200 with a static body of len bytes (Content-Length), written
  * WRK_STREAM_CHUNK bytes at a time as the client reads it. */
-void stream_static(conn_t *c, const char *ctype, const char *data,
-                   size_t len);
+void stream_static(conn_t *c, const char *ctype, const char *data, size_t len);
 void stream_free(conn_t *c);
 
 /* apidoc.c */

@@ -35,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 /* An in-memory file (memfd) the readers can open(2) by path, so a target
  * exercises the real file-reading code without touching the disk. */
 typedef struct fuzz_file_s {
-    int  fd;
+    int fd;
     char path[64];
 } fuzz_file_t;
 

@@ -59,8 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     copy = malloc(len + 1);
     memcpy(copy, payload, len);
     if (h.type == FR_MERGE && len >= sizeof(frame_merge_t))
-        fuzz_reseal(copy + sizeof(frame_merge_t),
-                    len - sizeof(frame_merge_t));
+        fuzz_reseal(copy + sizeof(frame_merge_t), len - sizeof(frame_merge_t));
     else
         fuzz_reseal(copy, len);
     check(h.type, copy, len);

@@ -43,12 +43,14 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     static const char *words[] = {
-        "the", "cat", "hat", "and", "the", "dog", "caf\xc3\xa9",
-        "quote\"d", "back\\slash", "\xe2\x82\xac", "pre", "prefix", "pref",
-        "tab\x01ctl",
+        "the", "cat",         "hat",      "and",         "the",
+        "dog", "caf\xc3\xa9", "quote\"d", "back\\slash", "\xe2\x82\xac",
+        "pre", "prefix",      "pref",     "tab\x01ctl",
     };
-    shm_params_t p = { .max_memory = 16ULL << 20, .ring_size = 1 << 20,
-                       .nworkers = 1, .node_id = "n1" };
+    shm_params_t p = { .max_memory = 16ULL << 20,
+                       .ring_size = 1 << 20,
+                       .nworkers = 1,
+                       .node_id = "n1" };
     buf_t b = { 0 };
 
     (void) argc;
@@ -90,7 +92,7 @@ upload_stub(conn_t *c)
     buf_t *b = &c->w->tmp;
 
     if (tok_finish(&c->tok) != TOK_OK) {
-        (void) upload_body(c, "", 0);      /* answers the error */
+        (void) upload_body(c, "", 0); /* answers the error */
         return;
     }
     rec_begin(&c->rec, REC_UPLOAD);
@@ -244,8 +246,7 @@ pump(conn_t *c, buf_t *all)
 {
     for (int rounds = 0; rounds < 100000; rounds++) {
         if (c->out.len > c->out_off)
-            buf_append(all, c->out.data + c->out_off,
-                       c->out.len - c->out_off);
+            buf_append(all, c->out.data + c->out_off, c->out.len - c->out_off);
         c->out.len = c->out_off = 0;
         if (c->phase == PH_CLOSING)
             return;

@@ -99,7 +99,7 @@ fix_up(unsigned char *p, size_t size)
             return;
         sum = XXH3_64bits(p + off + 16, head[0]);
         memcpy(p + off + 8, &sum, 8);
-        {   /* what the entries claim */
+        { /* what the entries claim */
             const unsigned char *q = p + off + 16, *end = q + head[0];
             for (uint32_t i = 0; i < head[1]; i++) {
                 uint64_t l, c;

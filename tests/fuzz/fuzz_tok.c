@@ -17,9 +17,9 @@
 #include "tok.h"
 
 typedef struct words_s {
-    buf_t    all;        /* len (8 bytes) + word, for each word */
-    size_t   n;
-    size_t   max_word;
+    buf_t all; /* len (8 bytes) + word, for each word */
+    size_t n;
+    size_t max_word;
 } words_t;
 
 static void
@@ -44,14 +44,13 @@ on_word(void *arg, const char *w, size_t len)
 }
 
 typedef struct run_s {
-    words_t   words;
+    words_t words;
     tok_err_e err;
-    uint64_t  err_off;
+    uint64_t err_off;
 } run_t;
 
 static void
-run(run_t *r, size_t max_word, const char *body, size_t len,
-    uint32_t seed)
+run(run_t *r, size_t max_word, const char *body, size_t len, uint32_t seed)
 {
     tok_t t;
     size_t off = 0;
@@ -68,7 +67,7 @@ run(run_t *r, size_t max_word, const char *body, size_t len,
             size_t n;
 
             seed = seed * 1103515245u + 12345u;
-            n = (seed >> 16) % 9;          /* 0..8 bytes, 0 included */
+            n = (seed >> 16) % 9; /* 0..8 bytes, 0 included */
             if (n > len - off)
                 n = len - off;
             r->err = tok_feed(&t, body + off, n);
@@ -136,7 +135,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(one.words.all.len == many.words.all.len);
         FUZZ_CHECK(one.words.all.len == 0
                    || memcmp(one.words.all.data, many.words.all.data,
-                             one.words.all.len) == 0);
+                             one.words.all.len)
+                          == 0);
     }
 
     /* the validator and the tokenizer agree */
@@ -148,8 +148,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(ref.n == one.words.n);
         FUZZ_CHECK(ref.all.len == one.words.all.len);
         FUZZ_CHECK(ref.all.len == 0
-                   || memcmp(ref.all.data, one.words.all.data,
-                             ref.all.len) == 0);
+                   || memcmp(ref.all.data, one.words.all.data, ref.all.len)
+                          == 0);
         buf_free(&ref.all);
     } else if (one.err == TOK_BAD_UTF8) {
         FUZZ_CHECK(bad >= 0 && (uint64_t) bad == one.err_off);

@@ -55,8 +55,7 @@ check_decode(const char *s, size_t len)
         }
         FUZZ_CHECK(url_decode(&again, enc.data, enc.len) == MEMDB_OK);
         FUZZ_CHECK(again.len == out.len);
-        FUZZ_CHECK(out.len == 0
-                   || memcmp(again.data, out.data, out.len) == 0);
+        FUZZ_CHECK(out.len == 0 || memcmp(again.data, out.data, out.len) == 0);
     }
     buf_free(&out);
     buf_free(&enc);

@@ -117,9 +117,9 @@ seeds_seg(const char *dir)
     record(&b, REC_NOOP, 3, NULL, 0);
     (void) util_write_all(fd, b.data, b.len);
     close(fd);
-    fd = seg_create(dir, 4, 2);         /* header only */
+    fd = seg_create(dir, 4, 2); /* header only */
     close(fd);
-    fd = seg_create(dir, 5, 2);         /* with a torn, zeroed tail */
+    fd = seg_create(dir, 5, 2); /* with a torn, zeroed tail */
     record(&b, REC_MERGE, 5, words3, 1);
     (void) util_write_all(fd, b.data, b.len);
     memset(b.data, 0, b.len);
@@ -153,7 +153,7 @@ seeds_snap(const char *dir)
         || snap_writer_commit(&w) != MEMDB_OK)
         die("snap_writer_commit");
     if (snap_writer_open(&w, dir, 6, 1) != MEMDB_OK
-        || snap_writer_commit(&w) != MEMDB_OK)       /* empty table */
+        || snap_writer_commit(&w) != MEMDB_OK) /* empty table */
         die("snap_writer");
     n = snap_list(dir, &snaps);
     for (int i = 0; i < n; i++) {
@@ -182,8 +182,9 @@ member(gsp_member_t *m, const char *id, int port, uint8_t role)
 static void
 seeds_wire(void)
 {
-    static const char *names[] = { "", "ping", "ack", "ping_req", "sync_req",
-                                   "sync", "vote_req", "vote", "timeout_now",
+    static const char *names[] = { "",         "ping",     "ack",
+                                   "ping_req", "sync_req", "sync",
+                                   "vote_req", "vote",     "timeout_now",
                                    "forget" };
     unsigned char out[GSP_MAX];
     gsp_msg_t m;
@@ -210,7 +211,7 @@ seeds_wire(void)
         }
         memset(out, 0, sizeof(out));
         put("wire", names[t], out, wire_encode(&m, out));
-        if (t == GSP_PING) {          /* signed: room for the MAC */
+        if (t == GSP_PING) { /* signed: room for the MAC */
             m.hdr.flags = GSP_F_AUTH;
             memset(out, 0, sizeof(out));
             put("wire", "ping-auth", out, wire_encode(&m, out));
@@ -263,7 +264,8 @@ seeds_frame(void)
     we.fork_lsn = 42;
     we.epoch = 2;
     we.nhist = 2;
-    snprintf(we.cluster, sizeof(we.cluster), "f4ec9772f8afbc93a4e6bd81bc2a4cb3");
+    snprintf(we.cluster, sizeof(we.cluster),
+             "f4ec9772f8afbc93a4e6bd81bc2a4cb3");
     buf_append(&b, &we, sizeof(we));
     buf_append(&b, hist, sizeof(hist));
     frame("welcome", FR_WELCOME, b.data, b.len);

@@ -85,8 +85,9 @@ Test(auth_load, key_is_blake2b_of_the_content)
     char err[256] = "";
 
     memset(&a, 0xff, sizeof(a));
-    cr_assert_eq(auth_load(&a, write_file("s", s, strlen(s)), err,
-                           sizeof(err)), MEMDB_OK, "%s", err);
+    cr_assert_eq(
+        auth_load(&a, write_file("s", s, strlen(s)), err, sizeof(err)),
+        MEMDB_OK, "%s", err);
     cr_assert(a.on);
     hash(s, strlen(s), want);
     cr_assert(memcmp(a.key, want, AUTH_KEY) == 0);
@@ -98,11 +99,14 @@ Test(auth_load, one_trailing_newline_is_stripped)
     char err[256];
 
     cr_assert_eq(auth_load(&a, write_file("a", "0123456789abcdef", 16), err,
-                           sizeof(err)), MEMDB_OK, "%s", err);
+                           sizeof(err)),
+                 MEMDB_OK, "%s", err);
     cr_assert_eq(auth_load(&b, write_file("b", "0123456789abcdef\n", 17), err,
-                           sizeof(err)), MEMDB_OK, "%s", err);
+                           sizeof(err)),
+                 MEMDB_OK, "%s", err);
     cr_assert_eq(auth_load(&c, write_file("c", "0123456789abcdef\n\n", 18),
-                           err, sizeof(err)), MEMDB_OK, "%s", err);
+                           err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
     cr_assert(memcmp(a.key, b.key, AUTH_KEY) == 0, "newline ignored");
     cr_assert(memcmp(a.key, c.key, AUTH_KEY) != 0, "only one stripped");
 }
@@ -114,14 +118,16 @@ Test(auth_load, binary_secrets_and_different_secrets)
     char err[256];
 
     for (size_t i = 0; i < sizeof(bin); i++)
-        bin[i] = (unsigned char) (i * 37);      /* includes NUL bytes */
-    cr_assert_eq(auth_load(&a, write_file("bin", bin, sizeof(bin)), err,
-                           sizeof(err)), MEMDB_OK, "%s", err);
+        bin[i] = (unsigned char) (i * 37); /* includes NUL bytes */
+    cr_assert_eq(
+        auth_load(&a, write_file("bin", bin, sizeof(bin)), err, sizeof(err)),
+        MEMDB_OK, "%s", err);
     hash(bin, sizeof(bin), want);
     cr_assert(memcmp(a.key, want, AUTH_KEY) == 0);
     bin[63] ^= 1;
-    cr_assert_eq(auth_load(&b, write_file("bin2", bin, sizeof(bin)), err,
-                           sizeof(err)), MEMDB_OK, "%s", err);
+    cr_assert_eq(
+        auth_load(&b, write_file("bin2", bin, sizeof(bin)), err, sizeof(err)),
+        MEMDB_OK, "%s", err);
     cr_assert(memcmp(a.key, b.key, AUTH_KEY) != 0);
 }
 
@@ -150,14 +156,17 @@ Test(auth_load, directory)
 
 Test(auth_load, short_secrets)
 {
-    static const struct { const char *s; bool ok; } c[] = {
+    static const struct {
+        const char *s;
+        bool ok;
+    } c[] = {
         { "", false },
         { "\n", false },
-        { "0123456789abcde", false },            /* 15 */
-        { "0123456789abcde\n", false },          /* 15 + newline */
-        { "0123456789abcdef", true },            /* 16 */
+        { "0123456789abcde", false },   /* 15 */
+        { "0123456789abcde\n", false }, /* 15 + newline */
+        { "0123456789abcdef", true },   /* 16 */
         { "0123456789abcdef\n", true },
-        { "0123456789abcde\n\n", true },         /* 16 after one strip */
+        { "0123456789abcde\n\n", true }, /* 16 after one strip */
     };
 
     for (size_t i = 0; i < MEMDB_NELEM(c); i++) {
@@ -181,11 +190,13 @@ Test(auth_load, size_limit)
 
     cr_assert_not_null(big);
     memset(big, 's', 64 * 1024 + 1);
-    cr_assert_eq(auth_load(&a, write_file("max", big, 64 * 1024), err,
-                           sizeof(err)), MEMDB_OK, "%s", err);
+    cr_assert_eq(
+        auth_load(&a, write_file("max", big, 64 * 1024), err, sizeof(err)),
+        MEMDB_OK, "%s", err);
     cr_assert(a.on);
-    cr_assert_eq(auth_load(&a, write_file("big", big, 64 * 1024 + 1), err,
-                           sizeof(err)), MEMDB_ERR);
+    cr_assert_eq(
+        auth_load(&a, write_file("big", big, 64 * 1024 + 1), err, sizeof(err)),
+        MEMDB_ERR);
     cr_assert_not(a.on);
     cr_assert_not_null(strstr(err, "larger"), "%s", err);
     free(big);
@@ -408,13 +419,15 @@ Test(window, matches_a_model)
         uint64_t r, id;
         bool want, got;
 
-        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
         r = s * 0x2545F4914F6CDD1DULL;
         /* Mostly near the top, a few ahead, now and then far back. */
         switch (r % 8) {
-        case 0:  id = top + 1 + (r >> 8) % 3; break;
-        case 1:  id = top + 1 + (r >> 8) % 80; break;
-        case 2:  id = top > 200 ? top - 100 - (r >> 8) % 100 : 1; break;
+        case 0: id = top + 1 + (r >> 8) % 3; break;
+        case 1: id = top + 1 + (r >> 8) % 80; break;
+        case 2: id = top > 200 ? top - 100 - (r >> 8) % 100 : 1; break;
         default: id = top > 70 ? top - (r >> 8) % 70 : 1 + (r >> 8) % 70;
         }
         if (id >= SPAN * 2)

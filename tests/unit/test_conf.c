@@ -151,7 +151,7 @@ Test(conf, shipped_file_loads)
     cr_assert_str_eq(c.http_listen.text, "127.0.0.1:9889");
     cr_assert_eq(c.http_listen.ss.ss_family, AF_INET);
     cr_assert_eq(port_of(&c.http_listen.ss), 9889);
-    cr_assert_eq(c.http_workers, d.http_workers);   /* commented out */
+    cr_assert_eq(c.http_workers, d.http_workers); /* commented out */
     cr_assert_eq(c.http_max_body, 64ULL << 20);
     cr_assert_eq(c.http_max_header, 16ULL << 10);
     cr_assert_eq(c.http_header_timeout_ms, 10000);
@@ -166,27 +166,26 @@ Test(conf, shipped_file_loads)
 
 Test(conf, every_key_sets_its_field)
 {
-    static const char text[] =
-        "# every key, none at its default\n"
-        "node:\n"
-        "  id: node-7_a.B\n"
-        "  data_dir: /srv/memdb\n"
-        "http:\n"
-        "  listen: \"[::1]:8080\"\n"
-        "  workers: 3\n"
-        "  max_body: 1GiB\n"
-        "  max_header: 32KiB\n"
-        "  header_timeout: 1500ms\n"
-        "  body_timeout: 2m\n"
-        "  idle_timeout: 1h\n"
-        "  max_connections: 500\n"
-        "log:\n"
-        "  file: /var/log/memdb.log\n"
-        "  activity: \"-\"\n"
-        "  level: debug\n"
-        "store:\n"
-        "  max_memory: 2g\n"
-        "  max_word: 1024\n";
+    static const char text[] = "# every key, none at its default\n"
+                               "node:\n"
+                               "  id: node-7_a.B\n"
+                               "  data_dir: /srv/memdb\n"
+                               "http:\n"
+                               "  listen: \"[::1]:8080\"\n"
+                               "  workers: 3\n"
+                               "  max_body: 1GiB\n"
+                               "  max_header: 32KiB\n"
+                               "  header_timeout: 1500ms\n"
+                               "  body_timeout: 2m\n"
+                               "  idle_timeout: 1h\n"
+                               "  max_connections: 500\n"
+                               "log:\n"
+                               "  file: /var/log/memdb.log\n"
+                               "  activity: \"-\"\n"
+                               "  level: debug\n"
+                               "store:\n"
+                               "  max_memory: 2g\n"
+                               "  max_word: 1024\n";
     conf_t c;
     struct in6_addr lo = IN6ADDR_LOOPBACK_INIT;
 
@@ -198,7 +197,8 @@ Test(conf, every_key_sets_its_field)
     cr_assert_eq(c.http_listen.len, sizeof(struct sockaddr_in6));
     cr_assert_eq(port_of(&c.http_listen.ss), 8080);
     cr_assert(memcmp(&((struct sockaddr_in6 *) &c.http_listen.ss)->sin6_addr,
-                     &lo, sizeof(lo)) == 0);
+                     &lo, sizeof(lo))
+              == 0);
     cr_assert_eq(c.http_workers, 3);
     cr_assert_eq(c.http_max_body, 1ULL << 30);
     cr_assert_eq(c.http_max_header, 32ULL << 10);
@@ -215,10 +215,13 @@ Test(conf, every_key_sets_its_field)
 
 Test(conf, log_levels)
 {
-    static const struct { const char *name; int level; } lv[] = {
-        { "error", LOG_LVL_ERROR }, { "warn", LOG_LVL_WARN },
+    static const struct {
+        const char *name;
+        int level;
+    } lv[] = {
+        { "error", LOG_LVL_ERROR },  { "warn", LOG_LVL_WARN },
         { "warning", LOG_LVL_WARN }, { "info", LOG_LVL_INFO },
-        { "debug", LOG_LVL_DEBUG }, { "DEBUG", LOG_LVL_DEBUG },
+        { "debug", LOG_LVL_DEBUG },  { "DEBUG", LOG_LVL_DEBUG },
     };
 
     for (size_t i = 0; i < MEMDB_NELEM(lv); i++) {
@@ -237,7 +240,8 @@ Test(conf, range_limits_are_inclusive)
 
     expect_ok("http:\n  workers: 1\n  max_header: 1KiB\n"
               "  header_timeout: 1ms\n  max_connections: 1000000\n"
-              "store:\n  max_word: 16\n  max_memory: 16MiB\n", &c);
+              "store:\n  max_word: 16\n  max_memory: 16MiB\n",
+              &c);
     cr_assert_eq(c.http_workers, 1);
     cr_assert_eq(c.http_max_header, 1024);
     cr_assert_eq(c.http_header_timeout_ms, 1);
@@ -247,7 +251,8 @@ Test(conf, range_limits_are_inclusive)
     expect_ok("http:\n  workers: 63\n  max_header: 1MiB\n"
               "  header_timeout: 1h\n  idle_timeout: 24h\n"
               "  max_body: 16GiB\n"
-              "store:\n  max_word: 65535\n  max_memory: 16TiB\n", &c);
+              "store:\n  max_word: 65535\n  max_memory: 16TiB\n",
+              &c);
     cr_assert_eq(c.http_workers, 63);
     cr_assert_eq(c.http_max_header, 1ULL << 20);
     cr_assert_eq(c.http_header_timeout_ms, 3600000);
@@ -286,7 +291,8 @@ Test(conf, flow_style_and_quoting)
     conf_t c;
 
     expect_ok("node: {id: 'q1', data_dir: \"/q\"}\n"
-              "http: {workers: '7', listen: '0.0.0.0:0'}\n", &c);
+              "http: {workers: '7', listen: '0.0.0.0:0'}\n",
+              &c);
     cr_assert_str_eq(c.node_id, "q1");
     cr_assert_str_eq(c.data_dir, "/q");
     cr_assert_eq(c.http_workers, 7);
@@ -302,8 +308,7 @@ Test(conf, longest_strings_fit)
     id[sizeof(id) - 1] = '\0';
     memset(dir, 'd', sizeof(dir) - 1);
     dir[sizeof(dir) - 1] = '\0';
-    snprintf(text, sizeof(text), "node:\n  id: %s\n  data_dir: %s\n", id,
-             dir);
+    snprintf(text, sizeof(text), "node:\n  id: %s\n  data_dir: %s\n", id, dir);
     expect_ok(text, &c);
     cr_assert_eq(strlen(c.node_id), CONF_ID_MAX - 1);
     cr_assert_eq(strlen(c.data_dir), CONF_PATH_MAX - 1);
@@ -445,16 +450,16 @@ Test(conf, duration_out_of_range)
 Test(conf, bad_address)
 {
     static const char *const bad[] = {
-        "127.0.0.1",            /* no port */
-        "127.0.0.1:",           /* empty port */
-        "127.0.0.1:70000",      /* port out of range */
+        "127.0.0.1",       /* no port */
+        "127.0.0.1:",      /* empty port */
+        "127.0.0.1:70000", /* port out of range */
         "127.0.0.1:65536",
         "127.0.0.1:8o",
-        ":80",                  /* no host */
-        "[::1",                 /* unclosed */
+        ":80",  /* no host */
+        "[::1", /* unclosed */
         "[::1]",
         "[::1]80",
-        "::1:80",               /* IPv6 without brackets */
+        "::1:80", /* IPv6 without brackets */
         "[]:80",
     };
 
@@ -462,8 +467,10 @@ Test(conf, bad_address)
         char text[128], msg[160];
 
         snprintf(text, sizeof(text), "http:\n  listen: \"%s\"\n", bad[i]);
-        snprintf(msg, sizeof(msg), "http.listen: \"%s\" is not an address "
-                 "HOST:PORT (IPv6 as [ADDR]:PORT)", bad[i]);
+        snprintf(msg, sizeof(msg),
+                 "http.listen: \"%s\" is not an address "
+                 "HOST:PORT (IPv6 as [ADDR]:PORT)",
+                 bad[i]);
         ERR_IS(text, 2, 11, msg);
     }
 }
@@ -492,8 +499,8 @@ Test(conf, node_id_with_illegal_characters)
            "node.id: \"n 1\" may only hold letters, digits, '-', '_' and '.'");
     ERR_IS("node:\n  id: n/1\n", 2, 7,
            "node.id: \"n/1\" may only hold letters, digits, '-', '_' and '.'");
-    ERR_IS("http:\n  workers: 2\nnode:\n  data_dir: x\n  id: caf\xc3\xa9\n",
-           5, 7,
+    ERR_IS("http:\n  workers: 2\nnode:\n  data_dir: x\n  id: caf\xc3\xa9\n", 5,
+           7,
            "node.id: \"caf\xc3\xa9\" may only hold letters, digits, '-', '_' "
            "and '.'");
     ERR_IS("node: {data_dir: x, id: 'a:b'}\n", 1, 25,
@@ -533,7 +540,8 @@ Test(conf, yaml_syntax_errors)
            "YAML syntax error: found a tab character that violates "
            "indentation");
     ERR_STARTS("http: [\n", 2, 1, "YAML syntax error: ");
-    ERR_IS("node:\n  id: *x\n", 2, 7, "YAML syntax error: found undefined "
+    ERR_IS("node:\n  id: *x\n", 2, 7,
+           "YAML syntax error: found undefined "
            "alias");
 }
 
@@ -563,7 +571,7 @@ Test(conf, file_that_does_not_exist)
     conf_defaults(&c);
     cr_assert_eq(conf_load(&c, path, err, sizeof(err)), MEMDB_ERR);
     cr_assert_str_eq(err, "/nonexistent/dir/memdb.yaml:1:1: cannot open: "
-                     "No such file or directory");
+                          "No such file or directory");
 }
 
 Test(conf, error_stops_at_the_first_bad_key)
@@ -573,9 +581,11 @@ Test(conf, error_stops_at_the_first_bad_key)
     char path[64], err[512];
 
     conf_defaults(&d);
-    cr_assert_eq(load_text(&c, "http:\n  max_header: 2KiB\n  workers: 0\n"
-                           "  max_body: 1KiB\n", path, sizeof(path), err,
-                           sizeof(err)), MEMDB_ERR);
+    cr_assert_eq(load_text(&c,
+                           "http:\n  max_header: 2KiB\n  workers: 0\n"
+                           "  max_body: 1KiB\n",
+                           path, sizeof(path), err, sizeof(err)),
+                 MEMDB_ERR);
     cr_assert_eq(c.http_max_header, 2048);
     cr_assert_eq(c.http_max_body, d.http_max_body);
 }
@@ -586,8 +596,9 @@ Test(conf, small_error_buffer_is_terminated)
     char path[64], err[16];
 
     memset(err, 'Z', sizeof(err));
-    cr_assert_eq(load_text(&c, "nodes: 1\n", path, sizeof(path), err,
-                           sizeof(err)), MEMDB_ERR);
+    cr_assert_eq(
+        load_text(&c, "nodes: 1\n", path, sizeof(path), err, sizeof(err)),
+        MEMDB_ERR);
     cr_assert_eq(strlen(err), sizeof(err) - 1);
     cr_assert(strncmp(err, path, sizeof(err) - 1) == 0);
 }
@@ -596,16 +607,35 @@ Test(conf, small_error_buffer_is_terminated)
 
 Test(util, parse_size_units)
 {
-    static const struct { const char *s; uint64_t v; } ok[] = {
-        { "0", 0 }, { "1", 1 }, { "4096", 4096 }, { "7b", 7 }, { "7B", 7 },
-        { "1k", 1000 }, { "1K", 1000 }, { "2kb", 2000 }, { "2KB", 2000 },
-        { "1KiB", 1024 }, { "3kib", 3072 }, { "16KiB", 16384 },
-        { "1m", 1000000 }, { "5MB", 5000000 }, { "1MiB", 1 << 20 },
-        { "64MiB", 64ULL << 20 }, { "64mib", 64ULL << 20 },
-        { "1g", 1000000000ULL }, { "2GB", 2000000000ULL },
-        { "1GiB", 1ULL << 30 }, { "4GiB", 4ULL << 30 },
-        { "1t", 1000000000000ULL }, { "1TiB", 1ULL << 40 },
-        { "64 MiB", 64ULL << 20 }, { "10  k", 10000 },
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } ok[] = {
+        { "0", 0 },
+        { "1", 1 },
+        { "4096", 4096 },
+        { "7b", 7 },
+        { "7B", 7 },
+        { "1k", 1000 },
+        { "1K", 1000 },
+        { "2kb", 2000 },
+        { "2KB", 2000 },
+        { "1KiB", 1024 },
+        { "3kib", 3072 },
+        { "16KiB", 16384 },
+        { "1m", 1000000 },
+        { "5MB", 5000000 },
+        { "1MiB", 1 << 20 },
+        { "64MiB", 64ULL << 20 },
+        { "64mib", 64ULL << 20 },
+        { "1g", 1000000000ULL },
+        { "2GB", 2000000000ULL },
+        { "1GiB", 1ULL << 30 },
+        { "4GiB", 4ULL << 30 },
+        { "1t", 1000000000000ULL },
+        { "1TiB", 1ULL << 40 },
+        { "64 MiB", 64ULL << 20 },
+        { "10  k", 10000 },
         { "007", 7 },
         { "18446744073709551615", UINT64_MAX },
         { "17179869183GiB", (17179869184ULL - 1) << 30 },
@@ -613,8 +643,8 @@ Test(util, parse_size_units)
         { "18446744073709551b", 18446744073709551ULL },
     };
     static const char *const bad[] = {
-        "", "MiB", "k", "-1", "+1", " 1", "1.5MiB", "12XB", "1KiBx",
-        "0x10", "1e3", "1i", "1kibb", "1 k b", "１",
+        "",      "MiB",  "k",   "-1", "+1",    " 1",    "1.5MiB", "12XB",
+        "1KiBx", "0x10", "1e3", "1i", "1kibb", "1 k b", "１",
     };
 
     for (size_t i = 0; i < MEMDB_NELEM(ok); i++) {
@@ -626,8 +656,7 @@ Test(util, parse_size_units)
     }
     for (size_t i = 0; i < MEMDB_NELEM(bad); i++) {
         uint64_t v = 12345;
-        cr_assert_eq(util_parse_size(bad[i], &v), MEMDB_ERR, "\"%s\"",
-                     bad[i]);
+        cr_assert_eq(util_parse_size(bad[i], &v), MEMDB_ERR, "\"%s\"", bad[i]);
         cr_assert_eq(v, 12345, "\"%s\" wrote the output", bad[i]);
     }
 }
@@ -635,10 +664,10 @@ Test(util, parse_size_units)
 Test(util, parse_size_overflow)
 {
     static const char *const bad[] = {
-        "18446744073709551616",            /* UINT64_MAX + 1 */
+        "18446744073709551616", /* UINT64_MAX + 1 */
         "99999999999999999999",
         "184467440737095516150",
-        "17179869184GiB",                  /* exactly 2^64 */
+        "17179869184GiB", /* exactly 2^64 */
         "16777216TiB",
         "18446744073709552k",
         "18446744073709551615KiB",
@@ -646,8 +675,7 @@ Test(util, parse_size_overflow)
 
     for (size_t i = 0; i < MEMDB_NELEM(bad); i++) {
         uint64_t v = 1;
-        cr_assert_eq(util_parse_size(bad[i], &v), MEMDB_ERR, "\"%s\"",
-                     bad[i]);
+        cr_assert_eq(util_parse_size(bad[i], &v), MEMDB_ERR, "\"%s\"", bad[i]);
     }
 }
 
@@ -655,19 +683,40 @@ Test(util, parse_size_overflow)
 
 Test(util, parse_duration_units)
 {
-    static const struct { const char *s; uint64_t v; } ok[] = {
-        { "0", 0 }, { "150", 150 }, { "200ms", 200 }, { "0ms", 0 },
-        { "2s", 2000 }, { "90s", 90000 }, { "1m", 60000 },
-        { "15m", 900000 }, { "1h", 3600000 }, { "24h", 86400000 },
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } ok[] = {
+        { "0", 0 },
+        { "150", 150 },
+        { "200ms", 200 },
+        { "0ms", 0 },
+        { "2s", 2000 },
+        { "90s", 90000 },
+        { "1m", 60000 },
+        { "15m", 900000 },
+        { "1h", 3600000 },
+        { "24h", 86400000 },
         { "18446744073709551615", UINT64_MAX },
         { "18446744073709551615ms", UINT64_MAX },
         { "18446744073709551s", 18446744073709551000ULL },
         { "5124095576030h", 5124095576030ULL * 3600000ULL },
     };
     static const char *const bad[] = {
-        "", "s", "ms", "10 parsecs", "2 s", "1.5s", "1d", "1w",
-        "-1s", "1sec", "1mss", " 1s", "1s ",
-        "18446744073709551616",                 /* overflow */
+        "",
+        "s",
+        "ms",
+        "10 parsecs",
+        "2 s",
+        "1.5s",
+        "1d",
+        "1w",
+        "-1s",
+        "1sec",
+        "1mss",
+        " 1s",
+        "1s ",
+        "18446744073709551616", /* overflow */
         "18446744073709552s",
         "307445734561826m",
         "5124095576031h",
@@ -753,18 +802,34 @@ Test(util, parse_addr_hostname)
     } else {
         struct in6_addr lo = IN6ADDR_LOOPBACK_INIT;
         cr_assert_eq(ss.ss_family, AF_INET6);
-        cr_assert(memcmp(&((struct sockaddr_in6 *) &ss)->sin6_addr, &lo,
-                         sizeof(lo)) == 0);
+        cr_assert(
+            memcmp(&((struct sockaddr_in6 *) &ss)->sin6_addr, &lo, sizeof(lo))
+            == 0);
     }
 }
 
 Test(util, parse_addr_errors)
 {
     static const char *const bad[] = {
-        "", "127.0.0.1", "127.0.0.1:", "127.0.0.1:70000", "127.0.0.1:65536",
-        "127.0.0.1:99999999999999999999999", "127.0.0.1:-1", "127.0.0.1:+80",
-        "127.0.0.1:80x", "127.0.0.1: 80", ":80", "[::1", "[::1]", "[::1]80",
-        "[::1]:", "[]:80", "::1:80", "1:2:3", "[::1]:70000",
+        "",
+        "127.0.0.1",
+        "127.0.0.1:",
+        "127.0.0.1:70000",
+        "127.0.0.1:65536",
+        "127.0.0.1:99999999999999999999999",
+        "127.0.0.1:-1",
+        "127.0.0.1:+80",
+        "127.0.0.1:80x",
+        "127.0.0.1: 80",
+        ":80",
+        "[::1",
+        "[::1]",
+        "[::1]80",
+        "[::1]:",
+        "[]:80",
+        "::1:80",
+        "1:2:3",
+        "[::1]:70000",
     };
 
     for (size_t i = 0; i < MEMDB_NELEM(bad); i++) {
@@ -811,8 +876,7 @@ expect_dump_round_trip(const char *text)
     cr_assert_eq(load_text(&a, text, path, sizeof(path), err, sizeof(err)),
                  MEMDB_OK, "%s", err);
     dump_text(&a, &d1);
-    cr_assert_eq(load_text(&b, d1.data, path, sizeof(path), err,
-                           sizeof(err)),
+    cr_assert_eq(load_text(&b, d1.data, path, sizeof(path), err, sizeof(err)),
                  MEMDB_OK, "the dump does not load: %s\n%s", err, d1.data);
     dump_text(&b, &d2);
     cr_assert_str_eq(d1.data, d2.data);

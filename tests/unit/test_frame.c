@@ -130,7 +130,7 @@ Test(frame, put_hdr_layout)
     frame_hdr_t h;
     const char *why = NULL;
 
-    buf_puts(&b, "xyz");              /* appends after what is there */
+    buf_puts(&b, "xyz"); /* appends after what is there */
     frame_put_hdr(&b, FR_RECORDS, FRAME_F_AUTH, 0x01020304, 0x1122334455ULL);
     cr_assert_eq(b.len, 3 + FRAME_HDR);
     cr_assert(memcmp(b.data, "xyz", 3) == 0);
@@ -165,32 +165,44 @@ Test(frame, hdr_checks)
                      t >= 1 && t <= FR_TYPE_MAX ? MEMDB_OK : MEMDB_ERR,
                      "type %d", t);
     }
-    h = g; h.magic = REC_MAGIC;
+    h = g;
+    h.magic = REC_MAGIC;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
-    h = g; h.version = 2;
+    h = g;
+    h.version = 2;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
-    h = g; h.version = 0;
+    h = g;
+    h.version = 0;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
-    h = g; h.flags = FRAME_F_AUTH;
+    h = g;
+    h.flags = FRAME_F_AUTH;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_OK);
     for (int bit = 1; bit < 16; bit++) {
-        h = g; h.flags = (uint16_t) (1u << bit);
+        h = g;
+        h.flags = (uint16_t) (1u << bit);
         cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR, "flag %d", bit);
     }
-    h = g; h.reserved = 1;
+    h = g;
+    h.reserved = 1;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
-    h = g; h.length = FRAME_MAX;
+    h = g;
+    h.length = FRAME_MAX;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_OK);
-    h = g; h.length = FRAME_MAX + 1;
+    h = g;
+    h.length = FRAME_MAX + 1;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
-    h = g; h.length = UINT32_MAX;
+    h = g;
+    h.length = UINT32_MAX;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
-    h = g; h.counter = 0; /* the counter is the connection's business */
+    h = g;
+    h.counter = 0; /* the counter is the connection's business */
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_OK);
-    h = g; h.counter = UINT64_MAX;
+    h = g;
+    h.counter = UINT64_MAX;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_OK);
     cr_assert_eq(frame_check_hdr(&g, NULL), MEMDB_OK);
-    h = g; h.magic = 0;
+    h = g;
+    h.magic = 0;
     cr_assert_eq(frame_check_hdr(&h, NULL), MEMDB_ERR);
     buf_free(&b);
 }
@@ -213,21 +225,21 @@ Test(frame, every_hdr_byte)
             memcpy(&h, raw, sizeof(h));
             ((unsigned char *) &h)[off] = (unsigned char) v;
             if (off < 5)
-                ok = false;                              /* magic, version */
+                ok = false; /* magic, version */
             else if (off == 5)
-                ok = v >= 1 && v <= FR_TYPE_MAX;         /* type */
+                ok = v >= 1 && v <= FR_TYPE_MAX; /* type */
             else if (off == 6)
-                ok = v == FRAME_F_AUTH;                  /* flags */
+                ok = v == FRAME_F_AUTH; /* flags */
             else if (off == 7)
                 ok = false;
             else if (off < 12)
-                ok = h.length <= FRAME_MAX;              /* length */
+                ok = h.length <= FRAME_MAX; /* length */
             else if (off < 16)
-                ok = false;                              /* reserved */
+                ok = false; /* reserved */
             else
-                ok = true;                               /* counter */
-            cr_assert_eq(frame_check_hdr(&h, &why),
-                         ok ? MEMDB_OK : MEMDB_ERR, "byte %zu = %d", off, v);
+                ok = true; /* counter */
+            cr_assert_eq(frame_check_hdr(&h, &why), ok ? MEMDB_OK : MEMDB_ERR,
+                         "byte %zu = %d", off, v);
         }
     buf_free(&b);
 }
@@ -236,7 +248,10 @@ Test(frame, every_hdr_byte)
 
 Test(frame, fixed_sizes)
 {
-    static const struct { uint8_t type; size_t size; } fx[] = {
+    static const struct {
+        uint8_t type;
+        size_t size;
+    } fx[] = {
         { FR_CHALLENGE, sizeof(frame_challenge_t) },
         { FR_SNAP_BEGIN, sizeof(frame_snap_t) },
         { FR_ACK, sizeof(frame_ack_t) },
@@ -263,7 +278,7 @@ Test(frame, snap_data_end_ping)
     OK(FR_SNAP_DATA, big, 1);
     OK(FR_SNAP_DATA, big, 1 << 20);
     memset(big, 0xff, 64);
-    OK(FR_SNAP_DATA, big, 64);          /* raw bytes: anything goes */
+    OK(FR_SNAP_DATA, big, 64); /* raw bytes: anything goes */
     for (size_t l = 0; l < 32; l++)
         cr_assert_eq(chk(FR_SNAP_END, big, l),
                      l == 0 || l == 8 ? MEMDB_OK : MEMDB_ERR, "len %zu", l);
@@ -308,8 +323,8 @@ Test(frame, hello_valid)
         cr_assert_eq(b.len, 120 + 16 * n);
         OK(FR_HELLO, b.data, b.len);
         for (size_t off = 1; off < 8; off++)
-            cr_assert_eq(chk_at(FR_HELLO, b.data, b.len, off, &why),
-                         MEMDB_OK, "unaligned %zu: %s", off, why);
+            cr_assert_eq(chk_at(FR_HELLO, b.data, b.len, off, &why), MEMDB_OK,
+                         "unaligned %zu: %s", off, why);
     }
     hello(&b, "a.B-9_z", FRAME_MAX_HIST);
     OK(FR_HELLO, b.data, b.len);
@@ -353,9 +368,9 @@ Test(frame, hello_invalid)
     BAD(FR_HELLO, b.data, b.len);
     hello(&b, "r1", 1);
     h = (frame_hello_t *) b.data;
-    memset(h->id, 'a', sizeof(h->id));           /* no NUL */
+    memset(h->id, 'a', sizeof(h->id)); /* no NUL */
     BAD(FR_HELLO, b.data, b.len);
-    h->id[63] = '\0';                            /* 63 chars */
+    h->id[63] = '\0'; /* 63 chars */
     OK(FR_HELLO, b.data, b.len);
 
     /* Reserved. */
@@ -397,8 +412,9 @@ Test(frame, welcome)
     for (int m = 0; m < 256; m++) {
         welcome(&b, (uint8_t) m, 1);
         cr_assert_eq(chk(FR_WELCOME, b.data, b.len),
-                     m == FR_MODE_PARTIAL || m == FR_MODE_FULL
-                     ? MEMDB_OK : MEMDB_ERR, "mode %d", m);
+                     m == FR_MODE_PARTIAL || m == FR_MODE_FULL ? MEMDB_OK
+                                                               : MEMDB_ERR,
+                     "mode %d", m);
     }
     welcome(&b, FR_MODE_PARTIAL, 2);
     for (size_t l = 0; l < b.len; l++)
@@ -478,10 +494,10 @@ Test(frame, records_invalid)
     BAD(FR_RECORDS, b.data, b.len);
     b.len = 0;
     add_rec(&b, REC_UPLOAD, UINT64_MAX, 1);
-    add_rec(&b, REC_UPLOAD, 0, 1);            /* wraps around */
+    add_rec(&b, REC_UPLOAD, 0, 1); /* wraps around */
     BAD(FR_RECORDS, b.data, b.len);
     b.len = 0;
-    add_rec(&b, REC_UPLOAD, 0, 1);            /* LSNs start at 1 */
+    add_rec(&b, REC_UPLOAD, 0, 1); /* LSNs start at 1 */
     BAD(FR_RECORDS, b.data, b.len);
     b.len = 0;
     add_rec(&b, REC_UPLOAD, 1, 1);
@@ -496,8 +512,8 @@ Test(frame, records_invalid)
     OK(FR_RECORDS, b.data, b.len);
     for (size_t l = 0; l < b.len; l++)
         cr_assert_eq(chk(FR_RECORDS, b.data, l),
-                     l == first || l == first + REC_HDR ? MEMDB_OK
-                     : MEMDB_ERR, "cut at %zu", l);
+                     l == first || l == first + REC_HDR ? MEMDB_OK : MEMDB_ERR,
+                     "cut at %zu", l);
     for (size_t i = 0; i < b.len; i++)
         for (int x = 1; x < 256; x <<= 1) {
             b.data[i] ^= (char) x;
@@ -534,7 +550,7 @@ Test(frame, records_resealed_with_a_gap)
         h.lsn = 22;
         memcpy(al, &h, sizeof(h));
         rec_seal(al);
-        cr_assert_eq(rec_check(al, rl, &(uint32_t){0}), REC_OK);
+        cr_assert_eq(rec_check(al, rl, &(uint32_t) { 0 }), REC_OK);
         memcpy(b.data + second, al, rl);
         free(al);
     }
@@ -552,7 +568,7 @@ Test(frame, merge)
 
     merge(&b, "n2:7:1700000000", 2);
     add_rec(&b, REC_UPLOAD, 31, 2);
-    add_rec(&b, REC_UPLOAD, 37, 4);     /* need not be consecutive */
+    add_rec(&b, REC_UPLOAD, 37, 4); /* need not be consecutive */
     OK(FR_MERGE, b.data, b.len);
     for (size_t off = 1; off < 8; off++)
         cr_assert_eq(chk_at(FR_MERGE, b.data, b.len, off, &why), MEMDB_OK,
@@ -578,18 +594,18 @@ Test(frame, merge)
     m->reserved = 0;
     m->token[0] = '\0';
     BAD(FR_MERGE, b.data, b.len);
-    memset(m->token, 't', sizeof(m->token));     /* no NUL */
+    memset(m->token, 't', sizeof(m->token)); /* no NUL */
     BAD(FR_MERGE, b.data, b.len);
     m->token[95] = '\0';
     OK(FR_MERGE, b.data, b.len);
 
     merge(&b, "tok", 1);
-    add_rec(&b, REC_UPLOAD, 0, 1);               /* LSNs start at 1 */
+    add_rec(&b, REC_UPLOAD, 0, 1); /* LSNs start at 1 */
     BAD(FR_MERGE, b.data, b.len);
-    merge(&b, "tok", 0);                         /* nothing handed over */
+    merge(&b, "tok", 0); /* nothing handed over */
     BAD(FR_MERGE, b.data, b.len);
     merge(&b, "tok", 1);
-    BAD(FR_MERGE, b.data, b.len);                /* record missing */
+    BAD(FR_MERGE, b.data, b.len); /* record missing */
     buf_free(&b);
 }
 
@@ -613,7 +629,7 @@ Test(frame, merged)
     BAD(FR_MERGED, b.data, b.len);
     merge(&b, "x", 0);
     add_rec(&b, REC_UPLOAD, 1, 1);
-    BAD(FR_MERGED, b.data, b.len);               /* MERGED has no records */
+    BAD(FR_MERGED, b.data, b.len); /* MERGED has no records */
     buf_free(&b);
 }
 
@@ -633,8 +649,8 @@ Test(frame, error_text)
     for (int c = 0; c < 256; c++) {
         t[10] = (char) c;
         cr_assert_eq(chk(FR_ERROR, t, 20),
-                     c >= 0x20 && c <= 0x7e ? MEMDB_OK : MEMDB_ERR,
-                     "char %d", c);
+                     c >= 0x20 && c <= 0x7e ? MEMDB_OK : MEMDB_ERR, "char %d",
+                     c);
     }
 }
 
@@ -651,10 +667,14 @@ Test(frame, random_payloads_never_crash)
         uint8_t type = (uint8_t) (i % (FR_TYPE_MAX + 2));
         size_t len;
 
-        s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
         len = (size_t) ((s * 0x2545F4914F6CDD1DULL) >> 40) % 4096;
         for (size_t k = 0; k < len; k++) {
-            s ^= s >> 12; s ^= s << 25; s ^= s >> 27;
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
             p[k] = (unsigned char) ((s * 0x2545F4914F6CDD1DULL) >> 56);
         }
         if (chk(type, p, len) == MEMDB_OK) {
@@ -667,8 +687,8 @@ Test(frame, random_payloads_never_crash)
                 continue;
             }
             cr_assert(type == FR_SNAP_DATA || type == FR_SNAP_BEGIN
-                      || type == FR_ACK || type == FR_CHALLENGE
-                      || type == FR_SNAP_END || type == FR_PING,
+                          || type == FR_ACK || type == FR_CHALLENGE
+                          || type == FR_SNAP_END || type == FR_PING,
                       "type %d accepted %zu random bytes", type, len);
         }
     }

@@ -20,8 +20,10 @@ static shm_t s;
 static void
 setup(void)
 {
-    shm_params_t p = { .max_memory = 256ULL << 20, .ring_size = 1 << 20,
-                       .nworkers = 4, .node_id = "t" };
+    shm_params_t p = { .max_memory = 256ULL << 20,
+                       .ring_size = 1 << 20,
+                       .nworkers = 4,
+                       .node_id = "t" };
     cr_assert_eq(shm_create(&s, &p), MEMDB_OK);
 }
 
@@ -191,8 +193,9 @@ Test(ht, repair_rolls_back_uncovered_change)
     cr_assert(lock_try(&p->lock, 999999));
     {
         uint64_t *offs = NULL;
-        size_t cap = 0, n = ht_part_entries(&s.ht,
-                         (unsigned) (h >> (64 - HT_PARTS_LOG2)), &offs, &cap);
+        size_t cap = 0,
+               n = ht_part_entries(
+                   &s.ht, (unsigned) (h >> (64 - HT_PARTS_LOG2)), &offs, &cap);
         eoff = 0;
         for (size_t i = 0; i < n; i++)
             if (ht_entry(&s.ht, offs[i])->len == 6)
@@ -202,7 +205,7 @@ Test(ht, repair_rolls_back_uncovered_change)
     cr_assert_neq(eoff, 0);
     atomic_store(&wk->progress, 3);
     p->undo_old = 10;
-    p->undo_idx = 3;            /* word 3 not yet covered by progress */
+    p->undo_idx = 3; /* word 3 not yet covered by progress */
     p->undo_worker = 0;
     p->undo_entry = eoff;
     atomic_store(&ht_entry(&s.ht, eoff)->count, 15);
@@ -229,7 +232,7 @@ Test(ht, repair_keeps_covered_change)
                         &cap);
     cr_assert_eq(n, 1);
     cr_assert(lock_try(&p->lock, 999998));
-    atomic_store(&wk->progress, 4);      /* word 3 applied and recorded */
+    atomic_store(&wk->progress, 4); /* word 3 applied and recorded */
     p->undo_old = 10;
     p->undo_idx = 3;
     p->undo_worker = 1;

@@ -106,7 +106,11 @@ Test(json, utf8_and_del_pass_through)
     snprintf(exp, sizeof(exp), "\"%s\"", u);
     expect_jstr(u, strlen(u), exp);
     expect_jstr("\x7f", 1, "\"\x7f\"");
-    expect_jstr("a\x7f" "b", 3, "\"a\x7f" "b\"");
+    expect_jstr("a\x7f"
+                "b",
+                3,
+                "\"a\x7f"
+                "b\"");
     expect_jstr(" ~", 2, "\" ~\"");
 }
 
@@ -172,9 +176,17 @@ Test(json, key_commas)
 
 Test(json, kv_u64_values)
 {
-    static const struct { uint64_t v; const char *s; } cases[] = {
-        { 0, "0" }, { 1, "1" }, { 9, "9" }, { 10, "10" }, { 99, "99" },
-        { 100, "100" }, { 4294967295ULL, "4294967295" },
+    static const struct {
+        uint64_t v;
+        const char *s;
+    } cases[] = {
+        { 0, "0" },
+        { 1, "1" },
+        { 9, "9" },
+        { 10, "10" },
+        { 99, "99" },
+        { 100, "100" },
+        { 4294967295ULL, "4294967295" },
         { 4294967296ULL, "4294967296" },
         { 9007199254740993ULL, "9007199254740993" },
         { 10000000000000000000ULL, "10000000000000000000" },
@@ -257,7 +269,7 @@ Test(json, every_byte_in_one_string_round_trips_through_cjson)
     cJSON *root;
 
     for (int i = 0; i < 255; i++)
-        in[i] = (char) (i + 1);          /* 0x01..0xff */
+        in[i] = (char) (i + 1); /* 0x01..0xff */
     root = parse_obj_with(in, sizeof(in), &out);
     cr_assert_eq(strlen(out), sizeof(in));
     cr_assert(memcmp(out, in, sizeof(in)) == 0);
@@ -267,9 +279,18 @@ Test(json, every_byte_in_one_string_round_trips_through_cjson)
 Test(json, utf8_words_round_trip_through_cjson)
 {
     static const char *const words[] = {
-        "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
-        "\xe2\x80\xa8", "\xe2\x80\xa9", "a\"b", "c\\d", "</script>", "\x7f",
-        "tab\there", "\x01\x02\x1f",
+        "caf\xc3\xa9",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\xf4\x8f\xbf\xbf",
+        "\xe2\x80\xa8",
+        "\xe2\x80\xa9",
+        "a\"b",
+        "c\\d",
+        "</script>",
+        "\x7f",
+        "tab\there",
+        "\x01\x02\x1f",
     };
 
     for (size_t i = 0; i < MEMDB_NELEM(words); i++) {

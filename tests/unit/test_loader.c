@@ -14,8 +14,10 @@ static shm_t s;
 static void
 setup(void)
 {
-    shm_params_t p = { .max_memory = 256ULL << 20, .ring_size = 1 << 20,
-                       .nworkers = 1, .node_id = "t" };
+    shm_params_t p = { .max_memory = 256ULL << 20,
+                       .ring_size = 1 << 20,
+                       .nworkers = 1,
+                       .node_id = "t" };
     cr_assert_eq(shm_create(&s, &p), MEMDB_OK);
 }
 

@@ -3,7 +3,7 @@
  * order, the three fsync modes, giving ring room back, voided slots,
  * rotation, and recovery from a failed write.
  */
-#define _GNU_SOURCE 1          /* nftw, before any system header */
+#define _GNU_SOURCE 1 /* nftw, before any system header */
 #include <criterion/criterion.h>
 
 #include "logw.h"
@@ -25,7 +25,7 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-#define RING (1 << 20)
+#define RING  (1 << 20)
 #define EPOCH 7
 
 static shm_t s;
@@ -35,15 +35,19 @@ static char dir[256], log_dir[300];
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
-    (void) sb; (void) flag; (void) f;
+    (void) sb;
+    (void) flag;
+    (void) f;
     return remove(p);
 }
 
 static void
 setup(void)
 {
-    shm_params_t p = { .max_memory = 16ULL << 20, .ring_size = RING,
-                       .nworkers = 2, .node_id = "t" };
+    shm_params_t p = { .max_memory = 16ULL << 20,
+                       .ring_size = RING,
+                       .nworkers = 2,
+                       .node_id = "t" };
     cr_assert_eq(shm_create(&s, &p), MEMDB_OK);
     atomic_store(&s.node->epoch, EPOCH);
     snprintf(dir, sizeof(dir), "/tmp/memdb-test-logw-XXXXXX");
@@ -170,7 +174,7 @@ read_seg(uint64_t first, uint64_t noop, size_t pad)
     cr_assert_eq(r.hdr.first_lsn, first);
     cr_assert_eq(r.hdr.epoch, EPOCH);
     while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
-        rec_hdr_t hc;                       /* rec may be unaligned */
+        rec_hdr_t hc; /* rec may be unaligned */
         const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
         cr_assert_eq(h->lsn, next, "%s: lsn %llu, expected %llu", path,
                      (unsigned long long) h->lsn, (unsigned long long) next);
@@ -224,7 +228,9 @@ static void
 expect_log(uint64_t last)
 {
     agg_t a;
-    recover_sink_t sink = { .add = sink_add, .clear = sink_clear, .arg = &a,
+    recover_sink_t sink = { .add = sink_add,
+                            .clear = sink_clear,
+                            .arg = &a,
                             .repair = false };
     recover_stats_t st;
     char err[2048], w[32];
@@ -305,7 +311,7 @@ Test(logw, always_writes_in_lsn_order_and_syncs)
 Test(logw, many_records_in_several_batches_of_one_run)
 {
     open_log(FSYNC_ALWAYS, 64 << 20);
-    publish_n(3000, 40);                 /* more than one 1024-record batch */
+    publish_n(3000, 40); /* more than one 1024-record batch */
     cr_assert(logw_run(&lw, 0));
     cr_assert_eq(written(), 3000);
     cr_assert_eq(durable(), 3000);
@@ -350,7 +356,7 @@ Test(logw, void_slot_is_written_as_a_noop_with_its_lsn)
     publish_n(2, 0);
     cr_assert_eq(ring_reserve(&s.ring, 300, 4242, &rv, &sl), MEMDB_OK);
     cr_assert_eq(sl->lsn, 3);
-    memset(ring_slot_rec(sl), 0xee, 300);     /* half-copied garbage */
+    memset(ring_slot_rec(sl), 0xee, 300); /* half-copied garbage */
     atomic_store(&sl->state, RING_VOID);
     publish_n(2, 0);
     cr_assert(logw_run(&lw, 0));
@@ -360,7 +366,9 @@ Test(logw, void_slot_is_written_as_a_noop_with_its_lsn)
     seg_path(path, sizeof(path), log_dir, 1);
     /* and recovery counts nothing for it */
     agg_t a;
-    recover_sink_t sink = { .add = sink_add, .clear = sink_clear, .arg = &a,
+    recover_sink_t sink = { .add = sink_add,
+                            .clear = sink_clear,
+                            .arg = &a,
                             .repair = false };
     recover_stats_t st;
     char err[2048];
@@ -449,7 +457,7 @@ Test(logw, everysec_syncs_early_when_the_ring_is_half_full)
 {
     open_log(FSYNC_EVERYSEC, 64 << 20);
     publish_n(1, 0);
-    cr_assert(logw_run(&lw, 1000));         /* synced at 1000 */
+    cr_assert(logw_run(&lw, 1000)); /* synced at 1000 */
     release();
     publish_n(10, 1000);
     cr_assert(!logw_run(&lw, 1100));
@@ -486,9 +494,10 @@ Test(logw, segments_rotate_at_seg_max)
     for (int i = 0; i < n; i++) {
         uint64_t last = read_seg(v[i].first_lsn, 0, 100);
         if (i + 1 < n) {
-            cr_assert_eq(v[i + 1].first_lsn, last + 1, "segment %d ends at "
-                         "%llu, the next starts at %llu", i,
-                         (unsigned long long) last,
+            cr_assert_eq(v[i + 1].first_lsn, last + 1,
+                         "segment %d ends at "
+                         "%llu, the next starts at %llu",
+                         i, (unsigned long long) last,
                          (unsigned long long) v[i + 1].first_lsn);
             cr_assert_geq(v[i].size, 64 << 10);
             /* rotated as soon as the limit is reached: not much over */

@@ -17,8 +17,8 @@
 
 typedef struct word_s {
     const char *w;
-    size_t      len;
-    uint64_t    delta;
+    size_t len;
+    uint64_t delta;
 } word_t;
 
 static rec_hdr_t *
@@ -46,7 +46,7 @@ sample(buf_t *b)
 {
     static const word_t w[] = {
         { "hello", 5, 1 }, { "w\xc3\xb6rld", 6, 3 }, { "x", 1, 127 },
-        { "y", 1, 128 }, { "zz", 2, 16384 }, { "max", 3, UINT64_MAX },
+        { "y", 1, 128 },   { "zz", 2, 16384 },       { "max", 3, UINT64_MAX },
     };
     build(b, REC_UPLOAD, w, MEMDB_NELEM(w), 42, 7);
 }
@@ -70,13 +70,20 @@ check_copy(const void *p, size_t avail, uint32_t *len)
 
 Test(rec, varint_round_trip_at_boundaries)
 {
-    static const struct { uint64_t v; size_t n; } cases[] = {
-        { 0, 1 }, { 1, 1 }, { 127, 1 }, { 128, 2 }, { 255, 2 },
-        { 16383, 2 }, { 16384, 3 }, { (1ULL << 21) - 1, 3 },
-        { 1ULL << 21, 4 }, { (1ULL << 28) - 1, 4 }, { 1ULL << 28, 5 },
-        { (1ULL << 35) - 1, 5 }, { 1ULL << 35, 6 }, { (1ULL << 56) - 1, 8 },
-        { 1ULL << 56, 9 }, { (1ULL << 63) - 1, 9 }, { 1ULL << 63, 10 },
-        { UINT64_MAX - 1, 10 }, { UINT64_MAX, 10 },
+    static const struct {
+        uint64_t v;
+        size_t n;
+    } cases[] = {
+        { 0, 1 },           { 1, 1 },
+        { 127, 1 },         { 128, 2 },
+        { 255, 2 },         { 16383, 2 },
+        { 16384, 3 },       { (1ULL << 21) - 1, 3 },
+        { 1ULL << 21, 4 },  { (1ULL << 28) - 1, 4 },
+        { 1ULL << 28, 5 },  { (1ULL << 35) - 1, 5 },
+        { 1ULL << 35, 6 },  { (1ULL << 56) - 1, 8 },
+        { 1ULL << 56, 9 },  { (1ULL << 63) - 1, 9 },
+        { 1ULL << 63, 10 }, { UINT64_MAX - 1, 10 },
+        { UINT64_MAX, 10 },
     };
 
     for (size_t i = 0; i < MEMDB_NELEM(cases); i++) {
@@ -145,7 +152,7 @@ Test(rec, encode_then_decode)
 {
     static const word_t w[] = {
         { "hello", 5, 1 }, { "w\xc3\xb6rld", 6, 3 }, { "x", 1, 127 },
-        { "y", 1, 128 }, { "zz", 2, 16384 }, { "max", 3, UINT64_MAX },
+        { "y", 1, 128 },   { "zz", 2, 16384 },       { "max", 3, UINT64_MAX },
         { "a\0b", 3, 2 },
     };
     buf_t b = { 0 };
@@ -310,8 +317,8 @@ Test(rec, unaligned_record_checks_and_iterates)
         uint64_t d;
 
         memcpy(mem + shift, b.data, b.len);
-        cr_assert_eq(rec_check(mem + shift, b.len, &len), REC_OK,
-                     "offset %zu", shift);
+        cr_assert_eq(rec_check(mem + shift, b.len, &len), REC_OK, "offset %zu",
+                     shift);
         cr_assert_eq(len, b.len);
         rec_iter_init(&it, mem + shift);
         while (rec_next(&it, &word, &wl, &d) == MEMDB_OK)
@@ -362,10 +369,11 @@ Test(rec, any_single_byte_flip_is_detected)
             if (i < 4)
                 cr_assert_eq(st, REC_BAD_MAGIC, "byte %zu ^ %02x: %s", i,
                              masks[m], rec_status_str(st));
-            else if (i < 8)   /* len: too short, too long, or wrong range */
+            else if (i < 8) /* len: too short, too long, or wrong range */
                 cr_assert(st == REC_BAD_LEN || st == REC_SHORT
-                          || st == REC_BAD_CHECKSUM, "byte %zu ^ %02x: %s",
-                          i, masks[m], rec_status_str(st));
+                              || st == REC_BAD_CHECKSUM,
+                          "byte %zu ^ %02x: %s", i, masks[m],
+                          rec_status_str(st));
             else
                 cr_assert_eq(st, REC_BAD_CHECKSUM, "byte %zu ^ %02x: %s", i,
                              masks[m], rec_status_str(st));
@@ -396,8 +404,8 @@ Test(rec, bad_magic)
     uint32_t len;
 
     sample(&b);
-    hdr(&b)->magic = 0x3243524dU;          /* "MRC2" */
-    rec_seal(b.data);                      /* checksum is not the issue */
+    hdr(&b)->magic = 0x3243524dU; /* "MRC2" */
+    rec_seal(b.data);             /* checksum is not the issue */
     cr_assert_eq(rec_check(b.data, b.len, &len), REC_BAD_MAGIC);
     hdr(&b)->magic = 0;
     cr_assert_eq(rec_check(b.data, b.len, &len), REC_BAD_MAGIC);
@@ -500,7 +508,7 @@ Test(rec, next_rejects_zero_length_word)
     buf_t b = { 0 };
     uint32_t len;
 
-    raw_record(&b, "\x00\x01", 2, 1);         /* len 0, delta 1 */
+    raw_record(&b, "\x00\x01", 2, 1); /* len 0, delta 1 */
     cr_assert_eq(first_next(&b), MEMDB_ERR);
     cr_assert_eq(rec_check(b.data, b.len, &len), REC_BAD_PAYLOAD);
     /* rec_add would write the same thing. */
@@ -539,17 +547,29 @@ Test(rec, next_rejects_truncated_payloads)
     buf_t b = { 0 };
     uint32_t len;
 
-    raw_record(&b, "\x05" "ab", 3, 1);       /* word runs past the end */
+    raw_record(&b,
+               "\x05"
+               "ab",
+               3, 1); /* word runs past the end */
     cr_assert_eq(first_next(&b), MEMDB_ERR);
     cr_assert_eq(rec_check(b.data, b.len, &len), REC_BAD_PAYLOAD);
-    raw_record(&b, "\x02" "ab", 3, 1);       /* no delta */
+    raw_record(&b,
+               "\x02"
+               "ab",
+               3, 1); /* no delta */
     cr_assert_eq(first_next(&b), MEMDB_ERR);
     cr_assert_eq(rec_check(b.data, b.len, &len), REC_BAD_PAYLOAD);
-    raw_record(&b, "\x02" "ab\x80", 4, 1);   /* delta cut short */
+    raw_record(&b,
+               "\x02"
+               "ab\x80",
+               4, 1); /* delta cut short */
     cr_assert_eq(first_next(&b), MEMDB_ERR);
-    raw_record(&b, "\x80", 1, 1);            /* length cut short */
+    raw_record(&b, "\x80", 1, 1); /* length cut short */
     cr_assert_eq(first_next(&b), MEMDB_ERR);
-    raw_record(&b, "\x02" "ab\x01", 4, 1);   /* and the fixed one */
+    raw_record(&b,
+               "\x02"
+               "ab\x01",
+               4, 1); /* and the fixed one */
     cr_assert_eq(first_next(&b), MEMDB_OK);
     cr_assert_eq(rec_check(b.data, b.len, &len), REC_OK);
     buf_free(&b);
@@ -558,8 +578,8 @@ Test(rec, next_rejects_truncated_payloads)
 Test(rec, status_strings)
 {
     static const rec_status_e all[] = {
-        REC_OK, REC_SHORT, REC_BAD_MAGIC, REC_BAD_LEN, REC_BAD_CHECKSUM,
-        REC_BAD_PAYLOAD,
+        REC_OK,      REC_SHORT,        REC_BAD_MAGIC,
+        REC_BAD_LEN, REC_BAD_CHECKSUM, REC_BAD_PAYLOAD,
     };
 
     for (size_t i = 0; i < MEMDB_NELEM(all); i++) {
@@ -579,8 +599,7 @@ add_s(agg_t *a, const char *w)
 }
 
 static void
-expect_ent(const agg_t *a, size_t i, const char *w, size_t len,
-           uint64_t count)
+expect_ent(const agg_t *a, size_t i, const char *w, size_t len, uint64_t count)
 {
     const agg_ent_t *e = &a->ents[i];
 
@@ -635,7 +654,7 @@ Test(agg, words_are_compared_by_bytes_and_length)
     expect_ent(&a, 6, "caf\xc3\xa9", 5, 1);
     expect_ent(&a, 7, "cafe", 4, 1);
     cr_assert_eq(a.cost, 2 * ht_cost(2) + ht_cost(1) + 2 * ht_cost(3)
-                 + ht_cost(3) + ht_cost(5) + ht_cost(4));
+                             + ht_cost(3) + ht_cost(5) + ht_cost(4));
     agg_free(&a);
 }
 
@@ -673,8 +692,8 @@ Test(agg, many_distinct_words)
         if (a.ents[i].len != (uint32_t) n
             || memcmp(agg_key(&a, &a.ents[i]), w, (size_t) n) != 0
             || a.ents[i].count != exp)
-            cr_assert_fail("entry %d: \"%.*s\" x %llu, expected %s x %llu",
-                           i, (int) a.ents[i].len, agg_key(&a, &a.ents[i]),
+            cr_assert_fail("entry %d: \"%.*s\" x %llu, expected %s x %llu", i,
+                           (int) a.ents[i].len, agg_key(&a, &a.ents[i]),
                            (unsigned long long) a.ents[i].count, w,
                            (unsigned long long) exp);
     }

@@ -3,7 +3,7 @@
  * segments, fallback from a damaged snapshot, torn tails (repaired or
  * reported), damage that must stop the start, gaps and overlaps.
  */
-#define _GNU_SOURCE 1          /* nftw, before any system header */
+#define _GNU_SOURCE 1 /* nftw, before any system header */
 #include <criterion/criterion.h>
 
 #include "recover.h"
@@ -32,7 +32,9 @@ static unsigned clears;
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
-    (void) sb; (void) flag; (void) f;
+    (void) sb;
+    (void) flag;
+    (void) f;
     return remove(p);
 }
 
@@ -75,7 +77,9 @@ sink_clear(void *arg)
 static int
 run(bool repair)
 {
-    recover_sink_t s = { .add = sink_add, .clear = sink_clear, .arg = &table,
+    recover_sink_t s = { .add = sink_add,
+                         .clear = sink_clear,
+                         .arg = &table,
                          .repair = repair };
     agg_free(&table);
     return recover_run(dir, &s, &st, err, sizeof(err));
@@ -122,8 +126,8 @@ make_rec(buf_t *b, uint64_t lsn, int alt)
  * segment; offs[i] gets the offset of record first+i.  Returns its path
  * in path (if not NULL). */
 static void
-write_seg_alt(uint64_t first, uint64_t last, uint64_t alt_from,
-              uint64_t *offs, char *path)
+write_seg_alt(uint64_t first, uint64_t last, uint64_t alt_from, uint64_t *offs,
+              char *path)
 {
     buf_t b = { 0 };
     int fd = seg_create(log_dir, first, 1);
@@ -161,7 +165,7 @@ static void
 write_snap(uint64_t lsn, char *path)
 {
     snap_writer_t w;
-    char (*names)[16] = calloc(lsn + 2, 16);
+    char(*names)[16] = calloc(lsn + 2, 16);
     const char **v = calloc(lsn + 2, sizeof(char *));
     size_t n = 0;
 
@@ -182,8 +186,9 @@ write_snap(uint64_t lsn, char *path)
     cr_assert_eq(snap_writer_open(&w, snap_dir, lsn, 1), MEMDB_OK);
     for (size_t i = 0; i < n; i++) {
         uint64_t c = strcmp(v[i], "common") == 0 ? lsn
-                   : strcmp(v[i], "even") == 0 ? lsn / 2 * 2
-                   : strtoull(v[i] + 1, NULL, 10);
+                     : strcmp(v[i], "even") == 0
+                         ? lsn / 2 * 2
+                         : strtoull(v[i] + 1, NULL, 10);
         cr_assert_eq(snap_writer_add(&w, v[i], strlen(v[i]), c), MEMDB_OK);
     }
     cr_assert_eq(snap_writer_commit(&w), MEMDB_OK);
@@ -248,7 +253,9 @@ zero_range(const char *path, uint64_t off, size_t n)
 Test(recover, nonexistent_data_dir)
 {
     char p[600];
-    recover_sink_t s = { .add = sink_add, .clear = sink_clear, .arg = &table,
+    recover_sink_t s = { .add = sink_add,
+                         .clear = sink_clear,
+                         .arg = &table,
                          .repair = true };
 
     snprintf(p, sizeof(p), "%s/none", dir);
@@ -298,7 +305,7 @@ Test(recover, segments_only)
     write_seg(1, 10, NULL, NULL);
     write_seg(11, 11, NULL, NULL);
     write_seg(12, 40, NULL, NULL);
-    write_seg(41, 40, NULL, NULL);      /* the empty current one */
+    write_seg(41, 40, NULL, NULL); /* the empty current one */
     cr_assert_eq(run(true), MEMDB_OK, "%s", err);
     expect_table(40);
     cr_assert_eq(st.snap_lsn, 0);
@@ -312,8 +319,8 @@ Test(recover, segments_only)
 Test(recover, snapshot_and_segments_skip_what_it_covers)
 {
     write_snap(15, NULL);
-    write_seg(1, 10, NULL, NULL);       /* wholly covered */
-    write_seg(11, 20, NULL, NULL);      /* partly covered */
+    write_seg(1, 10, NULL, NULL);  /* wholly covered */
+    write_seg(11, 20, NULL, NULL); /* partly covered */
     write_seg(21, 25, NULL, NULL);
     cr_assert_eq(run(true), MEMDB_OK, "%s", err);
     expect_table(25);
@@ -384,7 +391,7 @@ Test(recover, damaged_snapshot_without_the_log_before_it)
 
     write_snap(8, NULL);
     write_snap(20, newer);
-    write_seg(15, 30, NULL, NULL);      /* 9..14 were removed */
+    write_seg(15, 30, NULL, NULL); /* 9..14 were removed */
     flip(newer, SNAP_HDR + 30, 0x01);
     cr_assert_eq(run(true), MEMDB_ERR);
     cr_assert_not_null(strstr(err, "missing"), "%s", err);
@@ -414,12 +421,8 @@ torn_setup(int kind, char *path, size_t *size)
     case TORN_ZEROED:
         zero_range(path, offs[9], *size - offs[9]);
         return offs[9];
-    case TORN_ZEROS_AFTER:
-        append_zeros(path, 8192);
-        return *size;
-    default:
-        append_zeros(path, 7);
-        return *size;
+    case TORN_ZEROS_AFTER: append_zeros(path, 8192); return *size;
+    default: append_zeros(path, 7); return *size;
     }
 }
 
@@ -436,8 +439,10 @@ torn_check(int kind, bool repair)
     expect_table(last);
     cr_assert_eq(st.last_lsn, last);
     cr_assert_eq(st.records, last);
-    cr_assert_eq(st.truncated_off, cut, "kind %d: cut at %llu, expected "
-                 "%llu", kind, (unsigned long long) st.truncated_off,
+    cr_assert_eq(st.truncated_off, cut,
+                 "kind %d: cut at %llu, expected "
+                 "%llu",
+                 kind, (unsigned long long) st.truncated_off,
                  (unsigned long long) cut);
     cr_assert_str_eq(st.truncated, path);
     cr_assert_eq(file_size(path), repair ? cut : before);
@@ -567,12 +572,12 @@ Test(recover, damaged_record_in_the_middle_stops_the_start)
 
     write_seg(1, 10, offs, path);
     size = file_size(path);
-    flip(path, offs[4] + REC_HDR + 2, 0x08);          /* record 5 */
+    flip(path, offs[4] + REC_HDR + 2, 0x08); /* record 5 */
     for (int repair = 0; repair < 2; repair++) {
         cr_assert_eq(run(repair), MEMDB_ERR);
         cr_assert_not_null(strstr(err, path), "%s", err);
-        snprintf(want, sizeof(want), "offset %llu:",
-                 (unsigned long long) offs[4]);
+        snprintf(want, sizeof(want),
+                 "offset %llu:", (unsigned long long) offs[4]);
         cr_assert_not_null(strstr(err, want), "%s", err);
         cr_assert_not_null(strstr(err, "after lsn 4"), "%s", err);
         cr_assert_not_null(strstr(err, "checksum"), "%s", err);
@@ -587,7 +592,7 @@ Test(recover, damaged_magic_in_the_middle_stops_the_start)
     uint64_t offs[10];
 
     write_seg(1, 10, offs, path);
-    flip(path, offs[8], 0x01);                        /* record 9 */
+    flip(path, offs[8], 0x01); /* record 9 */
     cr_assert_eq(run(true), MEMDB_ERR);
     snprintf(want, sizeof(want), "offset %llu:", (unsigned long long) offs[8]);
     cr_assert_not_null(strstr(err, want), "%s", err);
@@ -617,7 +622,7 @@ Test(recover, damaged_last_record_of_a_non_last_segment_stops_the_start)
     write_seg(1, 5, offs, path);
     write_seg(6, 9, NULL, NULL);
     size = file_size(path);
-    flip(path, size - 1, 0x01);                       /* record 5 */
+    flip(path, size - 1, 0x01); /* record 5 */
     cr_assert_eq(run(true), MEMDB_ERR);
     snprintf(want, sizeof(want), "offset %llu:", (unsigned long long) offs[4]);
     cr_assert_not_null(strstr(err, path), "%s", err);
@@ -672,8 +677,8 @@ Test(recover, gap_inside_a_segment_stops_the_start)
             continue;
         make_rec(&b, l, 0);
         if (l == 5)
-            snprintf(want, sizeof(want), "offset %llu:",
-                     (unsigned long long) off);
+            snprintf(want, sizeof(want),
+                     "offset %llu:", (unsigned long long) off);
         cr_assert_eq(write(fd, b.data, b.len), (ssize_t) b.len);
         off += b.len;
     }
@@ -694,7 +699,8 @@ Test(recover, segments_not_reaching_back_to_the_snapshot_stop_the_start)
     cr_assert_eq(run(true), MEMDB_ERR);
     cr_assert_not_null(strstr(err, "missing"), "%s", err);
     cr_assert_not_null(strstr(err, "starts at lsn 14 but the log so far ends "
-                              "at lsn 10"), "%s", err);
+                                   "at lsn 10"),
+                       "%s", err);
 }
 
 Test(recover, first_segment_not_at_lsn_one_stops_the_start)
@@ -723,7 +729,7 @@ Test(recover, later_overlapping_segment_wins)
     char w[32];
 
     write_seg(1, 8, NULL, NULL);
-    write_seg_alt(6, 9, 6, NULL, NULL);   /* 6..9 rewritten, other words */
+    write_seg_alt(6, 9, 6, NULL, NULL); /* 6..9 rewritten, other words */
     write_seg(10, 12, NULL, NULL);
     cr_assert_eq(run(true), MEMDB_OK, "%s", err);
     cr_assert_eq(count("common"), 12);
@@ -744,8 +750,8 @@ Test(recover, later_overlapping_segment_wins)
 Test(recover, chain_of_overlapping_segments)
 {
     write_seg(1, 2, NULL, NULL);
-    write_seg_alt(3, 6, 3, NULL, NULL);   /* only 3 counts, alt */
-    write_seg_alt(4, 8, 5, NULL, NULL);   /* only 4 counts */
+    write_seg_alt(3, 6, 3, NULL, NULL); /* only 3 counts, alt */
+    write_seg_alt(4, 8, 5, NULL, NULL); /* only 4 counts */
     write_seg(5, 9, NULL, NULL);
     cr_assert_eq(run(true), MEMDB_OK, "%s", err);
     cr_assert_eq(count("common"), 9);
@@ -814,7 +820,9 @@ full_add(void *arg, const char *w, size_t len, uint64_t n)
 
 Test(recover, full_table_stops_the_start)
 {
-    recover_sink_t s = { .add = full_add, .clear = sink_clear, .arg = &table,
+    recover_sink_t s = { .add = full_add,
+                         .clear = sink_clear,
+                         .arg = &table,
                          .repair = true };
 
     write_seg(1, 20, NULL, NULL);

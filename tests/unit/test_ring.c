@@ -20,8 +20,10 @@ static shm_t s;
 static void
 setup(void)
 {
-    shm_params_t p = { .max_memory = 64ULL << 20, .ring_size = RING,
-                       .nworkers = 2, .node_id = "t" };
+    shm_params_t p = { .max_memory = 64ULL << 20,
+                       .ring_size = RING,
+                       .nworkers = 2,
+                       .node_id = "t" };
     cr_assert_eq(shm_create(&s, &p), MEMDB_OK);
 }
 
@@ -123,7 +125,8 @@ Test(ring, record_too_big_for_ring)
     ring_slot_t *sl;
     cr_assert_eq(ring_reserve(&s.ring, RING, 4242, &rv, &sl), MEMDB_ERR);
     cr_assert_eq(ring_reserve(&s.ring, (uint32_t) ring_max_record(&s.ring),
-                              4242, &rv, &sl), MEMDB_OK);
+                              4242, &rv, &sl),
+                 MEMDB_OK);
 }
 
 Test(ring, writing_slot_blocks_consumer_until_published)
@@ -151,7 +154,7 @@ Test(ring, repair_completes_half_done_reservation)
     ring_slot_t *sl = ring_slot_at(&s.ring, pos);
     uint64_t cursor = 0;
 
-    put(16, 1);                                      /* lsn 1 */
+    put(16, 1); /* lsn 1 */
     pos = atomic_load(&h->head);
     sl = ring_slot_at(&s.ring, pos);
     /* what ring_reserve does, stopped before the head store */
@@ -190,7 +193,7 @@ Test(ring, repair_forgets_uncommitted_reservation)
     uint64_t head = atomic_load(&h->head);
     cr_assert(lock_try(&h->lock, 777776));
     wk->resv.pos = head;
-    wk->resv.lsn = 2;                   /* next_lsn not yet stored */
+    wk->resv.lsn = 2; /* next_lsn not yet stored */
     wk->resv.need = 64;
     shm_repair_dead(&s, 777776, 0);
     cr_assert_eq(atomic_load(&h->head), head);

@@ -57,9 +57,13 @@ Test(route, wrong_method_names_the_allowed_one)
 
 Test(route, unknown_paths_are_not_found)
 {
-    const char *paths[] = { "/", "/api/v1/", "/api/v1/uploads",
-                            "/api/v1/upload/", "/API/V1/UPLOAD",
-                            "/api/v1/wordcount/x", "/healthz2" };
+    const char *paths[] = { "/",
+                            "/api/v1/",
+                            "/api/v1/uploads",
+                            "/api/v1/upload/",
+                            "/API/V1/UPLOAD",
+                            "/api/v1/wordcount/x",
+                            "/healthz2" };
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         cr_assert_eq(find(paths[i], HTTP_GET), RT_NONE, "%s", paths[i]);
         cr_assert_null(c.allow, "%s", paths[i]);
@@ -71,8 +75,8 @@ body_json(void)
 {
     char *end = strstr(c.out.data, "\r\n\r\n");
     cr_assert_not_null(end);
-    return cJSON_ParseWithLength(end + 4, c.out.len - (size_t) (end + 4
-                                 - c.out.data));
+    return cJSON_ParseWithLength(end + 4,
+                                 c.out.len - (size_t) (end + 4 - c.out.data));
 }
 
 Test(route, error_response_is_json_with_status)

@@ -3,7 +3,7 @@
  * reading records back (including records bigger than the read chunk),
  * directory listings, and how damaged headers, records and tails show.
  */
-#define _GNU_SOURCE 1          /* nftw, before any system header */
+#define _GNU_SOURCE 1 /* nftw, before any system header */
 #include <criterion/criterion.h>
 
 #include "seg.h"
@@ -25,7 +25,9 @@ static char dir[256];
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
-    (void) sb; (void) flag; (void) f;
+    (void) sb;
+    (void) flag;
+    (void) f;
     return remove(p);
 }
 
@@ -58,8 +60,9 @@ make_rec(buf_t *b, uint64_t lsn, unsigned nwords, size_t pad)
         /* long words (at most 60000 bytes) until the record is pad bytes */
         size_t l = MEMDB_MAX(MEMDB_MIN(sizeof(big), pad - b->len), 24);
         memset(big, 'a' + (int) ((lsn + k) % 26), l);
-        memcpy(big, w, (size_t) snprintf(w, sizeof(w), "%llu.%u.",
-                                         (unsigned long long) lsn, k));
+        memcpy(big, w,
+               (size_t) snprintf(w, sizeof(w), "%llu.%u.",
+                                 (unsigned long long) lsn, k));
         rec_add(b, big, l, k + 1);
     }
     for (unsigned i = 0; i < nwords; i++) {
@@ -82,7 +85,7 @@ file_size(const char *path)
  * offs[i] gets the offset of record first+i. */
 typedef struct shape_s {
     unsigned nwords;
-    size_t   pad;
+    size_t pad;
 } shape_t;
 
 static shape_t
@@ -153,8 +156,10 @@ read_all(const char *path, uint64_t first, shape_t (*shape)(uint64_t),
         cr_assert_eq(memcmp(rec, b.data, len), 0, "lsn %llu differs",
                      (unsigned long long) lsn);
         if (offs)
-            cr_assert_eq(seg_rec_off(&r), offs[n], "lsn %llu at %llu, not "
-                         "%llu", (unsigned long long) lsn,
+            cr_assert_eq(seg_rec_off(&r), offs[n],
+                         "lsn %llu at %llu, not "
+                         "%llu",
+                         (unsigned long long) lsn,
                          (unsigned long long) seg_rec_off(&r),
                          (unsigned long long) offs[n]);
         n++;
@@ -299,9 +304,10 @@ static shape_t
 shape_big(uint64_t lsn)
 {
     /* small, 3 MiB, small, 1 MiB + 1, a run of 100 KiB ones, 1 MiB - 40 */
-    static const size_t pads[] = { 0, 3u << 20, 0, (1u << 20) + 1, 100000,
-                                   100000, 100000, 0, (1u << 20) - 40, 0,
-                                   5u << 20, 0 };
+    static const size_t pads[] = {
+        0, 3u << 20,        0, (1u << 20) + 1, 100000, 100000, 100000,
+        0, (1u << 20) - 40, 0, 5u << 20,       0
+    };
     shape_t s = { 2, pads[(lsn - 1) % MEMDB_NELEM(pads)] };
     return s;
 }
@@ -327,7 +333,7 @@ Test(seg, records_bigger_than_the_read_chunk)
     cr_assert_geq(len, 3u << 20);
     cr_assert_lt(len, (3u << 20) + 70000);
     rec_hdr_t h;
-    memcpy(&h, rec, sizeof(h));                 /* rec may be unaligned */
+    memcpy(&h, rec, sizeof(h)); /* rec may be unaligned */
     cr_assert_eq(h.lsn, 2);
     seg_close(&r);
 }
@@ -355,10 +361,10 @@ Test(seg, list_sorts_by_first_lsn_and_ignores_other_names)
     write_seg(1, 99, shape_small, NULL);
     write_seg(18446744073709551000ULL, 18446744073709551000ULL, shape_small,
               NULL);
-    write_seg(50, 49, shape_small, NULL);            /* empty */
+    write_seg(50, 49, shape_small, NULL); /* empty */
     touch("00000000000000000002.seg.tmp", 10);
-    touch("0000000000000000003.seg", 10);           /* 19 digits */
-    touch("000000000000000000004.seg", 10);         /* 21 digits */
+    touch("0000000000000000003.seg", 10);   /* 19 digits */
+    touch("000000000000000000004.seg", 10); /* 21 digits */
     touch("0000000000000000000x.seg", 10);
     touch("00000000000000000005.snap", 10);
     touch("00000000000000000006.SEG", 10);
@@ -389,10 +395,10 @@ Test(seg, list_of_missing_or_bad_directory)
     snprintf(p, sizeof(p), "%s/missing", dir);
     cr_assert_eq(seg_list(p, &v), 0);
     cr_assert_null(v);
-    cr_assert_eq(seg_list(dir, &v), 0);              /* empty */
+    cr_assert_eq(seg_list(dir, &v), 0); /* empty */
     touch("file", 0);
     snprintf(p, sizeof(p), "%s/file", dir);
-    cr_assert_eq(seg_list(p, &v), -1);               /* not a directory */
+    cr_assert_eq(seg_list(p, &v), -1); /* not a directory */
 }
 
 /* ---- damage ----------------------------------------------------------- */
@@ -609,7 +615,7 @@ Test(seg, huge_length_field_is_short_without_a_huge_buffer)
     cr_assert(fd >= 0);
     make_rec(&b, 1, 3, 0);
     memcpy(&h, b.data, sizeof(h));
-    h.len = REC_MAX_LEN;                     /* claims 2 GiB */
+    h.len = REC_MAX_LEN; /* claims 2 GiB */
     memcpy(b.data, &h, sizeof(h));
     cr_assert_eq(write(fd, b.data, b.len), (ssize_t) b.len);
     close(fd);

@@ -3,7 +3,7 @@
  * blocks), the order check, listings, detection of every kind of damage,
  * and compaction of a previous snapshot with the segments after it.
  */
-#define _GNU_SOURCE 1          /* nftw, before any system header */
+#define _GNU_SOURCE 1 /* nftw, before any system header */
 #include <criterion/criterion.h>
 
 #include "snap.h"
@@ -28,7 +28,9 @@ static char dir[256], snap_dir[300], log_dir[300];
 static int
 rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
-    (void) sb; (void) flag; (void) f;
+    (void) sb;
+    (void) flag;
+    (void) f;
     return remove(p);
 }
 
@@ -53,7 +55,7 @@ TestSuite(snap, .init = setup, .fini = teardown);
 
 typedef struct wc_s {
     const char *w;
-    uint64_t    c;
+    uint64_t c;
 } wc_t;
 
 static size_t
@@ -116,9 +118,16 @@ expect_snap(const char *path, uint64_t lsn, const wc_t *v, size_t n)
 }
 
 static const wc_t small[] = {
-    { "a", 1 }, { "ab", 2 }, { "abc", 300 }, { "b", 127 }, { "ba", 128 },
-    { "hello", 16384 }, { "w\xc3\xb6rld", 7 }, { "z", UINT64_MAX / 4 },
-    { "zz", 1 }, { "\xff\xfe", 9 },
+    { "a", 1 },
+    { "ab", 2 },
+    { "abc", 300 },
+    { "b", 127 },
+    { "ba", 128 },
+    { "hello", 16384 },
+    { "w\xc3\xb6rld", 7 },
+    { "z", UINT64_MAX / 4 },
+    { "zz", 1 },
+    { "\xff\xfe", 9 },
 };
 
 /* ---- writing and reading --------------------------------------------- */
@@ -159,7 +168,7 @@ Test(snap, many_words_span_several_blocks)
 
     for (int i = 0; i < N; i++) {
         char *p = names + (size_t) i * 24;
-        snprintf(p, 24, "word%09d", i);     /* sorts like i */
+        snprintf(p, 24, "word%09d", i); /* sorts like i */
         v[i].w = p;
         v[i].c = (uint64_t) i * 2654435761u % 100000 + 1;
     }
@@ -192,8 +201,8 @@ Test(snap, long_words_fill_blocks)
 Test(snap, words_out_of_order_are_refused)
 {
     static const char *const bad[][2] = {
-        { "b", "a" }, { "a", "a" }, { "ab", "a" }, { "b", "ab" },
-        { "\xff", "z" },
+        { "b", "a" },  { "a", "a" },    { "ab", "a" },
+        { "b", "ab" }, { "\xff", "z" },
     };
     snap_writer_t w;
     char path[1100], tmp[1200];
@@ -234,8 +243,11 @@ Test(snap, list_is_newest_first_and_ignores_other_names)
     write_snap(2, small, 1, path);
     write_snap(45, NULL, 0, path);
     static const char *const junk[] = {
-        "00000000000000000999.snap.tmp", "0000000000000000999.snap",
-        "00000000000000000998.seg", "x0000000000000000999.snap", "snap",
+        "00000000000000000999.snap.tmp",
+        "0000000000000000999.snap",
+        "00000000000000000998.seg",
+        "x0000000000000000999.snap",
+        "snap",
     };
     for (size_t i = 0; i < MEMDB_NELEM(junk); i++) {
         snprintf(p, sizeof(p), "%s/%s", snap_dir, junk[i]);
@@ -303,8 +315,9 @@ expect_damage(const char *path, const wc_t *v, size_t n, const char *what)
     while ((rc = snap_next(&r, &w, &len, &c, err, sizeof(err))) == MEMDB_OK) {
         cr_assert_lt(i, n, "%s: an extra word", what);
         cr_assert(len == strlen(v[i].w) && memcmp(w, v[i].w, len) == 0
-                  && c == v[i].c, "%s: word %zu wrong (%.*s %llu)", what, i,
-                  (int) len, w, (unsigned long long) c);
+                      && c == v[i].c,
+                  "%s: word %zu wrong (%.*s %llu)", what, i, (int) len, w,
+                  (unsigned long long) c);
         i++;
     }
     cr_assert_eq(rc, MEMDB_ERR, "%s: not detected", what);
@@ -370,7 +383,7 @@ Test(snap, missing_trailer_or_data_after_it)
 
     write_snap(77, small, MEMDB_NELEM(small), path);
     orig = slurp(path, &n);
-    spill(path, orig, n - 40);                  /* no trailer at all */
+    spill(path, orig, n - 40); /* no trailer at all */
     expect_damage(path, small, MEMDB_NELEM(small), "no trailer");
     cr_assert_eq(snap_open(&r, path, err, sizeof(err)), MEMDB_OK);
     while ((rc = snap_next(&r, &w, &len, &c, err, sizeof(err))) == MEMDB_OK)
@@ -381,7 +394,7 @@ Test(snap, missing_trailer_or_data_after_it)
     unsigned char *more = malloc(n + 1);
     memcpy(more, orig, n);
     more[n] = 0;
-    spill(path, more, n + 1);                   /* a byte after it */
+    spill(path, more, n + 1); /* a byte after it */
     expect_damage(path, small, MEMDB_NELEM(small), "data after trailer");
     free(more);
     free(orig);
@@ -453,9 +466,9 @@ write_seg(uint64_t first, uint64_t last)
 /* The expected table after records from..to (each applied once), sorted,
  * plus extra words (sorted, counts added). */
 typedef struct model_s {
-    wc_t  *v;
+    wc_t *v;
     size_t n;
-    char  *names;
+    char *names;
 } model_t;
 
 static int
@@ -519,9 +532,9 @@ Test(snap, compact_without_previous_snapshot)
     write_seg(1, 7);
     write_seg(8, 20);
     write_seg(21, 21);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 21, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 21, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
     snap_path(path, sizeof(path), snap_dir, 21);
     cr_assert_str_eq(out, path);
     model_build(&m, 1, 21, NULL, 0);
@@ -529,9 +542,9 @@ Test(snap, compact_without_previous_snapshot)
     model_free(&m);
 
     /* a target inside a segment: the records after it are not counted */
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 12, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 12, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
     model_build(&m, 1, 12, NULL, 0);
     expect_snap(out, 12, m.v, m.n);
     model_free(&m);
@@ -544,8 +557,9 @@ Test(snap, compact_creates_the_snapshot_directory)
 
     write_seg(1, 3);
     snprintf(sd, sizeof(sd), "%s/new/snaps", dir);
-    cr_assert_eq(snap_compact(sd, log_dir, NULL, 3, 4, out, sizeof(out),
-                              err, sizeof(err)), MEMDB_OK, "%s", err);
+    cr_assert_eq(snap_compact(sd, log_dir, NULL, 3, 4, out, sizeof(out), err,
+                              sizeof(err)),
+                 MEMDB_OK, "%s", err);
     model_build(&m, 1, 3, NULL, 0);
     expect_snap(out, 3, m.v, m.n);
     model_free(&m);
@@ -556,7 +570,10 @@ Test(snap, compact_merges_previous_snapshot_and_later_segments)
     /* the previous snapshot at lsn 10: the log's records 1..10 plus words
      * the log never had (as if older segments were removed) */
     static const wc_t old_only[] = {
-        { "aaa", 5 }, { "mango", 2 }, { "w000013x", 4 }, { "zebra", 1 },
+        { "aaa", 5 },
+        { "mango", 2 },
+        { "w000013x", 4 },
+        { "zebra", 1 },
     };
     char prev[1100], out[1100], err[2048];
     model_t pm, m;
@@ -569,9 +586,9 @@ Test(snap, compact_merges_previous_snapshot_and_later_segments)
     write_seg(5, 12);
     write_seg(13, 15);
     write_seg(16, 18);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, prev, 18, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, prev, 18, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
     /* records 1..10 counted once (from the snapshot), 11..18 from the log */
     model_build(&m, 1, 18, old_only, MEMDB_NELEM(old_only));
     expect_snap(out, 18, m.v, m.n);
@@ -590,8 +607,8 @@ Test(snap, compact_merges_previous_snapshot_and_later_segments)
     char again[1100];
     snprintf(again, sizeof(again), "%s", out);
     cr_assert_eq(snap_compact(snap_dir, log_dir, again, 20, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_ERR,
-                 "records 19..20 are not in the log");
+                              sizeof(out), err, sizeof(err)),
+                 MEMDB_ERR, "records 19..20 are not in the log");
     cr_assert_not_null(strstr(err, "19..20"), "%s", err);
     model_free(&pm);
 }
@@ -604,10 +621,10 @@ Test(snap, compact_from_snapshot_with_nothing_new)
     model_build(&pm, 1, 6, NULL, 0);
     write_snap(6, pm.v, pm.n, prev);
     write_seg(1, 6);
-    write_seg(7, 6);                    /* the empty current segment */
-    cr_assert_eq(snap_compact(snap_dir, log_dir, prev, 6, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    write_seg(7, 6); /* the empty current segment */
+    cr_assert_eq(snap_compact(snap_dir, log_dir, prev, 6, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
     expect_snap(out, 6, pm.v, pm.n);
     model_free(&pm);
 }
@@ -621,9 +638,9 @@ Test(snap, compact_skips_records_at_or_before_the_snapshot)
     model_build(&pm, 1, 9, NULL, 0);
     write_snap(9, pm.v, pm.n, prev);
     write_seg(1, 12);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, prev, 12, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, prev, 12, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
     model_build(&m, 1, 12, NULL, 0);
     expect_snap(out, 12, m.v, m.n);
     model_free(&m);
@@ -637,10 +654,11 @@ Test(snap, compact_fails_on_a_gap)
     DIR *d;
 
     write_seg(1, 5);
-    write_seg(7, 9);                    /* 6 is missing */
+    write_seg(7, 9); /* 6 is missing */
     err[0] = '\0';
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 9, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_ERR);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 9, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_ERR);
     cr_assert_not_null(strstr(err, "lsn 7"), "%s", err);
     cr_assert_not_null(strstr(err, "6 was expected"), "%s", err);
     cr_assert_eq(snap_list(snap_dir, &v), 0, "no snapshot left behind");
@@ -667,14 +685,15 @@ Test(snap, compact_fails_on_a_gap)
     cr_assert_eq(write(fd, b.data, b.len), (ssize_t) b.len);
     close(fd);
     buf_free(&b);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 8, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_ERR);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 8, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_ERR);
     cr_assert_not_null(strstr(err, p), "%s", err);
     cr_assert_not_null(strstr(err, "lsn 8 where 7 was expected"), "%s", err);
     /* up to the gap it is fine */
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 6, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 6, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
 }
 
 Test(snap, compact_fails_on_a_damaged_record_or_snapshot)
@@ -692,14 +711,15 @@ Test(snap, compact_fails_on_a_damaged_record_or_snapshot)
     c ^= 1;
     cr_assert_eq(pwrite(fd, &c, 1, end - 1), 1);
     close(fd);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 5, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_ERR);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 5, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_ERR);
     cr_assert_not_null(strstr(err, p), "%s", err);
     cr_assert_not_null(strstr(err, "checksum"), "%s", err);
     /* up to 4 it is fine */
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 4, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 4, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
 
     /* a damaged previous snapshot */
     model_build(&pm, 1, 2, NULL, 0);
@@ -709,8 +729,9 @@ Test(snap, compact_fails_on_a_damaged_record_or_snapshot)
     s[SNAP_HDR + 20] ^= 0x40;
     spill(prev, s, n);
     free(s);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, prev, 4, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_ERR);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, prev, 4, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_ERR);
     cr_assert_not_null(strstr(err, prev), "%s", err);
     model_free(&pm);
 }
@@ -731,9 +752,9 @@ Test(snap, compact_later_overlapping_segment_wins)
         cr_assert_eq(write(fd, b.data, b.len), (ssize_t) b.len);
     }
     close(fd);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 9, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 9, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
     model_build(&m, 1, 5, NULL, 0);
     static const char *const alt[] = { "alt000006", "alt000007", "alt000008",
                                        "alt000009" };
@@ -741,7 +762,7 @@ Test(snap, compact_later_overlapping_segment_wins)
         model_add(&m, "common", 1);
         model_add(&m, alt[i], (uint64_t) i + 6);
     }
-    model_add(&m, "even", 4);           /* 6 and 8 */
+    model_add(&m, "even", 4); /* 6 and 8 */
     qsort(m.v, m.n, sizeof(wc_t), wc_cmp);
     expect_snap(out, 9, m.v, m.n);
     model_free(&m);
@@ -770,19 +791,21 @@ Test(snap, compact_ignores_a_torn_record_the_later_segment_replaces)
         cr_assert_eq(write(fd, b.data, b.len), (ssize_t) b.len);
     }
     close(fd);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 9, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_OK,
-                 "%s", err);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 9, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_OK, "%s", err);
     model_build(&m, 1, 9, NULL, 0);
     expect_snap(out, 9, m.v, m.n);
     model_free(&m);
 
     /* but one cut off before the later segment starts is damage */
     seg_path(p, sizeof(p), log_dir, 6);
-    cr_assert_eq(rename(p, strcat(strcpy(out, log_dir),
-                                  "/00000000000000000007.seg")), 0);
-    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 9, 4, out,
-                              sizeof(out), err, sizeof(err)), MEMDB_ERR);
+    cr_assert_eq(
+        rename(p, strcat(strcpy(out, log_dir), "/00000000000000000007.seg")),
+        0);
+    cr_assert_eq(snap_compact(snap_dir, log_dir, NULL, 9, 4, out, sizeof(out),
+                              err, sizeof(err)),
+                 MEMDB_ERR);
     cr_assert_not_null(strstr(err, "truncated record"), "%s", err);
     buf_free(&b);
 }

@@ -16,9 +16,9 @@
 
 /* The words a tokenizer emitted, in order. */
 typedef struct words_s {
-    char   **w;
-    size_t  *len;
-    size_t   n, cap;
+    char **w;
+    size_t *len;
+    size_t n, cap;
 } words_t;
 
 static void
@@ -63,10 +63,10 @@ words_equal(const words_t *a, const words_t *b)
 
 /* Outcome of tokenizing one body. */
 typedef struct run_s {
-    words_t   words;
-    tok_err_e err;          /* final error (TOK_OK if none) */
-    uint64_t  err_off;
-    bool      at_finish;    /* the error came from tok_finish */
+    words_t words;
+    tok_err_e err; /* final error (TOK_OK if none) */
+    uint64_t err_off;
+    bool at_finish; /* the error came from tok_finish */
 } run_t;
 
 /* Tokenizes body[0..len) fed as chunks ending at cuts[0..ncuts) (strictly
@@ -151,8 +151,7 @@ expect_words(const run_t *r, const char *const *exp, const char *what)
 /* Tokenizes body whole, byte by byte, in every 2-way split and in every
  * 3-way split; all must give exactly ref (computed from the whole body). */
 static void
-check_all_chunkings(const char *body, size_t len, size_t max_word,
-                    run_t *ref)
+check_all_chunkings(const char *body, size_t len, size_t max_word, run_t *ref)
 {
     run_t r;
 
@@ -170,8 +169,8 @@ check_all_chunkings(const char *body, size_t len, size_t max_word,
         run_cuts(&r, body, len, max_word, cut, 1);
         cr_assert(words_equal(&r.words, &ref->words),
                   "split at %zu: words differ", i);
-        cr_assert_eq(r.err, ref->err, "split at %zu: error %d, expected %d",
-                     i, r.err, ref->err);
+        cr_assert_eq(r.err, ref->err, "split at %zu: error %d, expected %d", i,
+                     r.err, ref->err);
         cr_assert_eq(r.err_off, ref->err_off,
                      "split at %zu: error offset %llu, expected %llu", i,
                      (unsigned long long) r.err_off,
@@ -237,11 +236,11 @@ is_white_space(uint32_t cp)
 /* Code points next to the White_Space ones, or that look like spaces
  * without having the property. */
 static const uint32_t near_miss[] = {
-    0x0000, 0x0008, 0x000e, 0x001f, 0x0021, 0x007f, 0x0084, 0x0086, 0x009f,
-    0x00a1, 0x00ad, 0x167f, 0x1681, 0x180e, 0x1fff, 0x200b, 0x200c, 0x200d,
-    0x2027, 0x202a, 0x202e, 0x2030, 0x205e, 0x2060, 0x2fff, 0x3001, 0xfeff,
-    0xe000, 0xfffd, 0x10000, 0x10ffff, 0x0120, 0x0220, 0x2100, 0x2120,
-    0x20000, 0x1000a, 0x102000, 0x103000,
+    0x0000, 0x0008, 0x000e, 0x001f,  0x0021,  0x007f,   0x0084,   0x0086,
+    0x009f, 0x00a1, 0x00ad, 0x167f,  0x1681,  0x180e,   0x1fff,   0x200b,
+    0x200c, 0x200d, 0x2027, 0x202a,  0x202e,  0x2030,   0x205e,   0x2060,
+    0x2fff, 0x3001, 0xfeff, 0xe000,  0xfffd,  0x10000,  0x10ffff, 0x0120,
+    0x0220, 0x2100, 0x2120, 0x20000, 0x1000a, 0x102000, 0x103000,
 };
 
 /* ---- White_Space ------------------------------------------------------ */
@@ -250,7 +249,7 @@ Test(tok, ascii_words)
 {
     static const char body[] = "hello world  foo\tbar\n\r\v\fbaz qux ";
     static const char *const exp[] = { "hello", "world", "foo", "bar",
-                                       "baz", "qux", NULL };
+                                       "baz",   "qux",   NULL };
     run_t r;
 
     run_whole(&r, body, strlen(body), 64);
@@ -359,13 +358,20 @@ Test(tok, multibyte_words)
 {
     /* 2-byte é, 3-byte € and 中, 4-byte 😀 and U+10FFFF. */
     static const char body[] =
-        "caf\xc3\xa9 \xe2\x82\xac" "uro \xf0\x9f\x98\x80x "
+        "caf\xc3\xa9 \xe2\x82\xac"
+        "uro \xf0\x9f\x98\x80x "
         "\xe4\xb8\xad\xe6\x96\x87\xe3\x80\x80\xf4\x8f\xbf\xbf "
         "\xc3\xa9\xc2\xa0\xe2\x82\xac";
     static const char *const exp[] = {
-        "caf\xc3\xa9", "\xe2\x82\xac" "uro", "\xf0\x9f\x98\x80x",
-        "\xe4\xb8\xad\xe6\x96\x87", "\xf4\x8f\xbf\xbf", "\xc3\xa9",
-        "\xe2\x82\xac", NULL,
+        "caf\xc3\xa9",
+        "\xe2\x82\xac"
+        "uro",
+        "\xf0\x9f\x98\x80x",
+        "\xe4\xb8\xad\xe6\x96\x87",
+        "\xf4\x8f\xbf\xbf",
+        "\xc3\xa9",
+        "\xe2\x82\xac",
+        NULL,
     };
     run_t r;
 
@@ -378,9 +384,9 @@ Test(tok, multibyte_words)
 Test(tok, boundary_code_points_are_valid)
 {
     static const uint32_t cps[] = {
-        0x7f, 0x80, 0x7ff, 0x800, 0xfff, 0x1000, 0xcfff, 0xd000, 0xd7ff,
-        0xe000, 0xffff, 0x10000, 0x3ffff, 0x40000, 0xfffff, 0x100000,
-        0x10ffff,
+        0x7f,    0x80,    0x7ff,   0x800,    0xfff,    0x1000,
+        0xcfff,  0xd000,  0xd7ff,  0xe000,   0xffff,   0x10000,
+        0x3ffff, 0x40000, 0xfffff, 0x100000, 0x10ffff,
     };
 
     for (size_t i = 0; i < MEMDB_NELEM(cps); i++) {
@@ -388,8 +394,8 @@ Test(tok, boundary_code_points_are_valid)
         int n = enc(cps[i], b);
         run_t r;
 
-        cr_assert_eq(utf8_check((const char *) b, (size_t) n), -1,
-                     "U+%04X", cps[i]);
+        cr_assert_eq(utf8_check((const char *) b, (size_t) n), -1, "U+%04X",
+                     cps[i]);
         cr_assert_eq(utf8_seq(b, b + n), n, "U+%04X", cps[i]);
         run_whole(&r, (const char *) b, (size_t) n, 8);
         cr_assert_eq(r.err, TOK_OK, "U+%04X", cps[i]);
@@ -404,10 +410,10 @@ Test(tok, boundary_code_points_are_valid)
 typedef struct bad_s {
     const char *name;
     const char *body;
-    size_t      len;
-    uint64_t    off;          /* lead byte of the bad sequence */
-    bool        at_finish;    /* only tok_finish can see it */
-    const char *words[4];     /* emitted before the error, any chunking */
+    size_t len;
+    uint64_t off;         /* lead byte of the bad sequence */
+    bool at_finish;       /* only tok_finish can see it */
+    const char *words[4]; /* emitted before the error, any chunking */
 } bad_t;
 
 #define B(s) s, sizeof(s) - 1
@@ -444,14 +450,30 @@ static const bad_t bad_cases[] = {
     { "truncated 3/2 at end", B("\xe2\x82"), 0, true, { NULL } },
     { "truncated 4/3 at end", B("z \xf0\x9f\x98"), 2, true, { "z" } },
     { "truncated 4/1 at end", B("\xf4"), 0, true, { NULL } },
-    { "truncated 3 then ASCII", B("\xe2\x82" "a"), 0, false, { NULL } },
+    { "truncated 3 then ASCII",
+      B("\xe2\x82"
+        "a"),
+      0,
+      false,
+      { NULL } },
     { "truncated 2 then ASCII", B("x\xc3 y"), 1, false, { NULL } },
-    { "truncated 4 then ASCII", B("hi \xf0\x9f\x98" "A bc"), 3, false,
+    { "truncated 4 then ASCII",
+      B("hi \xf0\x9f\x98"
+        "A bc"),
+      3,
+      false,
       { "hi" } },
-    { "truncated 4/2 then ASCII", B("\xf0\x9f" "AB"), 0, false, { NULL } },
+    { "truncated 4/2 then ASCII",
+      B("\xf0\x9f"
+        "AB"),
+      0,
+      false,
+      { NULL } },
     { "late in a long body",
       B("the quick brown fox jumps over the lazy dog \xc3\xa9t\xc3\xa9 "
-        "\xed\xa0\x80"), 50, false,
+        "\xed\xa0\x80"),
+      50,
+      false,
       { "the", "quick", "brown", "fox" } },
 };
 
@@ -467,8 +489,8 @@ Test(tok, malformed_utf8_exact_offset_whole_body)
         cr_assert_eq(r.err_off, c->off, "%s: offset %llu, expected %llu",
                      c->name, (unsigned long long) r.err_off,
                      (unsigned long long) c->off);
-        cr_assert_eq(r.at_finish, c->at_finish, "%s: reported by %s",
-                     c->name, r.at_finish ? "tok_finish" : "tok_feed");
+        cr_assert_eq(r.at_finish, c->at_finish, "%s: reported by %s", c->name,
+                     r.at_finish ? "tok_finish" : "tok_feed");
         while (n < 4 && c->words[n] != NULL)
             n++;
         /* Words closed before the bad byte were emitted, none after. */
@@ -500,8 +522,9 @@ Test(tok, every_invalid_lead_byte)
 {
     /* 80..C1 and F5..FF can never start a character. */
     for (unsigned b = 0x80; b <= 0xff; b++) {
-        char body[8] = { 'a', 'b', ' ', (char) b, '\x80', '\x80', '\x80',
-                         ' ' };
+        char body[8] = {
+            'a', 'b', ' ', (char) b, '\x80', '\x80', '\x80', ' '
+        };
         run_t r;
 
         if (b >= 0xc2 && b <= 0xf4)
@@ -592,12 +615,18 @@ Test(tok, every_chunking_gives_the_same_words)
      * spaces, with a near miss (U+200B) inside a word. */
     static const char body[] =
         " ab\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80z\xc2\xa0q"
-        "\xe2\x80\xa8\xe4\xb8\xad\xe2\x80\x8b" "d\xe3\x80\x80\xc2\x85"
+        "\xe2\x80\xa8\xe4\xb8\xad\xe2\x80\x8b"
+        "d\xe3\x80\x80\xc2\x85"
         "x\xf0\x90\x80\x80\t\xe1\x9a\x80last\xef\xbb\xbf";
     static const char *const exp[] = {
-        "ab\xc3\xa9", "\xe2\x82\xac\xf0\x9f\x98\x80z", "q",
-        "\xe4\xb8\xad\xe2\x80\x8b" "d", "x\xf0\x90\x80\x80",
-        "last\xef\xbb\xbf", NULL,
+        "ab\xc3\xa9",
+        "\xe2\x82\xac\xf0\x9f\x98\x80z",
+        "q",
+        "\xe4\xb8\xad\xe2\x80\x8b"
+        "d",
+        "x\xf0\x90\x80\x80",
+        "last\xef\xbb\xbf",
+        NULL,
     };
     run_t ref;
 
@@ -611,23 +640,40 @@ Test(tok, every_chunking_gives_the_same_words)
  * either White_Space or not. */
 typedef struct piece_s {
     const char *s;
-    bool        space;
+    bool space;
 } piece_t;
 
 static const piece_t pieces[] = {
-    { "a", false }, { "b", false }, { "Z", false }, { "7", false },
-    { "\xc3\xa9", false }, { "\xe2\x82\xac", false },
-    { "\xf0\x9f\x98\x80", false }, { "\xe2\x80\x8b", false },
-    { "\xef\xbb\xbf", false }, { "\xc2\xa1", false },
-    { "\xe1\xa0\x8e", false }, { "\xf4\x8f\xbf\xbf", false },
+    { "a", false },
+    { "b", false },
+    { "Z", false },
+    { "7", false },
+    { "\xc3\xa9", false },
+    { "\xe2\x82\xac", false },
+    { "\xf0\x9f\x98\x80", false },
+    { "\xe2\x80\x8b", false },
+    { "\xef\xbb\xbf", false },
+    { "\xc2\xa1", false },
+    { "\xe1\xa0\x8e", false },
+    { "\xf4\x8f\xbf\xbf", false },
     { "\xe2\x80\xb0", false },
-    { " ", true }, { "\t", true }, { "\n", true }, { "\r", true },
-    { "\v", true }, { "\f", true }, { "\xc2\x85", true },
-    { "\xc2\xa0", true }, { "\xe1\x9a\x80", true },
-    { "\xe2\x80\x80", true }, { "\xe2\x80\x8a", true },
-    { "\xe2\x80\x85", true }, { "\xe2\x80\xa8", true },
-    { "\xe2\x80\xa9", true }, { "\xe2\x80\xaf", true },
-    { "\xe2\x81\x9f", true }, { "\xe3\x80\x80", true },
+    { " ", true },
+    { "\t", true },
+    { "\n", true },
+    { "\r", true },
+    { "\v", true },
+    { "\f", true },
+    { "\xc2\x85", true },
+    { "\xc2\xa0", true },
+    { "\xe1\x9a\x80", true },
+    { "\xe2\x80\x80", true },
+    { "\xe2\x80\x8a", true },
+    { "\xe2\x80\x85", true },
+    { "\xe2\x80\xa8", true },
+    { "\xe2\x80\xa9", true },
+    { "\xe2\x80\xaf", true },
+    { "\xe2\x81\x9f", true },
+    { "\xe3\x80\x80", true },
 };
 
 Test(tok, random_bodies_and_chunkings_match_a_reference)
@@ -675,8 +721,10 @@ Test(tok, random_bodies_and_chunkings_match_a_reference)
         }
         run_cuts(&r, body, len, 512, cuts, ncuts);
         cr_assert_eq(r.err, TOK_OK, "iteration %d", iter);
-        cr_assert(words_equal(&r.words, &exp), "iteration %d: %zu words, "
-                  "expected %zu", iter, r.words.n, exp.n);
+        cr_assert(words_equal(&r.words, &exp),
+                  "iteration %d: %zu words, "
+                  "expected %zu",
+                  iter, r.words.n, exp.n);
         run_free(&r);
         words_free(&exp);
     }
@@ -707,8 +755,7 @@ Test(tok, offsets_count_across_chunks)
 Test(tok, word_exactly_max_word_is_accepted)
 {
     static const char body[] = "abcde xy abcde vwxyz";
-    static const char *const exp[] = { "abcde", "xy", "abcde", "vwxyz",
-                                       NULL };
+    static const char *const exp[] = { "abcde", "xy", "abcde", "vwxyz", NULL };
     run_t ref;
 
     check_all_chunkings(body, strlen(body), 5, &ref);
@@ -766,7 +813,8 @@ Test(tok, word_longer_than_max_word_across_chunks)
 {
     /* Every 2- and 3-way split gives the same error at the same offset,
      * including splits inside the multi-byte characters. */
-    static const char body[] = "x yz \xe2\x82\xac\xe2\x82\xac" "abc q";
+    static const char body[] = "x yz \xe2\x82\xac\xe2\x82\xac"
+                               "abc q";
     run_t ref;
 
     check_all_chunkings(body, strlen(body), 8, &ref);
@@ -781,7 +829,8 @@ Test(tok, word_longer_than_max_word_across_chunks)
     check_all_chunkings(body, strlen(body), 9, &ref);
     cr_assert_eq(ref.err, TOK_OK);
     cr_assert_eq(ref.words.n, 4);
-    cr_assert_str_eq(ref.words.w[2], "\xe2\x82\xac\xe2\x82\xac" "abc");
+    cr_assert_str_eq(ref.words.w[2], "\xe2\x82\xac\xe2\x82\xac"
+                                     "abc");
     run_free(&ref);
 
     /* A word that ends with a split multi-byte character one byte too
@@ -842,7 +891,7 @@ Test(tok, utf8_check_valid)
                             "\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80";
 
     cr_assert_eq(utf8_check(s, strlen(s)), -1);
-    cr_assert_eq(utf8_check("a\0b", 3), -1);   /* NUL is valid UTF-8 */
+    cr_assert_eq(utf8_check("a\0b", 3), -1); /* NUL is valid UTF-8 */
 }
 
 Test(tok, utf8_check_offsets)
@@ -856,7 +905,7 @@ Test(tok, utf8_check_offsets)
     cr_assert_eq(utf8_check("\xed\xa0\x80", 3), 0);
     cr_assert_eq(utf8_check("\xf4\x90\x80\x80", 4), 0);
     cr_assert_eq(utf8_check("\xf5\x80\x80\x80", 4), 0);
-    cr_assert_eq(utf8_check("ab\xe2\x82", 4), 2);       /* truncated */
+    cr_assert_eq(utf8_check("ab\xe2\x82", 4), 2); /* truncated */
     cr_assert_eq(utf8_check("ab\xe2\x82z", 5), 2);
     cr_assert_eq(utf8_check("ab\xf0\x9f\x98", 5), 2);
     /* The length bounds the check: a truncated copy of a valid string. */

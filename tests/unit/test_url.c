@@ -14,8 +14,8 @@ expect_decode(const char *in, const char *exp, size_t explen)
     buf_t b = { 0 };
 
     cr_assert_eq(url_decode(&b, in, strlen(in)), MEMDB_OK, "\"%s\"", in);
-    cr_assert_eq(b.len, explen, "\"%s\": decoded %zu bytes, expected %zu",
-                 in, b.len, explen);
+    cr_assert_eq(b.len, explen, "\"%s\": decoded %zu bytes, expected %zu", in,
+                 b.len, explen);
     cr_assert(explen == 0 || memcmp(b.data, exp, explen) == 0, "\"%s\"", in);
     buf_free(&b);
 }
@@ -140,10 +140,10 @@ expect_query(const char *q, const kv_t *exp, size_t n)
 
     url_query_init(&it, q, strlen(q));
     for (size_t i = 0; i < n; i++) {
-        cr_assert_eq(url_query_next(&it, &k, &v), MEMDB_OK, "%s: pair %zu",
-                     q, i);
-        cr_assert_eq(k.len, strlen(exp[i].k), "%s: key %zu is \"%.*s\"", q,
-                     i, (int) k.len, k.data);
+        cr_assert_eq(url_query_next(&it, &k, &v), MEMDB_OK, "%s: pair %zu", q,
+                     i);
+        cr_assert_eq(k.len, strlen(exp[i].k), "%s: key %zu is \"%.*s\"", q, i,
+                     (int) k.len, k.data);
         cr_assert(k.len == 0 || memcmp(k.data, exp[i].k, k.len) == 0,
                   "%s: key %zu is \"%.*s\"", q, i, (int) k.len, k.data);
         cr_assert_eq(v.len, strlen(exp[i].v), "%s: value %zu is \"%.*s\"", q,
@@ -168,7 +168,8 @@ Test(url, query_single_pair)
 
 Test(url, query_multiple_pairs)
 {
-    static const kv_t e[] = { { "a", "1" }, { "b", "two words" },
+    static const kv_t e[] = { { "a", "1" },
+                              { "b", "two words" },
                               { "c", "x=y" } };
     expect_query("a=1&b=two+words&c=x%3Dy", e, 3);
 }
@@ -218,7 +219,8 @@ Test(url, query_repeated_keys_are_all_returned)
 
 Test(url, query_decodes_keys_and_values)
 {
-    static const kv_t e[] = { { "k y", "v&l" }, { "\xc3\xa9", "\xe2\x82\xac" },
+    static const kv_t e[] = { { "k y", "v&l" },
+                              { "\xc3\xa9", "\xe2\x82\xac" },
                               { "a+b", "%" } };
     expect_query("k+y=v%26l&%C3%A9=%e2%82%ac&a%2Bb=%25", e, 3);
 }

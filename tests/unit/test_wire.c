@@ -17,8 +17,8 @@
 /* ---- helpers ---------------------------------------------------------- */
 
 static void
-member(gsp_member_t *mb, const char *id, int port, uint8_t role,
-       uint8_t state, uint64_t seed)
+member(gsp_member_t *mb, const char *id, int port, uint8_t role, uint8_t state,
+       uint64_t seed)
 {
     memset(mb, 0, sizeof(*mb));
     snprintf(mb->id, sizeof(mb->id), "%s", id);
@@ -80,8 +80,8 @@ msg(gsp_msg_t *m, uint8_t type, int nupd, bool auth)
 static size_t
 expect_len(uint8_t type, int nupd, bool auth)
 {
-    return 32 + GSP_MEMBER + wire_body_size(type)
-           + (size_t) nupd * GSP_MEMBER + (auth ? AUTH_MAC : 0);
+    return 32 + GSP_MEMBER + wire_body_size(type) + (size_t) nupd * GSP_MEMBER
+           + (auth ? AUTH_MAC : 0);
 }
 
 /* wire_decode on an exact-size heap copy, so reading past len is reading
@@ -151,8 +151,8 @@ assert_same(const gsp_msg_t *a, const gsp_msg_t *b, size_t len)
         cr_assert(memcmp(&b->vote, &zv, sizeof(b->vote)) == 0);
     cr_assert_eq(b->nupd, a->nupd);
     for (int i = 0; i < a->nupd; i++)
-        cr_assert(memcmp(&b->upd[i], &a->upd[i], GSP_MEMBER) == 0,
-                  "update %d", i);
+        cr_assert(memcmp(&b->upd[i], &a->upd[i], GSP_MEMBER) == 0, "update %d",
+                  i);
     for (int i = a->nupd; i < GSP_MAX_UPD; i++)
         cr_assert(memcmp(&b->upd[i], &zm, GSP_MEMBER) == 0);
     cr_assert_eq(b->mac_off, auth ? len - AUTH_MAC : 0);
@@ -242,8 +242,10 @@ Test(wire, round_trip_every_type)
                 memset(out, 0xee, sizeof(out));
                 n = wire_encode(&m, out);
                 if (want > GSP_MAX) {
-                    cr_assert_eq(n, 0, "type %d nupd %d auth %d: %zu bytes"
-                                 " do not fit", t, nupd, auth, want);
+                    cr_assert_eq(n, 0,
+                                 "type %d nupd %d auth %d: %zu bytes"
+                                 " do not fit",
+                                 t, nupd, auth, want);
                     continue;
                 }
                 cr_assert_eq(n, want, "type %d nupd %d auth %d", t, nupd,
@@ -302,7 +304,7 @@ Test(wire, encode_normalizes_padding_and_reserved)
     m.from.reserved = 7;
     m.upd[0].reserved2 = 9;
     m.hdr.reserved = 3;
-    m.hdr.nupd = 0;               /* m.nupd is what counts */
+    m.hdr.nupd = 0; /* m.nupd is what counts */
     m.vote.reserved[3] = 1;
     n = wire_encode(&m, out);
     cr_assert_eq(n, expect_len(GSP_VOTE, 1, false));
@@ -331,8 +333,7 @@ Test(wire, unaligned_buffers)
         msg(&m, GSP_PING_REQ, 3, true);
         n = wire_encode(&m, raw + off);
         cr_assert_eq(n, expect_len(GSP_PING_REQ, 3, true));
-        cr_assert_eq(wire_decode(raw + off, n, &d, &why), MEMDB_OK, "%s",
-                     why);
+        cr_assert_eq(wire_decode(raw + off, n, &d, &why), MEMDB_OK, "%s", why);
         assert_same(&m, &d, n);
     }
 }
@@ -343,11 +344,15 @@ Test(wire, unaligned_buffers)
 static size_t
 sample(int k, unsigned char *out)
 {
-    static const struct { uint8_t type; int nupd; bool auth; } s[] = {
-        { GSP_PING, 0, false }, { GSP_ACK, 2, true },
+    static const struct {
+        uint8_t type;
+        int nupd;
+        bool auth;
+    } s[] = {
+        { GSP_PING, 0, false },    { GSP_ACK, 2, true },
         { GSP_PING_REQ, 3, true }, { GSP_VOTE_REQ, 1, false },
-        { GSP_VOTE, 4, true }, { GSP_TIMEOUT_NOW, 0, true },
-        { GSP_FORGET, 1, false }, { GSP_SYNC, 4, false },
+        { GSP_VOTE, 4, true },     { GSP_TIMEOUT_NOW, 0, true },
+        { GSP_FORGET, 1, false },  { GSP_SYNC, 4, false },
     };
     gsp_msg_t m;
 
@@ -417,16 +422,16 @@ Test(wire, every_header_byte)
             memcpy(buf, out, n);
             buf[off] = (unsigned char) v;
             if (free_form)
-                ok = true;            /* seq, time_ms, msg_id */
-            else if (off == 5)        /* type: same body size only */
+                ok = true;     /* seq, time_ms, msg_id */
+            else if (off == 5) /* type: same body size only */
                 ok = v >= 1 && v <= GSP_TYPE_MAX
                      && wire_body_size((uint8_t) v)
-                        == wire_body_size(GSP_PING_REQ);
+                            == wire_body_size(GSP_PING_REQ);
             else
                 ok = false;
             rc = dec(buf, n, &d, &why);
-            cr_assert_eq(rc, ok ? MEMDB_OK : MEMDB_ERR,
-                         "byte %zu = %d: %s", off, v, why ? why : "ok");
+            cr_assert_eq(rc, ok ? MEMDB_OK : MEMDB_ERR, "byte %zu = %d: %s",
+                         off, v, why ? why : "ok");
             if (ok) {
                 gsp_hdr_t h;
                 memcpy(&h, buf, sizeof(h));
@@ -460,9 +465,9 @@ member_bytes(const unsigned char *out, size_t n, size_t base)
             else if (f == offsetof(gsp_member_t, state))
                 ok = v <= MS_LEFT;
             else if (f < offsetof(gsp_member_t, epoch))
-                ok = false;            /* reserved, reserved2 */
+                ok = false; /* reserved, reserved2 */
             else
-                ok = true;             /* epoch, lsn, incarnation */
+                ok = true; /* epoch, lsn, incarnation */
             memcpy(buf, out, n);
             buf[off] = (unsigned char) v;
             cr_assert_eq(dec(buf, n, &d, &why), ok ? MEMDB_OK : MEMDB_ERR,
@@ -481,10 +486,10 @@ Test(wire, every_member_field_byte)
     msg(&m, GSP_FORGET, 2, true);
     n = wire_encode(&m, out);
     cr_assert_gt(n, 0);
-    member_bytes(out, n, 32);                    /* sender */
-    member_bytes(out, n, 32 + 240);              /* target */
-    member_bytes(out, n, 32 + 480);              /* first update */
-    member_bytes(out, n, 32 + 720);              /* last update */
+    member_bytes(out, n, 32);       /* sender */
+    member_bytes(out, n, 32 + 240); /* target */
+    member_bytes(out, n, 32 + 480); /* first update */
+    member_bytes(out, n, 32 + 720); /* last update */
 }
 
 Test(wire, every_vote_byte)
@@ -502,11 +507,11 @@ Test(wire, every_vote_byte)
             if (v == out[base + f])
                 continue;
             if (f < 8)
-                ok = true;                       /* epoch */
+                ok = true; /* epoch */
             else if (f == 8)
-                ok = v <= 1;                     /* granted */
+                ok = v <= 1; /* granted */
             else
-                ok = false;                      /* reserved */
+                ok = false; /* reserved */
             memcpy(buf, out, n);
             buf[base + f] = (unsigned char) v;
             cr_assert_eq(dec(buf, n, &d, &why), ok ? MEMDB_OK : MEMDB_ERR,
@@ -534,19 +539,17 @@ Test(wire, every_vote_request_byte)
                 if (v == out[base + f])
                     continue;
                 if (f < 24)
-                    ok = true;                   /* epochs, lsn */
+                    ok = true; /* epochs, lsn */
                 else if (f == 24)
-                    ok = v <= 1;                 /* transfer */
+                    ok = v <= 1; /* transfer */
                 else
-                    ok = false;                  /* reserved */
+                    ok = false; /* reserved */
                 memcpy(buf, out, n);
                 buf[base + f] = (unsigned char) v;
-                cr_assert_eq(dec(buf, n, &d, &why),
-                             ok ? MEMDB_OK : MEMDB_ERR,
+                cr_assert_eq(dec(buf, n, &d, &why), ok ? MEMDB_OK : MEMDB_ERR,
                              "type %d byte %zu = %d", types[t], f, v);
                 if (ok && f < 8)
-                    cr_assert_eq(d.vreq.epoch >> (8 * f) & 0xff,
-                                 (uint64_t) v);
+                    cr_assert_eq(d.vreq.epoch >> (8 * f) & 0xff, (uint64_t) v);
             }
     }
 }
@@ -555,16 +558,17 @@ Test(wire, every_vote_request_byte)
 
 typedef struct mcase_s {
     const char *what;
-    int         field;       /* 0 id, 1 gossip, 2 repl, 3 http */
-    const char *val;         /* NULL: fill the field without a NUL */
-    bool        ok;
+    int field;       /* 0 id, 1 gossip, 2 repl, 3 http */
+    const char *val; /* NULL: fill the field without a NUL */
+    bool ok;
 } mcase_t;
 
 static const mcase_t mcases[] = {
     { "plain id", 0, "n1", true },
     { "every id char", 0, "azAZ09._-", true },
     { "63-char id", 0,
-      "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz01234567890", true },
+      "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz01234567890",
+      true },
     { "empty id", 0, "", false },
     { "id with space", 0, "n 1", false },
     { "id with slash", 0, "a/b", false },
@@ -640,8 +644,7 @@ Test(wire, member_fields)
         member(&mb, "n1", 7946, ROLE_REPLICA, MS_ALIVE, 5);
         cr_assert(wire_member_ok(&mb));
         apply(&mb, &mcases[i]);
-        cr_assert_eq(wire_member_ok(&mb), mcases[i].ok, "%s",
-                     mcases[i].what);
+        cr_assert_eq(wire_member_ok(&mb), mcases[i].ok, "%s", mcases[i].what);
     }
 }
 
@@ -691,8 +694,8 @@ Test(wire, bad_members_in_datagrams)
             memcpy(buf, out, n);
             memcpy(buf + where[w], &mb, sizeof(mb));
             cr_assert_eq(dec(buf, n, &d, &why),
-                         mcases[i].ok ? MEMDB_OK : MEMDB_ERR,
-                         "%s at %zu", mcases[i].what, where[w]);
+                         mcases[i].ok ? MEMDB_OK : MEMDB_ERR, "%s at %zu",
+                         mcases[i].what, where[w]);
         }
 }
 
@@ -760,8 +763,8 @@ Test(wire, random_mutations_never_crash)
             cr_assert_eq(d.hdr.length, len);
             cr_assert_leq(d.nupd, GSP_MAX_UPD);
             cr_assert_eq(d.nupd, d.hdr.nupd);
-            cr_assert_eq(len, expect_len(d.hdr.type, d.nupd,
-                                         d.hdr.flags & GSP_F_AUTH));
+            cr_assert_eq(
+                len, expect_len(d.hdr.type, d.nupd, d.hdr.flags & GSP_F_AUTH));
             cr_assert(wire_member_ok(&d.from));
             for (int u = 0; u < d.nupd; u++)
                 cr_assert(wire_member_ok(&d.upd[u]));
