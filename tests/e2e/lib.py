@@ -111,6 +111,18 @@ def tempdir(prefix="memdb-e2e-"):
     return d
 
 
+_clusters = []
+
+
+def check_leaders():
+    """Fails if any Cluster of this test saw two leaders in one epoch."""
+    try:
+        for c in _clusters:
+            c.assert_one_leader_per_epoch()
+    finally:
+        _clusters.clear()
+
+
 def cleanup(keep_on_failure=True):
     """Stops every node of the test; returns the temp dirs.  A clean stop
     (SIGTERM) first, so that a daemon built with --enable-coverage writes
@@ -121,6 +133,7 @@ def cleanup(keep_on_failure=True):
     for n in _nodes:
         n.kill()
     _nodes.clear()
+    _clusters.clear()
     dirs = list(_dirs)
     _dirs.clear()
     return dirs
@@ -424,6 +437,7 @@ class Cluster:
 
     def __init__(self, n=3, workers=1, probe="100ms", timeout="50ms",
                  start=True, **sections):
+        _clusters.append(self)
         self.nodes = []
         for i in range(1, n + 1):
             node = Node(node_id=f"n{i}", workers=workers)

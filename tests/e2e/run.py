@@ -80,6 +80,9 @@ def main():
         t0 = time.monotonic()
         try:
             fn()
+            # every test with a cluster: never two leaders in one epoch,
+            # read from the nodes' own logs
+            lib.check_leaders()
             ok = True
         except Exception:  # noqa: BLE001 - report every failure
             ok = False

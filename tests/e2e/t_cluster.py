@@ -191,6 +191,8 @@ def test_malformed_datagrams_and_frames_are_dropped():
         else:
             d = valid_prefix[:rng.randint(0, len(valid_prefix))]
         s.sendto(d, ("127.0.0.1", n1.gport))
+        if i % 20 == 19:
+            time.sleep(0.005)       # stay under the socket's receive buffer
     # replication port: garbage, a bad header, a truncated frame
     for junk in [b"GET / HTTP/1.1\r\n\r\n", b"\x00" * 100,
                  struct.pack("<IBBHIIQ", 0x5045524d, 1, 99, 0, 0, 0, 1),
@@ -201,9 +203,42 @@ def test_malformed_datagrams_and_frames_are_dropped():
             pass
     time.sleep(0.5)
     st = n1.get("/api/v1/status")["cluster"]
-    assert st["gossip_bad"] >= 250, st
+    assert st["gossip_bad"] >= 280, st     # UDP: a few may still be lost
     assert st["repl_bad"] >= 2, st
     n1.upload("still works")
     table = c.wait_converged()
     assert table == {"still": 1, "works": 1}
     assert all(m["state"] == "alive" for m in c.view(n1)["nodes"])
+
+
+def test_replicator_restarted_while_workers_serve():
+    c = Cluster(3)
+    n1, n2, _ = c.nodes
+    n1.upload("before the crash")
+    c.wait_converged()
+    rp = n2.children("memdbd: replicator")[0]
+    os.kill(rp, signal.SIGKILL)
+    # the workers keep serving reads while the replicator is gone
+    assert n2.count("crash") == {"crash": 1}
+    n2.wait_for(lambda: n2.children("memdbd: replicator")
+                and n2.children("memdbd: replicator")[0] != rp,
+                what="a new replicator")
+    n1.upload("after the crash")
+    table = c.wait_converged()
+    assert table["crash"] == 2 and table["after"] == 1
+    assert "replicator 63" in n2.log() and "killed by signal 9" in n2.log()
+
+
+def test_restarted_node_rejoins_without_its_seeds():
+    c = Cluster(3)
+    n1, n2, n3 = c.nodes
+    n1.upload("remembered members")
+    c.wait_converged()
+    n3.kill()
+    del n3.cfg["cluster"]["seeds"]           # only data_dir/cluster/state
+    n1.upload("while n3 was away")
+    n3.start()
+    c.wait_members()
+    table = c.wait_converged()
+    assert table["away"] == 1
+    assert {m["id"] for m in c.view(n3)["nodes"]} == {"n1", "n2", "n3"}

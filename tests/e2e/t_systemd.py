@@ -124,3 +124,14 @@ def test_socket_activation():
     assert "socket passed by systemd" in n.log()
     assert f"listening on 127.0.0.1:{port}" in n.log()
     n.stop()
+
+
+def test_journald_priority_prefixes():
+    n = Node()
+    start_notified(n, {"JOURNAL_STREAM": "8:12345"})
+    n.wait_ready()
+    n.stop()
+    lines = [l for l in n.log().splitlines() if l.strip()]
+    assert lines and all(l.startswith("<") for l in lines), lines[:3]
+    assert any(l.startswith("<6>") and "INFO" in l for l in lines)
+    assert "\033[" not in n.log()            # no colors for the journal
