@@ -24,49 +24,10 @@ seg_path(char *out, size_t len, const char *dir, uint64_t first_lsn)
              SEG_SUFFIX);
 }
 
-static int
-seg_cmp(const void *a, const void *b)
-{
-    const seg_info_t *x = a, *y = b;
-    return x->first_lsn < y->first_lsn ? -1 : x->first_lsn > y->first_lsn;
-}
-
 int
 seg_list(const char *dir, seg_info_t **out)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    seg_info_t *v = NULL;
-    int n = 0, cap = 0;
-
-    *out = NULL;
-    if (d == NULL)
-        return errno == ENOENT ? 0 : -1;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        char *end;
-        struct stat st;
-
-        if (l != 20 + strlen(SEG_SUFFIX)
-            || strcmp(de->d_name + 20, SEG_SUFFIX) != 0)
-            continue;
-        unsigned long long lsn = strtoull(de->d_name, &end, 10);
-        if (end != de->d_name + 20)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = xrealloc(v, (size_t) cap * sizeof(*v));
-        }
-        v[n].first_lsn = lsn;
-        snprintf(v[n].path, sizeof(v[n].path), "%s/%s", dir, de->d_name);
-        v[n].size = stat(v[n].path, &st) == 0 ? (uint64_t) st.st_size : 0;
-        n++;
-    }
-    closedir(d);
-    if (n > 0)
-        qsort(v, (size_t) n, sizeof(*v), seg_cmp);
-    *out = v;
-    return n;
+    return util_list_lsn_files(dir, SEG_SUFFIX, false, out);
 }
 
 void

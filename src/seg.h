@@ -25,6 +25,7 @@
 #include "memdb.h"
 #include "buf.h"
 #include "rec.h"
+#include "util.h"
 
 #define SEG_MAGIC  0x313047455342444dULL /* "MDBSEG01" */
 #define SEG_HDR    64
@@ -44,11 +45,7 @@ typedef struct seg_hdr_s {
 _Static_assert(sizeof(seg_hdr_t) == SEG_HDR, "segment header is 64 bytes");
 
 /* One segment of a directory listing. */
-typedef struct seg_info_s {
-    uint64_t first_lsn;
-    uint64_t size;
-    char path[1100];
-} seg_info_t;
+typedef util_lsnfile_t seg_info_t;
 
 /* Lists the segments of dir (the log directory), sorted by first LSN.
  * Returns the count (0 when dir does not exist), -1 on error; *out is

@@ -27,48 +27,10 @@ snap_path(char *out, size_t len, const char *dir, uint64_t lsn)
              SNAP_SUFFIX);
 }
 
-static int
-snap_info_cmp(const void *a, const void *b)
-{
-    const snap_info_t *x = a, *y = b;
-    return x->lsn > y->lsn ? -1 : x->lsn < y->lsn;
-}
-
 int
 snap_list(const char *dir, snap_info_t **out)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    snap_info_t *v = NULL;
-    int n = 0, cap = 0;
-
-    *out = NULL;
-    if (d == NULL)
-        return errno == ENOENT ? 0 : -1;
-    while ((de = readdir(d)) != NULL) {
-        char *end;
-        struct stat st;
-
-        if (strlen(de->d_name) != 20 + strlen(SNAP_SUFFIX)
-            || strcmp(de->d_name + 20, SNAP_SUFFIX) != 0)
-            continue;
-        unsigned long long lsn = strtoull(de->d_name, &end, 10);
-        if (end != de->d_name + 20)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = xrealloc(v, (size_t) cap * sizeof(*v));
-        }
-        v[n].lsn = lsn;
-        snprintf(v[n].path, sizeof(v[n].path), "%s/%s", dir, de->d_name);
-        v[n].size = stat(v[n].path, &st) == 0 ? (uint64_t) st.st_size : 0;
-        n++;
-    }
-    closedir(d);
-    if (n > 0)
-        qsort(v, (size_t) n, sizeof(*v), snap_info_cmp);
-    *out = v;
-    return n;
+    return util_list_lsn_files(dir, SNAP_SUFFIX, true, out);
 }
 
 int

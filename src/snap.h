@@ -24,6 +24,7 @@
 
 #include "memdb.h"
 #include "buf.h"
+#include "util.h"
 
 #define SNAP_MAGIC     0x3150414e5342444dULL /* "MDBSNAP1" */
 #define SNAP_END_MAGIC 0x444e454e5342444dULL /* "MDBSNEND" */
@@ -44,11 +45,7 @@ typedef struct snap_hdr_s {
 
 _Static_assert(sizeof(snap_hdr_t) == SNAP_HDR, "snapshot header is 64 bytes");
 
-typedef struct snap_info_s {
-    uint64_t lsn;
-    uint64_t size;
-    char path[1100];
-} snap_info_t;
+typedef util_lsnfile_t snap_info_t;
 
 /* Snapshots in dir, newest (highest LSN) first.  Count, or -1. */
 int snap_list(const char *dir, snap_info_t **out);

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -301,6 +302,57 @@ util_fsync_dir(const char *path)
     rc = fsync(fd);
     close(fd);
     return rc == 0 ? MEMDB_OK : MEMDB_ERR;
+}
+
+static int
+lsnfile_cmp(const void *a, const void *b)
+{
+    const util_lsnfile_t *x = a, *y = b;
+    return x->lsn < y->lsn ? -1 : x->lsn > y->lsn;
+}
+
+int
+util_list_lsn_files(const char *dir, const char *suffix, bool newest_first,
+                    util_lsnfile_t **out)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    util_lsnfile_t *v = NULL;
+    int n = 0, cap = 0;
+    size_t slen = strlen(suffix);
+
+    *out = NULL;
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        struct stat st;
+
+        if (strlen(de->d_name) != 20 + slen
+            || strcmp(de->d_name + 20, suffix) != 0)
+            continue;
+        unsigned long long lsn = strtoull(de->d_name, &end, 10);
+        if (end != de->d_name + 20)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = xrealloc(v, (size_t) cap * sizeof(*v));
+        }
+        v[n].lsn = lsn;
+        snprintf(v[n].path, sizeof(v[n].path), "%s/%s", dir, de->d_name);
+        v[n].size = stat(v[n].path, &st) == 0 ? (uint64_t) st.st_size : 0;
+        n++;
+    }
+    closedir(d);
+    if (n > 0)
+        qsort(v, (size_t) n, sizeof(*v), lsnfile_cmp);
+    for (int i = 0; newest_first && i < n / 2; i++) {
+        util_lsnfile_t t = v[i];
+        v[i] = v[n - 1 - i];
+        v[n - 1 - i] = t;
+    }
+    *out = v;
+    return n;
 }
 
 uint64_t

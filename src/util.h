@@ -40,6 +40,23 @@ int util_mkdir_p(const char *path);
 /* fsync a directory by path. */
 int util_fsync_dir(const char *path);
 
+/* A file named by an LSN: "<20 decimal digits><suffix>" (segments,
+ * snapshots).  first_lsn and lsn are the same field. */
+typedef struct util_lsnfile_s {
+    union {
+        uint64_t lsn;
+        uint64_t first_lsn;
+    };
+    uint64_t size;
+    char path[1100];
+} util_lsnfile_t;
+
+/* Lists dir's files named "<20 digits><suffix>", sorted by LSN (newest
+ * first when newest_first).  The count (0 when dir does not exist) or -1;
+ * *out is malloc'ed. */
+int util_list_lsn_files(const char *dir, const char *suffix, bool newest_first,
+                        util_lsnfile_t **out);
+
 uint64_t util_next_pow2(uint64_t x);
 uint64_t util_phys_memory(void);
 
