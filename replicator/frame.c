@@ -6,6 +6,7 @@
  * copied out with memcpy before a field is read.
  */
 #include "frame.h"
+#include "../src/util.h"
 #include "../src/rec.h"
 
 #include <string.h>
@@ -70,22 +71,6 @@ frame_check_hdr(const frame_hdr_t *h, const char **why)
     if (c.length > FRAME_MAX)
         FAIL("frame too long");
     return MEMDB_OK;
-}
-
-static bool
-id_ok(const char *id, size_t n)
-{
-    size_t l = strnlen(id, n);
-
-    if (l == 0 || l == n)
-        return false;
-    for (size_t i = 0; i < l; i++) {
-        unsigned char c = (unsigned char) id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
 }
 
 static bool
@@ -176,7 +161,7 @@ frame_check_payload(uint8_t type, const unsigned char *p, uint32_t len,
         if (len < sizeof(h))
             FAIL("short hello");
         memcpy(&h, p, sizeof(h));
-        if (!id_ok(h.id, sizeof(h.id)))
+        if (!util_id_ok(h.id, sizeof(h.id)))
             FAIL("bad node id");
         if (h.reserved != 0)
             FAIL("reserved hello bits set");

@@ -9,6 +9,7 @@
  * resolves a name.
  */
 #include "wire.h"
+#include "../src/util.h"
 #include "auth.h"
 #include "../shm/shm.h"
 #include "../shm/cluster.h"
@@ -113,22 +114,6 @@ wire_encode(const gsp_msg_t *m, unsigned char *out)
         p = put_member(p, &m->upd[i]);
     /* The MAC's AUTH_MAC bytes (if any) are the caller's. */
     return total;
-}
-
-static bool
-id_ok(const char *id, size_t n)
-{
-    size_t l = strnlen(id, n);
-
-    if (l == 0 || l == n)
-        return false;
-    for (size_t i = 0; i < l; i++) {
-        unsigned char c = (unsigned char) id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
 }
 
 /* A host name: dot-separated labels of letters, digits and '-', not
@@ -255,7 +240,7 @@ addr_ok(const char *a, size_t n, bool may_be_empty)
 bool
 wire_member_ok(const gsp_member_t *mb)
 {
-    return id_ok(mb->id, sizeof(mb->id)) && mb->role <= ROLE_REPLICA
+    return util_id_ok(mb->id, sizeof(mb->id)) && mb->role <= ROLE_REPLICA
            && mb->state <= MS_LEFT && mb->reserved == 0 && mb->reserved2 == 0
            && addr_ok(mb->gossip, sizeof(mb->gossip), false)
            && addr_ok(mb->repl, sizeof(mb->repl), true)

@@ -212,16 +212,6 @@ set_number(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
 }
 
 /* node.id goes into file names and log lines. */
-static bool
-id_ok(const char *s)
-{
-    for (const char *p = s; *p; p++)
-        if (!(*p == '-' || *p == '_' || *p == '.' || (*p >= '0' && *p <= '9')
-              || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-            return false;
-    return true;
-}
-
 /* persistence.snapshot_every: one item or a list of items, each a
  * duration ("5m") or a number of changes ("1000000"); "off" for none. */
 static int
@@ -333,7 +323,7 @@ set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
         if (strlen(s) >= o->size)
             return conf_fail(x, v, "%s.%s: longer than %zu bytes", o->section,
                              o->key, o->size - 1);
-        if (o->off == OFF(node_id) && !id_ok(s))
+        if (o->off == OFF(node_id) && !util_id_ok(s, strlen(s) + 1))
             return conf_fail(x, v,
                              "node.id: \"%s\" may only hold "
                              "letters, digits, '-', '_' and '.'",

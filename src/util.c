@@ -355,6 +355,22 @@ util_list_lsn_files(const char *dir, const char *suffix, bool newest_first,
     return n;
 }
 
+bool
+util_id_ok(const char *id, size_t n)
+{
+    size_t l = strnlen(id, n);
+
+    if (l == 0 || l == n)
+        return false;
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char) id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 uint64_t
 util_next_pow2(uint64_t x)
 {

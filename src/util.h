@@ -57,6 +57,10 @@ typedef struct util_lsnfile_s {
 int util_list_lsn_files(const char *dir, const char *suffix, bool newest_first,
                         util_lsnfile_t **out);
 
+/* A node id: 1 to n-1 bytes of letters, digits, '.', '_' and '-',
+ * NUL-terminated within n bytes (the wire formats' fixed fields). */
+bool util_id_ok(const char *id, size_t n);
+
 uint64_t util_next_pow2(uint64_t x);
 uint64_t util_phys_memory(void);
 
