@@ -54,6 +54,7 @@ static const char *const conf_reloadable[] = {
     "store.max_word",
     "persistence.snapshot_every",
     "persistence.keep_segments",
+    "persistence.replica_backlog",
     "admin.token_file",
 };
 
@@ -91,6 +92,8 @@ static const conf_opt_t conf_opts[] = {
     { "persistence", "snapshot_every", CT_EVERY, 0, 0, 0, 0 },
     NUM("persistence", "keep_segments", CT_INT, persist_keep_segments, 0,
         100000),
+    NUM("persistence", "replica_backlog", CT_SIZE, persist_replica_backlog,
+        0, 1ULL << 44),
     NUM("persistence", "ring_size", CT_SIZE, persist_ring_size, 1ULL << 20,
         1ULL << 36),
     { "cluster", "gossip", CT_ADDR, OFF(cl_gossip), 0, 0, 0 },
@@ -144,6 +147,7 @@ conf_defaults(conf_t *c)
     c->persist_snap_changes = 1000000;
     c->persist_snap_ms = 300000;
     c->persist_keep_segments = 4;
+    c->persist_replica_backlog = 4ULL << 30;
     c->persist_ring_size = 0;
     c->cl_probe_interval_ms = 200;
     c->cl_probe_timeout_ms = 100;

@@ -57,7 +57,8 @@ typedef struct conf_s {
     uint64_t persist_snap_changes; /* 0: not by changes */
     uint64_t persist_snap_ms;      /* 0: not by time */
     int64_t persist_keep_segments;
-    uint64_t persist_ring_size; /* 0: derived from http.max_body */
+    uint64_t persist_replica_backlog; /* bytes held for lagging members */
+    uint64_t persist_ring_size;       /* 0: derived from http.max_body */
 
     /* cluster (enabled when gossip is set) */
     conf_addr_t cl_gossip;

@@ -41,25 +41,84 @@ persist_init(persist_t *p, const conf_t *conf, shm_t *shm,
                      atomic_load(&shm->ring.hdr->next_lsn));
 }
 
-/* Removes covered segments (keeping keep_segments) and old snapshots. */
+/* The lowest LSN another member of the cluster may still need from this
+ * node's log: the lowest applied LSN the members reported (a member that
+ * is down keeps the LSN it had, so the records it missed stay, and so do
+ * the records an isolated leader accepted after the others last heard
+ * from it: merge.c hands them over from the log).  0 keeps everything
+ * while a member is in a newer epoch: a hand-over may be about to start.
+ * UINT64_MAX when this node runs alone. */
+static uint64_t
+persist_member_floor(persist_t *p)
+{
+    static cl_member_t m[CL_MAX_MEMBERS];
+    char leader_id[CL_ID_MAX], leader_http[CL_ADDR_MAX];
+    uint64_t floor = UINT64_MAX;
+    uint64_t epoch = atomic_load(&p->shm->node->epoch);
+    uint32_t n;
+
+    if (!atomic_load(&p->shm->node->clustered))
+        return UINT64_MAX;
+    cl_read(p->shm->cluster, m, &n, leader_id, leader_http);
+    for (uint32_t i = 0; i < n; i++) {
+        if (m[i].self || m[i].state == MS_LEFT)
+            continue;
+        if (m[i].epoch > epoch)
+            return 0;
+        floor = MEMDB_MIN(floor, m[i].lsn);
+    }
+    return floor;
+}
+
+/* Removes the segments covered by the snapshot, except the newest
+ * keep_segments of them and those holding records after the member
+ * floor, as long as these stay within replica_backlog bytes. */
 static void
-persist_retain(persist_t *p)
+persist_remove_segments(persist_t *p)
 {
     seg_info_t *segs;
-    snap_info_t *snaps;
-    int n = seg_list(p->log_dir, &segs), covered = 0;
+    int n = seg_list(p->log_dir, &segs), covered = 0, first_kept;
+    uint64_t floor = persist_member_floor(p), held = 0;
 
     /* segment i holds LSNs [first_i, first_{i+1}); covered if all <= snap */
     for (int i = 0; i + 1 < n; i++)
         if (segs[i + 1].first_lsn - 1 <= p->snap_lsn)
             covered = i + 1;
-    for (int i = 0; i < covered - (int) p->conf->persist_keep_segments; i++) {
+    first_kept = covered - (int) p->conf->persist_keep_segments;
+    /* walking back from the newest removable segment, hold those a member
+     * still needs while they fit in the backlog */
+    for (int i = first_kept - 1; i >= 0; i--) {
+        if (segs[i + 1].first_lsn - 1 <= floor
+            || held + segs[i].size > p->conf->persist_replica_backlog)
+            break;
+        held += segs[i].size;
+        first_kept = i;
+    }
+    if (first_kept > 0 && segs[first_kept].first_lsn - 1 > floor)
+        log_warn("removing segments up to lsn %llu although a member is "
+                 "at lsn %llu: persistence.replica_backlog (%llu bytes) is "
+                 "full (a replica behind will need a full sync; records "
+                 "this node took while cut off cannot be handed over)",
+                 (unsigned long long) (segs[first_kept].first_lsn - 1),
+                 (unsigned long long) floor,
+                 (unsigned long long) p->conf->persist_replica_backlog);
+    for (int i = 0; i < first_kept; i++) {
         if (unlink(segs[i].path) == 0)
             log_debug("removed %s", segs[i].path);
         else
             log_errno("unlink(%s) failed", segs[i].path);
     }
     free(segs);
+}
+
+/* Removes what the newest snapshot made unneeded. */
+static void
+persist_retain(persist_t *p)
+{
+    snap_info_t *snaps;
+    int n;
+
+    persist_remove_segments(p);
     n = snap_list(p->snap_dir, &snaps);
     for (int i = SNAPS_KEPT; i < n; i++)
         if (unlink(snaps[i].path) < 0)

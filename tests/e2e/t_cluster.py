@@ -80,9 +80,10 @@ def test_replica_restart_catches_up_by_partial_resync():
     assert "full sync" not in n1.log()
 
 
-def test_replica_far_behind_gets_full_sync():
-    c = Cluster(2, persistence={"segment_size": "64KiB", "keep_segments": 0,
-                                "snapshot_every": "off"})
+def fill_while_down(c):
+    """With n2 at lsn 1, kills it, writes 80 uploads of 200 new words (many
+    64KiB segments) to n1 and snapshots n1; returns the snapshot answer,
+    n1's first segment LSN and its number of segments."""
     n1, n2 = c.nodes
     n1.upload("old words here")
     c.wait_converged()
@@ -90,16 +91,50 @@ def test_replica_far_behind_gets_full_sync():
     for i in range(80):
         n1.upload(" ".join(f"bulk{i}-{j}" for j in range(200)))
     snap = n1.json("POST", "/api/v1/admin/snapshot")
+    assert snap["lsn"] == 81
     segs = sorted(glob.glob(os.path.join(n1.data, "log", "*.seg")))
-    first = int(os.path.basename(segs[0])[:20])
-    assert first > 2, segs            # the replica's next LSN is gone
+    return snap, int(os.path.basename(segs[0])[:20]), len(segs)
+
+
+def test_leader_keeps_the_log_a_down_replica_needs():
+    # keep_segments 0: only the replica backlog keeps covered segments
+    c = Cluster(2, persistence={"segment_size": "64KiB", "keep_segments": 0,
+                                "snapshot_every": "off"})
+    n1, n2 = c.nodes
+    snap, first, nsegs = fill_while_down(c)
+    assert first <= 2, first          # n2 is at lsn 1: lsn 2 on are kept
+    assert nsegs > 3, nsegs
+    assert "replica_backlog" not in n1.log()
+    n2.start()
+    table = c.wait_converged(timeout=30)
+    assert table["old"] == 1 and table["bulk79-199"] == 1
+    assert "partial resync" in n1.log()
+    assert "full sync" not in n1.log()
+    # once n2 caught up, the next snapshot may remove them
+    n1.upload("after")
+    c.wait_converged()
+    n1.wait_for(lambda: all(m["lsn"] >= 82 for m in c.view(n1)["nodes"]),
+                timeout=10, what="n2's lsn in n1's view")
+    n1.json("POST", "/api/v1/admin/snapshot")
+    segs = sorted(glob.glob(os.path.join(n1.data, "log", "*.seg")))
+    assert int(os.path.basename(segs[0])[:20]) > 81, segs
+
+
+def test_replica_far_behind_gets_full_sync():
+    # a backlog of one segment cannot hold what n2 missed
+    c = Cluster(2, persistence={"segment_size": "64KiB", "keep_segments": 0,
+                                "snapshot_every": "off",
+                                "replica_backlog": "64KiB"})
+    n1, n2 = c.nodes
+    snap, first, _ = fill_while_down(c)
+    assert first > 2, first            # the replica's next LSN is gone
+    assert "persistence.replica_backlog" in n1.log()
     n1.upload("after the snapshot")
     n2.start()
     table = c.wait_converged(timeout=30)
     assert table["old"] == 1 and table["bulk79-199"] == 1
     assert table["after"] == 1
     assert "full sync" in n1.log()
-    assert snap["lsn"] == 81
     # its own log was started over after the snapshot
     st = n2.get("/api/v1/status")
     assert st["persistence"]["snapshot_lsn"] == 81

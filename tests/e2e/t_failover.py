@@ -5,6 +5,7 @@ The counter workload is in the style of Jepsen's counter checker: clients
 upload unique markers plus shared words, keep a ledger of what was answered
 200, and after each fault heals every node must agree, every acknowledged
 upload must be there exactly once and nothing unattempted may appear."""
+import glob
 import http.client
 import json
 import os
@@ -171,6 +172,42 @@ def test_partitioned_leader_hands_its_writes_over():
                      "shared": table["shared"] - 40,
                      "x": table["x"] - 80}, cl)
     assert "handed over" in old.log() or "hand" in old.log()
+    c.assert_one_leader_per_epoch()
+
+
+def test_partitioned_leader_keeps_its_tail_through_snapshots():
+    # keep_segments 0 and a snapshot while cut off: only the rule that
+    # segments after the members' last known LSN stay keeps the tail
+    c = Cluster(3, probe="100ms", timeout="50ms",
+                persistence={"segment_size": "64KiB", "keep_segments": 0,
+                             "snapshot_every": "off"})
+    old = c.wait_leader()
+    old.upload("before the cut")
+    c.wait_converged()
+    rp = replicator_pid(old)
+    os.kill(rp, signal.SIGSTOP)
+    lonely = []
+    for i in range(40):
+        words = " ".join(f"lonely{i}-{j}" for j in range(200))
+        st, _, _ = old.request("POST", "/api/v1/upload", words.encode())
+        if st == 200:
+            lonely.append(f"lonely{i}-0")
+    assert len(lonely) == 40
+    snap = old.json("POST", "/api/v1/admin/snapshot")
+    assert snap["lsn"] == 41
+    segs = sorted(glob.glob(os.path.join(old.data, "log", "*.seg")))
+    assert len(segs) >= 3, segs     # the snapshot covers all but the last
+    assert int(os.path.basename(segs[0])[:20]) <= 2, segs
+    new = c.wait_leader([n for n in c.nodes if n is not old],
+                        exclude=(old.id,))
+    new.upload("on the new leader")
+    os.kill(rp, signal.SIGCONT)
+    table = c.wait_converged(timeout=30)
+    for m in lonely:
+        assert table.get(m) == 1, (m, table.get(m))
+    assert table["lonely39-199"] == 1
+    assert table["before"] == 1 and table["new"] == 1
+    assert "no longer in the log" not in old.log()
     c.assert_one_leader_per_epoch()
 
 

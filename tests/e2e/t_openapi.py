@@ -224,7 +224,8 @@ def test_healthz_503_while_shutting_down():
 
 def test_reads_503_while_a_replica_installs_a_full_copy():
     c = Cluster(2, persistence={"segment_size": "64KiB", "keep_segments": 0,
-                                "snapshot_every": "off"})
+                                "snapshot_every": "off",
+                                "replica_backlog": 0})
     n1, n2 = c.nodes
     n1.upload("old words here")
     c.wait_converged()

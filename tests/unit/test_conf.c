@@ -213,6 +213,32 @@ Test(conf, every_key_sets_its_field)
     cr_assert_eq(c.store_max_word, 1024);
 }
 
+Test(conf, persistence_keys)
+{
+    conf_t c;
+
+    conf_defaults(&c);
+    cr_assert_eq(c.persist_fsync, FSYNC_EVERYSEC);
+    cr_assert_eq(c.persist_segment_size, 64ULL << 20);
+    cr_assert_eq(c.persist_keep_segments, 4);
+    cr_assert_eq(c.persist_replica_backlog, 4ULL << 30);
+    expect_ok("persistence:\n  fsync: always\n  segment_size: 64KiB\n"
+              "  keep_segments: 0\n  replica_backlog: 0\n",
+              &c);
+    cr_assert_eq(c.persist_fsync, FSYNC_ALWAYS);
+    cr_assert_eq(c.persist_segment_size, 64ULL << 10);
+    cr_assert_eq(c.persist_keep_segments, 0);
+    cr_assert_eq(c.persist_replica_backlog, 0);
+    expect_ok("persistence:\n  replica_backlog: 16TiB\n", &c);
+    cr_assert_eq(c.persist_replica_backlog, 1ULL << 44);
+    ERR_IS("persistence:\n  replica_backlog: 17TiB\n", 2, 20,
+           "persistence.replica_backlog: 17TiB is out of range [0, "
+           "17592186044416] bytes");
+    ERR_IS("persistence:\n  replica_backlog: -1\n", 2, 20,
+           "persistence.replica_backlog: \"-1\" is not a valid size (like "
+           "64MiB)");
+}
+
 Test(conf, log_levels)
 {
     static const struct {
