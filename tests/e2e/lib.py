@@ -4,6 +4,7 @@ the cases a well-behaved client cannot produce)."""
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -154,23 +155,42 @@ def dump_logs(d):
                 print(f"#   {name}: {line}")
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    """A port free for TCP and UDP at the time of the call."""
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, kind)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM
-                              if kind == socket.SOCK_STREAM
-                              else socket.SOCK_STREAM)
-        try:
-            other.bind(("127.0.0.1", port))
-            return port
-        except OSError:
+_ports_given = set()
+
+
+def _port_range():
+    """Where to draw ports: below the kernel's ephemeral range, so that
+    no outgoing connection takes a port between this call and the daemon's
+    bind; the whole unprivileged range if that leaves too little."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    return (10000, low - 1) if low > 20000 else (1024, 65535)
+
+
+def free_port():
+    """A port free for TCP and UDP at the time of the call, never one this
+    process handed out before (nodes bind theirs only when they start)."""
+    lo, hi = _port_range()
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(1000):
+        port = rng.randint(lo, hi)
+        if port in _ports_given:
             continue
-        finally:
-            other.close()
+        ok = True
+        for k in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, k)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            _ports_given.add(port)
+            return port
     raise RuntimeError("no free port")
 
 
@@ -441,7 +461,7 @@ class Cluster:
         self.nodes = []
         for i in range(1, n + 1):
             node = Node(node_id=f"n{i}", workers=workers)
-            node.gport = free_port(socket.SOCK_DGRAM)
+            node.gport = free_port()
             node.rport = free_port()
             node.cfg["cluster"] = {
                 "gossip": f"127.0.0.1:{node.gport}",

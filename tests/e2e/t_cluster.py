@@ -149,7 +149,7 @@ def test_brand_new_node_meets_the_cluster():
     for i in range(30):
         n1.upload(f"m{i} common")
     n3 = Node(node_id="n3", workers=1)
-    n3.gport = free_port(socket.SOCK_DGRAM)
+    n3.gport = free_port()
     n3.rport = free_port()
     n3.cfg["cluster"] = {"gossip": f"127.0.0.1:{n3.gport}",
                          "replication": f"127.0.0.1:{n3.rport}",

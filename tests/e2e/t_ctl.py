@@ -387,7 +387,7 @@ def test_cluster_meet():
     c = Cluster(2)
     n1 = c.nodes[0]
     n3 = Node(node_id="n3", workers=1)
-    n3.gport = free_port(socket.SOCK_DGRAM)
+    n3.gport = free_port()
     n3.rport = free_port()
     n3.cfg["cluster"] = {"gossip": f"127.0.0.1:{n3.gport}",
                          "replication": f"127.0.0.1:{n3.rport}",
