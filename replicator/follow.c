@@ -21,6 +21,7 @@
  * set; the next one asks for a full sync again (last LSN 0).
  */
 #include "repl.h"
+#include "../src/loader.h"
 #include "../src/log.h"
 #include "../src/rec.h"
 #include "../src/snap.h"
@@ -198,17 +199,21 @@ follow_records(repl_t *r, const unsigned char *p, uint32_t len)
     return true;
 }
 
-/* Sets every count to the snapshot's: zero the table, then add. */
+/* Sets every count to the snapshot's: zero the table, then add, with the
+ * recovery's loader (every CPU, batched lookups): the replicator's loop
+ * does not turn meanwhile, so this is kept short. */
 static bool
 follow_load_snapshot(repl_t *r, const char *path)
 {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     snap_reader_t rd;
+    recover_sink_t sink;
+    loader_t *ld;
     char err[1400];
     const char *w;
     size_t len;
     uint64_t c;
     int rc;
-    ht_progress_t pg = { .worker = -1, .progress = NULL, .idx = 0 };
 
     ht_zero(&r->shm->ht);
     if (path == NULL)
@@ -217,14 +222,16 @@ follow_load_snapshot(repl_t *r, const char *path)
         log_error("%s", err);
         return false;
     }
+    ld = loader_new(r->shm, ncpu > 1 ? (unsigned) ncpu - 1 : 0, false);
+    loader_sink(ld, &sink);
     while ((rc = snap_next(&rd, &w, &len, &c, err, sizeof(err))) == MEMDB_OK)
-        if (ht_incr(&r->shm->ht, ht_hash(w, len), w, (uint16_t) len, c, &pg)
-            != MEMDB_OK) {
-            snprintf(err, sizeof(err), "store.max_memory too small");
-            rc = MEMDB_ERR;
+        if (sink.add(sink.arg, w, len, c) != MEMDB_OK)
             break;
-        }
     snap_close(&rd);
+    if (loader_finish(ld) != MEMDB_OK) {
+        snprintf(err, sizeof(err), "store.max_memory too small");
+        rc = MEMDB_ERR;
+    }
     if (rc != MEMDB_AGAIN)
         log_error("full sync: %s", err);
     return rc == MEMDB_AGAIN;

@@ -34,7 +34,8 @@ struct loader_s {
     unsigned busy; /* batches being applied */
     lbatch_t *cur; /* being filled by the reader */
     bool stop;
-    bool full; /* the table ran out of memory */
+    bool full;   /* the table ran out of memory */
+    bool extend; /* notify_extend() while loading */
 };
 
 static void
@@ -89,11 +90,12 @@ loader_thread(void *arg)
 }
 
 loader_t *
-loader_new(shm_t *shm, unsigned nthreads)
+loader_new(shm_t *shm, unsigned nthreads, bool extend)
 {
     loader_t *l = xcalloc(1, sizeof(*l));
 
     l->shm = shm;
+    l->extend = extend;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv_work, NULL);
     pthread_cond_init(&l->cv_free, NULL);
@@ -147,7 +149,8 @@ loader_add(void *arg, const char *w, size_t len, uint64_t n)
     buf_append(&b->keys, w, len);
     if (b->n == LOADER_BATCH) {
         loader_submit(l);
-        notify_extend(); /* a long recovery: ask systemd for time */
+        if (l->extend)
+            notify_extend(); /* a long recovery: ask systemd for time */
     }
     return l->full ? MEMDB_ERR : MEMDB_OK;
 }

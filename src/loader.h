@@ -1,6 +1,7 @@
 /*
  * loader.h - loads recovered words into the shared table with several
- * threads (start-up only, before any fork).
+ * threads: the master's recovery at start-up (before any fork), and a
+ * replica's full sync (in the replicator).
  *
  * The recovery reader (recover.c) parses and checks the files in one
  * thread and hands words to loader_add(); they are packed into batches
@@ -21,8 +22,9 @@
 
 typedef struct loader_s loader_t;
 
-/* nthreads: helper threads to start (0 = apply in the caller only). */
-loader_t *loader_new(shm_t *shm, unsigned nthreads);
+/* nthreads: helper threads to start (0 = apply in the caller only);
+ * extend: ask systemd for more start-up time while loading (master). */
+loader_t *loader_new(shm_t *shm, unsigned nthreads, bool extend);
 /* A recover_sink_t that feeds this loader. */
 void loader_sink(loader_t *l, recover_sink_t *sink);
 /* Waits for every batch; frees the loader.  MEMDB_ERR if the table

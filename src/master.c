@@ -401,7 +401,8 @@ master_recover(master_t *m)
     recover_stats_t rs;
     recover_sink_t sink;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    loader_t *ld = loader_new(&m->shm, ncpu > 1 ? (unsigned) ncpu - 1 : 0);
+    loader_t *ld = loader_new(&m->shm, ncpu > 1 ? (unsigned) ncpu - 1 : 0,
+                              true);
     shm_node_t *n = m->shm.node;
     char err[2048];
 
