@@ -6,6 +6,8 @@
 #define _GNU_SOURCE 1 /* nftw, before any system header */
 #include <criterion/criterion.h>
 
+#include "tmpdir.h"
+
 #include "logw.h"
 #include "agg.h"
 #include "conf.h"
@@ -16,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,15 +33,6 @@ static shm_t s;
 static logw_t lw;
 static char dir[256], log_dir[300];
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void) sb;
-    (void) flag;
-    (void) f;
-    return remove(p);
-}
-
 static void
 setup(void)
 {
@@ -50,8 +42,7 @@ setup(void)
                        .node_id = "t" };
     cr_assert_eq(shm_create(&s, &p), MEMDB_OK);
     atomic_store(&s.node->epoch, EPOCH);
-    snprintf(dir, sizeof(dir), "/tmp/memdb-test-logw-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof(dir), "logw");
     snprintf(log_dir, sizeof(log_dir), "%s/log", dir);
     memset(&lw, 0, sizeof(lw));
     lw.fd = -1;
@@ -62,7 +53,7 @@ teardown(void)
 {
     logw_close(&lw);
     shm_destroy(&s);
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
 }
 
 TestSuite(logw, .init = setup, .fini = teardown);

@@ -6,6 +6,8 @@
 #define _GNU_SOURCE 1 /* nftw, before any system header */
 #include <criterion/criterion.h>
 
+#include "tmpdir.h"
+
 #include "recover.h"
 #include "agg.h"
 #include "rec.h"
@@ -14,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,20 +30,10 @@ static recover_stats_t st;
 static char err[4096];
 static unsigned clears;
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void) sb;
-    (void) flag;
-    (void) f;
-    return remove(p);
-}
-
 static void
 setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/memdb-test-recover-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof(dir), "recover");
     snprintf(snap_dir, sizeof(snap_dir), "%s/snap", dir);
     snprintf(log_dir, sizeof(log_dir), "%s/log", dir);
     cr_assert_eq(mkdir(snap_dir, 0750), 0);
@@ -55,7 +46,7 @@ static void
 teardown(void)
 {
     agg_free(&table);
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
 }
 
 TestSuite(recover, .init = setup, .fini = teardown);

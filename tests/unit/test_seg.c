@@ -6,12 +6,13 @@
 #define _GNU_SOURCE 1 /* nftw, before any system header */
 #include <criterion/criterion.h>
 
+#include "tmpdir.h"
+
 #include "seg.h"
 #include "rec.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,26 +23,16 @@
 
 static char dir[256];
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void) sb;
-    (void) flag;
-    (void) f;
-    return remove(p);
-}
-
 static void
 setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/memdb-test-seg-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof(dir), "seg");
 }
 
 static void
 teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
 }
 
 TestSuite(seg, .init = setup, .fini = teardown);

@@ -6,6 +6,8 @@
 #define _GNU_SOURCE 1 /* nftw, before any system header */
 #include <criterion/criterion.h>
 
+#include "tmpdir.h"
+
 #include "snap.h"
 #include "seg.h"
 #include "rec.h"
@@ -14,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +26,10 @@
 
 static char dir[256], snap_dir[300], log_dir[300];
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void) sb;
-    (void) flag;
-    (void) f;
-    return remove(p);
-}
-
 static void
 setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/memdb-test-snap-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    tmpdir_make(dir, sizeof(dir), "snap");
     snprintf(snap_dir, sizeof(snap_dir), "%s/snap", dir);
     snprintf(log_dir, sizeof(log_dir), "%s/log", dir);
     cr_assert_eq(mkdir(snap_dir, 0750), 0);
@@ -48,7 +39,7 @@ setup(void)
 static void
 teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(dir);
 }
 
 TestSuite(snap, .init = setup, .fini = teardown);
