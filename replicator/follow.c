@@ -205,7 +205,6 @@ follow_records(repl_t *r, const unsigned char *p, uint32_t len)
 static bool
 follow_load_snapshot(repl_t *r, const char *path)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     snap_reader_t rd;
     recover_sink_t sink;
     loader_t *ld;
@@ -222,7 +221,7 @@ follow_load_snapshot(repl_t *r, const char *path)
         log_error("%s", err);
         return false;
     }
-    ld = loader_new(r->shm, ncpu > 1 ? (unsigned) ncpu - 1 : 0, false);
+    ld = loader_new(r->shm, loader_helpers(), false);
     loader_sink(ld, &sink);
     while ((rc = snap_next(&rd, &w, &len, &c, err, sizeof(err))) == MEMDB_OK)
         if (sink.add(sink.arg, w, len, c) != MEMDB_OK)

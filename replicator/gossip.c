@@ -94,9 +94,7 @@ peer_add(repl_t *r, const gsp_member_t *m)
         return -1;
     p->heard_ms = r->now_ms;
     log_info("member %s (%s) joined as %s", m->id, m->gossip,
-             m->state == MS_ALIVE     ? "alive"
-             : m->state == MS_SUSPECT ? "suspect"
-                                      : "dead");
+             cl_state_name(m->state));
     cstate_member_set(&r->cs, m->id, m->gossip);
     (void) cstate_save(&r->cs);
     r->table_dirty = true;
@@ -139,13 +137,11 @@ static void
 set_state(repl_t *r, int i, uint8_t state, uint64_t inc)
 {
     peer_t *p = &r->peers[i];
-    static const char *names[] = { "alive", "suspect", "dead", "left" };
-
     if (p->m.state == state && p->m.incarnation == inc)
         return;
     if (p->m.state != state)
-        log_info("member %s is %s (incarnation %llu)", p->m.id, names[state],
-                 (unsigned long long) inc);
+        log_info("member %s is %s (incarnation %llu)", p->m.id,
+                 cl_state_name(state), (unsigned long long) inc);
     p->m.state = state;
     p->m.incarnation = inc;
     if (state == MS_SUSPECT)

@@ -75,12 +75,8 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
     uint32_t old = atomic_load(&n->role);
 
     if (old != role)
-        log_info("role %s -> %s, epoch %llu",
-                 old == ROLE_LEADER    ? "leader"
-                 : old == ROLE_REPLICA ? "replica"
-                                       : "standalone",
-                 role == ROLE_LEADER ? "leader" : "replica",
-                 (unsigned long long) epoch);
+        log_info("role %s -> %s, epoch %llu", shm_role_name(old),
+                 shm_role_name(role), (unsigned long long) epoch);
     atomic_store(&n->epoch, epoch);
     /* a replica reports what it applied; a node that just stopped leading
      * has applied everything up to its last LSN */

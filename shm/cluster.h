@@ -25,6 +25,15 @@
 
 enum { MS_ALIVE = 0, MS_SUSPECT = 1, MS_DEAD = 2, MS_LEFT = 3 };
 
+/* The name of an MS_* state, as the API, metrics and logs spell it. */
+static inline const char *
+cl_state_name(uint32_t state)
+{
+    static const char *const names[] = { "alive", "suspect", "dead", "left" };
+
+    return state < 4 ? names[state] : "unknown";
+}
+
 typedef struct cl_member_s {
     char id[CL_ID_MAX];
     char gossip[CL_ADDR_MAX];

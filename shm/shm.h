@@ -34,6 +34,15 @@
 
 enum { ROLE_STANDALONE = 0, ROLE_LEADER = 1, ROLE_REPLICA = 2 };
 
+/* The name of a ROLE_* value, as the API, metrics and logs spell it. */
+static inline const char *
+shm_role_name(uint32_t role)
+{
+    static const char *const names[] = { "standalone", "leader", "replica" };
+
+    return role < 3 ? names[role] : "unknown";
+}
+
 typedef struct shm_worker_s {
     _Atomic int32_t pid;
     _Atomic uint32_t ready;        /* set when the worker serves */

@@ -51,20 +51,29 @@ buf_puts(buf_t *b, const char *s)
     buf_append(b, s, strlen(s));
 }
 
-/* Appends the decimal form of v. */
-static inline void
-buf_put_u64(buf_t *b, uint64_t v)
+/* Writes the decimal form of v, zero-padded to at least width digits
+ * (at most 20), to out; returns its length.  No NUL. */
+static inline size_t
+buf_u64_digits(char out[20], uint64_t v, int width)
 {
     char tmp[20];
-    int n = 0;
+    size_t n = 0;
 
     do {
         tmp[n++] = (char) ('0' + v % 10);
         v /= 10;
-    } while (v != 0);
-    buf_reserve(b, (size_t) n);
-    while (n > 0)
-        b->data[b->len++] = tmp[--n];
+    } while (v != 0 || (int) n < width);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Appends the decimal form of v. */
+static inline void
+buf_put_u64(buf_t *b, uint64_t v)
+{
+    buf_reserve(b, 20);
+    b->len += buf_u64_digits(b->data + b->len, v, 1);
 }
 
 #endif

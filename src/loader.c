@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LOADER_BATCH 8192
 #define LOADER_QUEUE 8
@@ -87,6 +88,14 @@ loader_thread(void *arg)
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
+}
+
+unsigned
+loader_helpers(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return ncpu > 1 ? (unsigned) ncpu - 1 : 0;
 }
 
 loader_t *

@@ -25,6 +25,9 @@ typedef struct loader_s loader_t;
 /* nthreads: helper threads to start (0 = apply in the caller only);
  * extend: ask systemd for more start-up time while loading (master). */
 loader_t *loader_new(shm_t *shm, unsigned nthreads, bool extend);
+/* Helper threads that use this machine's CPUs: one per CPU but the
+ * caller's. */
+unsigned loader_helpers(void);
 /* A recover_sink_t that feeds this loader. */
 void loader_sink(loader_t *l, recover_sink_t *sink);
 /* Waits for every batch; frees the loader.  MEMDB_ERR if the table

@@ -2,6 +2,7 @@
  * log.c - server log and activity log (see log.h).
  */
 #include "log.h"
+#include "buf.h"
 #include "util.h"
 
 #include <errno.h>
@@ -212,15 +213,7 @@ act_put(const char *p, size_t n)
 static void
 act_put_u64(uint64_t v, int width)
 {
-    char tmp[20];
-    int n = 0;
-
-    do {
-        tmp[n++] = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v != 0 || n < width);
-    while (n > 0)
-        lg.act_buf[lg.act_len++] = tmp[--n];
+    lg.act_len += buf_u64_digits(lg.act_buf + lg.act_len, v, width);
 }
 
 /* One line per request, written with one write(2) per event-loop turn:

@@ -400,9 +400,7 @@ master_recover(master_t *m)
 {
     recover_stats_t rs;
     recover_sink_t sink;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    loader_t *ld = loader_new(&m->shm, ncpu > 1 ? (unsigned) ncpu - 1 : 0,
-                              true);
+    loader_t *ld = loader_new(&m->shm, loader_helpers(), true);
     shm_node_t *n = m->shm.node;
     char err[2048];
 
@@ -558,7 +556,6 @@ master_watchdog(master_t *m, uint64_t now)
 static void
 master_status(master_t *m, uint64_t now)
 {
-    static const char *roles[] = { "standalone", "leader", "replica" };
     shm_node_t *n = m->shm.node;
     uint64_t distinct, total;
     uint32_t role = atomic_load(&n->role);
@@ -571,8 +568,7 @@ master_status(master_t *m, uint64_t now)
     snprintf(s, sizeof(s),
              "%s, epoch %llu, lsn %llu, %llu words (%llu "
              "distinct)%s",
-             role < 3 ? roles[role] : "?",
-             (unsigned long long) atomic_load(&n->epoch),
+             shm_role_name(role), (unsigned long long) atomic_load(&n->epoch),
              (unsigned long long) atomic_load(&n->written_lsn),
              (unsigned long long) total, (unsigned long long) distinct,
              atomic_load(&n->disk_errno) ? ", LOG NOT WRITABLE" : "");

@@ -161,21 +161,6 @@ cluster_wait_replicas(conn_t *c, uint64_t lsn)
     wrk_park(c->w, c, WAIT_REPL, lsn);
 }
 
-static const char *
-role_name(uint32_t r)
-{
-    return r == ROLE_LEADER    ? "leader"
-           : r == ROLE_REPLICA ? "replica"
-                               : "standalone";
-}
-
-static const char *
-state_name(uint32_t s)
-{
-    static const char *n[] = { "alive", "suspect", "dead", "left" };
-    return s < 4 ? n[s] : "unknown";
-}
-
 static void
 handle_nodes(conn_t *c)
 {
@@ -203,8 +188,8 @@ handle_nodes(conn_t *c)
         json_kv_str(b, "gossip", m[i].gossip, false);
         json_kv_str(b, "replication", m[i].repl, false);
         json_kv_str(b, "http", m[i].http, false);
-        json_kv_str(b, "role", role_name(m[i].role), false);
-        json_kv_str(b, "state", state_name(m[i].state), false);
+        json_kv_str(b, "role", shm_role_name(m[i].role), false);
+        json_kv_str(b, "state", cl_state_name(m[i].state), false);
         json_kv_u64(b, "epoch", m[i].epoch, false);
         json_kv_u64(b, "lsn", lsn, false);
         json_kv_u64(b, "acked_lsn", m[i].acked, false);

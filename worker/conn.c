@@ -69,6 +69,30 @@ conn_set_phase(conn_t *c, conn_phase_e ph)
     }
 }
 
+void
+conn_init(conn_t *c, wrk_t *w, int fd)
+{
+    c->ev = EV_CONN;
+    c->fd = fd;
+    c->w = w;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    conn_set_phase(c, PH_IDLE);
+}
+
+void
+conn_release(conn_t *c)
+{
+    stream_free(c);
+    tok_free(&c->tok);
+    agg_free(&c->agg);
+    buf_free(&c->rec);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->url);
+    buf_free(&c->hname);
+}
+
 conn_t *
 conn_new(wrk_t *w, int fd, const struct sockaddr *sa)
 {
@@ -77,12 +101,8 @@ conn_new(wrk_t *w, int fd, const struct sockaddr *sa)
                                         | EPOLLET,
                               .data.ptr = c };
 
-    c->ev = EV_CONN;
-    c->fd = fd;
-    c->w = w;
+    conn_init(c, w, fd);
     util_format_addr(sa, c->client, sizeof(c->client));
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         log_errno("epoll_ctl(ADD, %d) failed", fd);
         close(fd);
@@ -95,7 +115,6 @@ conn_new(wrk_t *w, int fd, const struct sockaddr *sa)
     }
     c->idx = w->nconns;
     w->conns[w->nconns++] = c;
-    conn_set_phase(c, PH_IDLE);
     return c;
 }
 
@@ -111,14 +130,7 @@ conn_close(conn_t *c)
     w->conns[c->idx] = w->conns[--w->nconns];
     w->conns[c->idx]->idx = c->idx;
     close(c->fd);
-    stream_free(c);
-    tok_free(&c->tok);
-    agg_free(&c->agg);
-    buf_free(&c->rec);
-    buf_free(&c->in);
-    buf_free(&c->out);
-    buf_free(&c->url);
-    buf_free(&c->hname);
+    conn_release(c);
     wrk_bury(w, c);
 }
 

@@ -150,7 +150,6 @@ put_node(buf_t *b, shm_t *s)
 {
     shm_node_t *n = s->node;
     uint64_t distinct, total;
-    static const char *roles[] = { "standalone", "leader", "replica" };
     uint32_t role = atomic_load(&n->role);
 
     ht_totals(&s->ht, &distinct, &total);
@@ -194,7 +193,7 @@ put_node(buf_t *b, shm_t *s)
     buf_printf(b,
                "# HELP memdb_role Role of this node.\n# TYPE memdb_role "
                "gauge\nmemdb_role{role=\"%s\"} 1\n",
-               role < 3 ? roles[role] : "unknown");
+               shm_role_name(role));
 }
 
 static void
@@ -216,8 +215,7 @@ put_cluster(buf_t *b, shm_t *s)
                 "# TYPE memdb_cluster_members gauge\n");
     for (int k = 0; k < 4; k++)
         buf_printf(b, "memdb_cluster_members{state=\"%s\"} %u\n",
-                   (const char *[]) { "alive", "suspect", "dead", "left" }[k],
-                   states[k]);
+                   cl_state_name((uint32_t) k), states[k]);
     if (leading) {
         buf_puts(b, "# HELP memdb_replica_lag Records a replica has not "
                     "acknowledged yet.\n# TYPE memdb_replica_lag gauge\n");

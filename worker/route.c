@@ -321,7 +321,6 @@ handle_status(conn_t *c)
     wrk_t *w = c->w;
     shm_t *s = w->shm;
     uint64_t distinct, total;
-    static const char *roles[] = { "standalone", "leader", "replica" };
     uint32_t role = atomic_load(&s->node->role);
     buf_t *b = &w->tmp;
     unsigned alive = 0;
@@ -333,7 +332,7 @@ handle_status(conn_t *c)
     buf_putc(b, '{');
     json_kv_str(b, "node", s->node->node_id, true);
     json_kv_str(b, "version", MEMDB_VERSION, false);
-    json_kv_str(b, "role", role < 3 ? roles[role] : "unknown", false);
+    json_kv_str(b, "role", shm_role_name(role), false);
     json_kv_u64(b, "uptime_s", (util_now_ms() - s->node->start_mono_ms) / 1000,
                 false);
     json_kv_u64(b, "words", total, false);

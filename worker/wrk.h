@@ -155,6 +155,10 @@ struct wrk_s {
 };
 
 /* conn.c */
+/* State of a new connection, no socket work (the fuzz target uses it). */
+void conn_init(conn_t *c, wrk_t *w, int fd);
+/* Frees what a connection holds besides its socket and itself. */
+void conn_release(conn_t *c);
 conn_t *conn_new(wrk_t *w, int fd, const struct sockaddr *sa);
 void conn_close(conn_t *c);
 void conn_on_event(conn_t *c, uint32_t events);

@@ -156,6 +156,7 @@ def dump_logs(d):
 
 
 _ports_given = set()
+_port_rng = random.Random()
 
 
 def _port_range():
@@ -170,13 +171,14 @@ def _port_range():
     return (10000, low - 1) if low > 20000 else (1024, 65535)
 
 
+_PORTS = _port_range()
+
+
 def free_port():
     """A port free for TCP and UDP at the time of the call, never one this
     process handed out before (nodes bind theirs only when they start)."""
-    lo, hi = _port_range()
-    rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(1000):
-        port = rng.randint(lo, hi)
+        port = _port_rng.randint(*_PORTS)
         if port in _ports_given:
             continue
         ok = True

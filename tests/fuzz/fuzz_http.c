@@ -281,13 +281,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     chunk = data[0];
     c = xcalloc(1, sizeof(*c));
-    c->ev = EV_CONN;
-    c->fd = -1;
-    c->w = &w;
+    conn_init(c, &w, -1);
     snprintf(c->client, sizeof(c->client), "127.0.0.1:40000");
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    conn_set_phase(c, PH_IDLE);
 
     while (off < size && c->phase != PH_CLOSING) {
         size_t n = chunk ? MEMDB_MIN(chunk, size - off) : size - off;
@@ -300,14 +295,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_responses(all.data, all.len);
 
     buf_free(&all);
-    stream_free(c);
-    tok_free(&c->tok);
-    agg_free(&c->agg);
-    buf_free(&c->rec);
-    buf_free(&c->in);
-    buf_free(&c->out);
-    buf_free(&c->url);
-    buf_free(&c->hname);
+    conn_release(c);
     free(c);
     return 0;
 }
