@@ -21,6 +21,7 @@
  * set; the next one asks for a full sync again (last LSN 0).
  */
 #include "repl.h"
+#include "../src/fault.h"
 #include "../src/loader.h"
 #include "../src/log.h"
 #include "../src/rec.h"
@@ -166,9 +167,11 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
                   (unsigned long long) h.lsn);
         return false;
     }
+    FAULT("follow.reserved");
     atomic_store(&me->progress, 0);
     atomic_store(&me->inflight_pos, me->resv.pos);
     memcpy(ring_slot_rec(slot), rec, len);
+    FAULT("follow.copied");
     ring_publish(slot);
     if (shm_apply(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress)
         != MEMDB_OK)

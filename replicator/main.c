@@ -11,6 +11,7 @@
  * cluster table (shm/cluster.h) whenever it changes.
  */
 #include "repl.h"
+#include "../src/fault.h"
 #include "../src/log.h"
 #include "../src/proctitle.h"
 #include "../src/recover.h"
@@ -98,6 +99,7 @@ repl_publish(repl_t *r)
 
     r->peers[0].m.lsn = repl_last_lsn(r);
     cl_write_begin(c);
+    FAULT("cluster.publish");
     c->n = (uint32_t) r->npeers;
     for (int i = 0; i < r->npeers; i++) {
         const peer_t *p = &r->peers[i];
@@ -253,6 +255,7 @@ repl_main(const repl_args_t *a)
     memset(&r, 0, sizeof(r));
     srand((unsigned) (util_now_ns() ^ (uint64_t) getpid()));
     log_set_role("replicator");
+    fault_set_proc(FAULT_P_REPLICATOR);
     proctitle_set("memdbd: replicator");
     if (repl_setup(&r, a) != MEMDB_OK)
         return MEMDB_EXIT_CONFIG;

@@ -2,6 +2,7 @@
  * ht.c - the shared word -> count hash table (design in ht.h).
  */
 #include "ht.h"
+#include "fault.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,7 @@ ht_incr(ht_t *ht, uint64_t h, const char *key, uint16_t len, uint64_t delta,
     int rc = MEMDB_OK;
 
     lock_acquire(&p->lock, ht->self);
+    FAULT("ht.locked");
     d = atomic_load_explicit(&p->index, memory_order_relaxed);
     eoff = d ? index_find(ht, d, h, key, len) : 0;
     if (eoff == 0) {

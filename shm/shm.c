@@ -31,6 +31,7 @@ shm_handles(shm_t *s)
     s->workers = (shm_worker_t *) (s->base + h->workers_off);
     s->cluster = (shm_cluster_t *) (s->base + h->cluster_off);
     s->stats = (shm_stats_t *) (s->base + h->stats_off);
+    s->faults = (fault_tab_t *) (s->base + h->faults_off);
     s->arena = (arena_t *) (s->base + h->arena_off);
     s->ht.parts = (ht_part_t *) (s->base + h->parts_off);
     s->ht.arena = s->arena;
@@ -56,6 +57,7 @@ shm_create(shm_t *s, const shm_params_t *p)
     h.workers_off = place(&cur, sizeof(shm_worker_t) * SHM_MAX_WORKERS);
     h.cluster_off = place(&cur, sizeof(shm_cluster_t));
     h.stats_off = place(&cur, sizeof(shm_stats_t) * SHM_MAX_WORKERS);
+    h.faults_off = place(&cur, sizeof(fault_tab_t));
     h.parts_off = place(&cur, sizeof(ht_part_t) * HT_PARTS);
     h.ring_off = place(&cur, sizeof(ring_hdr_t));
     h.ring_size = p->ring_size;
@@ -200,6 +202,7 @@ shm_apply(shm_t *s, const void *rec, uint32_t from, int worker,
             for (size_t i = 0; i < n; i++, pg.idx++) {
                 if (pg.idx < from)
                     continue;
+                FAULT("apply.word");
                 if (ht_incr(&s->ht, ops[i].h, ops[i].key, ops[i].len,
                             ops[i].delta, &pg)
                     != MEMDB_OK) {

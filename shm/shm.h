@@ -6,6 +6,7 @@
  *   | shm_hdr_t          |  magic, layout version, sizes, section offsets
  *   | shm_node_t         |  role, epoch, LSNs, counters
  *   | shm_worker_t[64]   |  one slot per worker (pid, in-flight record)
+ *   | fault_tab_t        |  armed fault points (test builds)
  *   | ht_part_t[4096]    |  hash-table partitions
  *   | ring_hdr_t         |
  *   | ring data          |  persistence.ring_size bytes
@@ -23,6 +24,7 @@
 
 #include "arena.h"
 #include "cluster.h"
+#include "fault.h"
 #include "ht.h"
 #include "ring.h"
 
@@ -118,6 +120,7 @@ typedef struct shm_hdr_s {
     uint64_t workers_off;
     uint64_t cluster_off;
     uint64_t stats_off;
+    uint64_t faults_off;
     uint64_t parts_off;
     uint64_t ring_off;
     uint64_t ring_data_off;
@@ -134,6 +137,7 @@ typedef struct shm_s {
     shm_worker_t *workers;
     shm_cluster_t *cluster;
     shm_stats_t *stats; /* [SHM_MAX_WORKERS] */
+    fault_tab_t *faults;
     arena_t *arena;
     ht_t ht;
     ring_t ring;

@@ -25,6 +25,7 @@
  * out the change ring, exit 0.
  */
 #include "master.h"
+#include "fault.h"
 #include "log.h"
 #include "loader.h"
 #include "notify.h"
@@ -180,6 +181,7 @@ master_spawn(master_t *m, unsigned slot)
     if (slot == SHM_REPL_SLOT)
         util_child_exit(master_run_replicator(m));
     log_set_role("worker");
+    fault_set_proc(FAULT_P_WORKER);
     proctitle_set("memdbd: worker %u", slot);
     args.conf = m->conf;
     args.shm = &m->shm;
@@ -464,6 +466,15 @@ master_setup(master_t *m)
     sp.node_id = m->conf->node_id;
     if (shm_create(&m->shm, &sp) != MEMDB_OK)
         return MEMDB_ERR;
+    if (FAULT_INJECTION) {
+        char err[256];
+        fault_use(m->shm.faults);
+        fault_set_proc(FAULT_P_MASTER);
+        if (fault_arm_env(m->shm.faults, getenv("MEMDB_FAULTS"), err,
+                          sizeof(err))
+            != MEMDB_OK)
+            return MEMDB_ERR;
+    }
     if (master_recover(m) != MEMDB_OK)
         return MEMDB_ERR;
     atomic_store(&m->shm.node->accepting, 1);

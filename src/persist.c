@@ -3,6 +3,7 @@
  * persist.h).
  */
 #include "persist.h"
+#include "fault.h"
 #include "log.h"
 #include "proctitle.h"
 #include "seg.h"
@@ -135,6 +136,7 @@ persist_child(persist_t *p, uint64_t target)
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     log_set_role("snapshot");
+    fault_set_proc(FAULT_P_SNAPSHOT);
     proctitle_set("memdbd: snapshot at lsn %llu", (unsigned long long) target);
     signal(SIGTERM, SIG_DFL);
     if (snap_compact(p->snap_dir, p->log_dir, prev, target,

@@ -8,6 +8,7 @@
  * (uploads: upload.c; allwords: stream.c; /openapi.yaml, /docs: apidoc.c)
  */
 #include "wrk.h"
+#include "../src/fault.h"
 #include "../src/json.h"
 #include "../src/url.h"
 #include "../src/util.h"
@@ -43,6 +44,10 @@ static const route_t routes[] = {
     { "/metrics",               HTTP_GET,  RT_METRICS, "GET" },
     { "/openapi.yaml",          HTTP_GET,  RT_OPENAPI, "GET" },
     { "/docs",                  HTTP_GET,  RT_DOCS,    "GET" },
+#if FAULT_INJECTION
+    { "/api/v1/admin/fault",    HTTP_POST, RT_FAULT,   "GET, POST" },
+    { "/api/v1/admin/fault",    HTTP_GET,  RT_FAULT,   "GET, POST" },
+#endif
 };
 /* clang-format on */
 
@@ -55,8 +60,7 @@ route_find(conn_t *c, const char *path, size_t len, int method)
             continue;
         if (r->method == method)
             return r->route;
-        c->allow = r->allow;
-        return RT_NONE;
+        c->allow = r->allow; /* a 405, unless another entry has method */
     }
     return RT_NONE;
 }
@@ -544,6 +548,7 @@ route_dispatch(conn_t *c)
     case RT_CL_MEET:
     case RT_CL_FAILOVER:
     case RT_CL_FORGET:
+    case RT_FAULT:
         if (!admin_ok(c))
             return;
         break;
@@ -572,6 +577,7 @@ route_dispatch(conn_t *c)
     case RT_CL_FAILOVER:
     case RT_CL_FORGET: cluster_handle(c); return;
     case RT_METRICS: metrics_handle(c); return;
+    case RT_FAULT: faultapi_handle(c); break;
     case RT_OPENAPI:
     case RT_DOCS: apidoc_handle(c); return; /* streamed: done when written */
     case RT_HEALTHZ:

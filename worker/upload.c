@@ -23,6 +23,7 @@
  * a 503 means "not acknowledged", as with any lost answer.
  */
 #include "wrk.h"
+#include "../src/fault.h"
 #include "../src/json.h"
 #include "../src/log.h"
 #include "../src/rec.h"
@@ -204,12 +205,14 @@ upload_commit(conn_t *c)
                       &slot);
     if (rc == MEMDB_AGAIN)
         return false;
+    FAULT("upload.reserved");
     atomic_store_explicit(&me->progress, 0, memory_order_relaxed);
     atomic_store_explicit(&me->inflight_pos, me->resv.pos,
                           memory_order_release);
     rec = ring_slot_rec(slot);
     memcpy(rec, c->rec.data, c->rec.len);
     rec_finish(rec, slot->lsn, atomic_load(&s->node->epoch));
+    FAULT("upload.copied");
     ring_publish(slot);
     wrk_notify_master(w);
     if (shm_apply(s, rec, 0, w->slot_no, &me->progress) != MEMDB_OK)

@@ -53,6 +53,7 @@ typedef enum {
     RT_METRICS,
     RT_OPENAPI,
     RT_DOCS,
+    RT_FAULT, /* test builds only (faultapi.c) */
 } route_e;
 
 /* What a parked connection waits for. */
@@ -225,6 +226,9 @@ bool stream_fill(conn_t *c);
  * WRK_STREAM_CHUNK bytes at a time as the client reads it. */
 void stream_static(conn_t *c, const char *ctype, const char *data, size_t len);
 void stream_free(conn_t *c);
+
+/* faultapi.c */
+void faultapi_handle(conn_t *c);
 
 /* apidoc.c */
 void apidoc_handle(conn_t *c);

@@ -23,6 +23,27 @@ MEMDBCTL = os.path.join(BUILDDIR, "memdbctl")
 _nodes = []
 _dirs = []
 
+
+class Skip(Exception):
+    """Raised by a test that cannot run here (printed as TAP # SKIP)."""
+
+
+def _fault_build():
+    """True when memdbd was built with --enable-fault-injection."""
+    try:
+        with open(os.path.join(BUILDDIR, "config.h")) as f:
+            return "#define MEMDB_FAULT_INJECTION 1" in f.read()
+    except OSError:
+        return False
+
+
+FAULTS = _fault_build()
+
+
+def need_faults():
+    if not FAULTS:
+        raise Skip("memdbd built without --enable-fault-injection")
+
 # Every HTTP exchange made through Node.request and raw() is appended to
 # this file, one JSON object a line, for the contract test
 # (tests/contract/check.mjs checks each response against
@@ -303,6 +324,35 @@ class Node:
 
     def allwords(self, query=""):
         return self.get("/api/v1/allwords" + query)
+
+    def _admin(self, method, path, timeout=10):
+        """A request that is not part of the public API (not recorded for
+        the contract test)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port,
+                                       timeout=timeout)
+        try:
+            c.request(method, path)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def fault(self, point, action, process="any", skip=0, count=1):
+        """Arms a fault point (see src/fault.h); action "off" disarms."""
+        need_faults()
+        st, body = self._admin(
+            "POST", f"/api/v1/admin/fault?point={point}&action={action}"
+            f"&process={process}&skip={skip}&count={count}")
+        assert st == 200, (st, body)
+
+    def fault_fired(self, point):
+        """How often an armed point fired (0 if not armed)."""
+        st, body = self._admin("GET", "/api/v1/admin/fault")
+        assert st == 200, (st, body)
+        for f in json.loads(body):
+            if f["point"] == point:
+                return f["fired"]
+        return 0
 
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
