@@ -2,6 +2,7 @@
  * cstate.c - the cluster state file (see cstate.h).
  */
 #include "cstate.h"
+#include "../src/fault.h"
 #include "../src/buf.h"
 #include "../src/log.h"
 #include "../src/util.h"
@@ -30,7 +31,7 @@ static int
 cs_parse_line(cstate_t *cs, char *l)
 {
     char a[128], b[128];
-    unsigned long long x, y;
+    unsigned long long x, y, z = 0;
 
     if (sscanf(l, "cluster %32s", cs->cluster) == 1)
         return MEMDB_OK;
@@ -43,11 +44,13 @@ cs_parse_line(cstate_t *cs, char *l)
         snprintf(cs->voted_for, sizeof(cs->voted_for), "%.63s", a);
         return MEMDB_OK;
     }
-    if (sscanf(l, "history %llu %llu", &x, &y) == 2 && cs->nhist < CS_MAX_HIST
+    if (sscanf(l, "history %llu %llu %llx", &x, &y, &z) >= 2
+        && cs->nhist < CS_MAX_HIST
         && (cs->nhist == 0
             || (x > cs->hist[cs->nhist - 1].epoch
                 && y > cs->hist[cs->nhist - 1].start_lsn))) {
         cs->hist[cs->nhist].epoch = x;
+        cs->hist[cs->nhist].boot = z;
         cs->hist[cs->nhist++].start_lsn = y;
         return MEMDB_OK;
     }
@@ -87,6 +90,12 @@ cstate_load(cstate_t *cs, const char *data_dir, char *err, size_t errlen)
     while (fgets(line, sizeof(line), f) != NULL) {
         unsigned long long sum;
         n++;
+        if (summed) {
+            fclose(f);
+            XXH3_freeState(st);
+            return cs_fail(err, errlen, cs->path, n,
+                           "a line after the checksum line");
+        }
         if (sscanf(line, "sum %llx", &sum) == 1) {
             summed = XXH3_64bits_digest(st) == sum;
             if (!summed) {
@@ -127,8 +136,8 @@ cstate_save(cstate_t *cs)
         buf_printf(&b, "voted %" PRIu64 " %s\n", cs->voted_epoch,
                    cs->voted_for);
     for (int i = 0; i < cs->nhist; i++)
-        buf_printf(&b, "history %" PRIu64 " %" PRIu64 "\n", cs->hist[i].epoch,
-                   cs->hist[i].start_lsn);
+        buf_printf(&b, "history %" PRIu64 " %" PRIu64 " %016" PRIx64 "\n",
+                   cs->hist[i].epoch, cs->hist[i].start_lsn, cs->hist[i].boot);
     for (int i = 0; i < cs->nmembers; i++)
         buf_printf(&b, "member %s %s\n", cs->members[i].id,
                    cs->members[i].gossip);
@@ -136,6 +145,12 @@ cstate_save(cstate_t *cs)
         buf_printf(&b, "forgot %s\n", cs->forgot[i]);
     buf_printf(&b, "sum %016llx\n",
                (unsigned long long) XXH3_64bits(b.data, b.len));
+    int e = FAULT("cstate.save"); /* error: a full or failing disk */
+    if (e != 0) {
+        errno = e;
+        log_errno("writing %s failed", cs->path);
+        goto out;
+    }
 
     snprintf(tmp, sizeof(tmp), "%s.tmp", cs->path);
     if (util_mkdir_p(cs->dir) != MEMDB_OK) {
@@ -163,18 +178,40 @@ out:
     return rc;
 }
 
-uint64_t
-cstate_epoch_at(const frame_hist_t *h, int n, uint64_t lsn)
+const frame_hist_t *
+cstate_hist_at(const frame_hist_t *h, int n, uint64_t lsn)
 {
-    uint64_t e = 0;
+    const frame_hist_t *e = NULL;
 
     for (int i = 0; i < n && h[i].start_lsn <= lsn; i++)
-        e = h[i].epoch;
+        e = &h[i];
     return e;
 }
 
+uint64_t
+cstate_epoch_at(const frame_hist_t *h, int n, uint64_t lsn)
+{
+    const frame_hist_t *e = cstate_hist_at(h, n, lsn);
+
+    return e != NULL ? e->epoch : 0;
+}
+
+const frame_hist_t *
+cstate_hist_find(const frame_hist_t *h, int n, uint64_t epoch, uint64_t boot,
+                 uint64_t *end)
+{
+    for (int i = 0; i < n; i++) {
+        if (h[i].epoch != epoch || h[i].boot != boot)
+            continue;
+        *end = i + 1 < n ? h[i + 1].start_lsn - 1 : UINT64_MAX;
+        return &h[i];
+    }
+    return NULL;
+}
+
 void
-cstate_hist_add(cstate_t *cs, uint64_t epoch, uint64_t start_lsn)
+cstate_hist_add(cstate_t *cs, uint64_t epoch, uint64_t start_lsn,
+                uint64_t boot)
 {
     while (cs->nhist > 0 && cs->hist[cs->nhist - 1].start_lsn >= start_lsn)
         cs->nhist--;
@@ -186,7 +223,21 @@ cstate_hist_add(cstate_t *cs, uint64_t epoch, uint64_t start_lsn)
         cs->nhist--;
     }
     cs->hist[cs->nhist].epoch = epoch;
+    cs->hist[cs->nhist].boot = boot;
     cs->hist[cs->nhist++].start_lsn = start_lsn;
+}
+
+/* Do two histories name the same (epoch, leader) for the record at x? */
+static bool
+hist_agree(const frame_hist_t *a, int na, const frame_hist_t *b, int nb,
+           uint64_t x)
+{
+    const frame_hist_t *ea = cstate_hist_at(a, na, x);
+    const frame_hist_t *eb = cstate_hist_at(b, nb, x);
+
+    if (ea == NULL || eb == NULL)
+        return ea == eb;
+    return ea->epoch == eb->epoch && ea->boot == eb->boot;
 }
 
 uint64_t
@@ -196,14 +247,14 @@ cstate_fork(const frame_hist_t *a, int na, uint64_t last_a,
     uint64_t limit = MEMDB_MIN(last_a, last_b), first_diff = UINT64_MAX;
 
     /* Epochs change only at history boundaries: the first boundary (of
-     * either history) where the epochs differ is where the logs part. */
+     * either history) where the (epoch, leader) differ is where the logs
+     * part. */
     for (int i = 0; i < na + nb; i++) {
         uint64_t x = i < na ? a[i].start_lsn : b[i - na].start_lsn;
-        if (x < first_diff
-            && cstate_epoch_at(a, na, x) != cstate_epoch_at(b, nb, x))
+        if (x < first_diff && !hist_agree(a, na, b, nb, x))
             first_diff = x;
     }
-    if (cstate_epoch_at(a, na, 1) != cstate_epoch_at(b, nb, 1))
+    if (!hist_agree(a, na, b, nb, 1))
         first_diff = 1;
     if (first_diff == UINT64_MAX || first_diff > limit)
         return limit;

@@ -6,10 +6,11 @@
  *            joins takes its leader's)
  *   epoch    the highest epoch (term) this node has seen
  *   voted    the epoch and candidate of its last vote (one per epoch)
- *   history  (epoch, first LSN) for each epoch of this node's log: record
- *            LSN x belongs to the epoch of the last entry whose first LSN
- *            is <= x.  Two logs with the same cluster id agree up to the
- *            fork point (cstate_fork).
+ *   history  (epoch, first LSN, leader's boot id) for each epoch of this
+ *            node's log: record LSN x belongs to the last entry whose first
+ *            LSN is <= x.  Two logs agree up to the fork point, the last
+ *            LSN up to which both name the same (epoch, boot) for every
+ *            record (cstate_fork).
  *   member   id and gossip address of every member known (a restarted
  *            node rejoins through them)
  *   forgot   ids removed with `memdbctl cluster forget`
@@ -55,9 +56,17 @@ int cstate_save(cstate_t *cs);
 
 /* Epoch of the record at lsn according to h (0 before the first entry). */
 uint64_t cstate_epoch_at(const frame_hist_t *h, int n, uint64_t lsn);
-/* Records that the log enters epoch at start_lsn: drops entries at or
- * after start_lsn first (a log rewritten from there). */
-void cstate_hist_add(cstate_t *cs, uint64_t epoch, uint64_t start_lsn);
+/* The entry the record at lsn belongs to, NULL before the first. */
+const frame_hist_t *cstate_hist_at(const frame_hist_t *h, int n, uint64_t lsn);
+/* The entry of (epoch, boot) in h, NULL if none; *end gets the last LSN
+ * it covers (UINT64_MAX for the newest). */
+const frame_hist_t *cstate_hist_find(const frame_hist_t *h, int n,
+                                     uint64_t epoch, uint64_t boot,
+                                     uint64_t *end);
+/* Records that the log enters epoch (led by boot) at start_lsn: drops
+ * entries at or after start_lsn first (a log rewritten from there). */
+void cstate_hist_add(cstate_t *cs, uint64_t epoch, uint64_t start_lsn,
+                     uint64_t boot);
 /* The last LSN up to which two logs agree. */
 uint64_t cstate_fork(const frame_hist_t *a, int na, uint64_t last_a,
                      const frame_hist_t *b, int nb, uint64_t last_b);

@@ -30,11 +30,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
+/* Persists the cluster state before anything that depends on it is sent
+ * or acted on; on failure (ENOSPC, EIO) the caller must not act. */
+static int
 elect_save(repl_t *r)
 {
-    if (cstate_save(&r->cs) != MEMDB_OK)
-        log_error("cannot persist the cluster state; stopping");
+    if (cstate_save(&r->cs) != MEMDB_OK) {
+        log_error("cannot persist the cluster state: no vote, candidacy or "
+                  "leadership until it can be");
+        return MEMDB_ERR;
+    }
+    return MEMDB_OK;
 }
 
 /* A higher epoch was seen: adopt it, step down if we led. */
@@ -44,7 +50,7 @@ adopt_epoch(repl_t *r, uint64_t e)
     if (e <= r->cs.epoch)
         return;
     r->cs.epoch = e;
-    elect_save(r);
+    (void) elect_save(r); /* stepping down is safe either way */
     if (r->el.running && r->el.epoch < e)
         r->el.running = false;
     if (atomic_load(&r->shm->node->role) == ROLE_LEADER)
@@ -53,18 +59,29 @@ adopt_epoch(repl_t *r, uint64_t e)
     repl_set_role(r, ROLE_REPLICA, e);
 }
 
+/* Won epoch el.epoch: the log enters it at the next LSN (no record can be
+ * reserved meanwhile: this node is still a replica for the write fence,
+ * and the replicator, its only producer, is here), which is persisted
+ * before the first upload of the epoch can be taken. */
 static void
 become_leader(repl_t *r)
 {
     uint64_t e = r->el.epoch;
+    frame_hist_t saved[CS_MAX_HIST];
+    int nsaved = r->cs.nhist;
 
     r->el.running = false;
     r->el.start_ms = 0;
-    cstate_hist_add(&r->cs, e, repl_last_lsn(r) + 1);
+    follow_stop(r);
+    memcpy(saved, r->cs.hist, sizeof(saved));
+    cstate_hist_add(&r->cs, e, repl_last_lsn(r) + 1, r->shm->node->boot_id);
     if (r->cs.cluster[0] == '\0')
         cstate_new_cluster_id(&r->cs);
-    elect_save(r);
-    follow_stop(r);
+    if (elect_save(r) != MEMDB_OK) {
+        memcpy(r->cs.hist, saved, sizeof(saved));
+        r->cs.nhist = nsaved;
+        return;
+    }
     log_info("became leader for epoch %llu of cluster %s with %d of %d "
              "votes at lsn %llu",
              (unsigned long long) e, r->cs.cluster, r->el.votes, r->npeers,
@@ -80,10 +97,24 @@ start_election(repl_t *r, bool transfer)
 {
     gsp_vote_req_t v;
 
+    if (atomic_load(&r->shm->node->syncing))
+        return; /* a full sync is half done: this node's table is not whole */
     r->cs.epoch++;
     r->cs.voted_epoch = r->cs.epoch;
     snprintf(r->cs.voted_for, sizeof(r->cs.voted_for), "%s", r->conf->node_id);
-    elect_save(r);
+    if (elect_save(r) != MEMDB_OK) {
+        cstate_t disk;
+        char err[256];
+        /* what the file still says is what this node has promised */
+        if (cstate_load(&disk, r->conf->data_dir, err, sizeof(err))
+            == MEMDB_OK) {
+            r->cs.epoch = disk.epoch;
+            r->cs.voted_epoch = disk.voted_epoch;
+            memcpy(r->cs.voted_for, disk.voted_for, sizeof(disk.voted_for));
+        }
+        r->el.start_ms = r->now_ms + r->conf->cl_probe_interval_ms;
+        return;
+    }
     r->el.running = true;
     r->el.start_ms = 0;
     r->el.epoch = r->cs.epoch;
@@ -155,6 +186,9 @@ found(repl_t *r)
 {
     log_info("founding a cluster");
     cstate_new_cluster_id(&r->cs);
+    /* records from before the cluster: epoch 0, labelled as this node's */
+    if (repl_last_lsn(r) > 0 && r->cs.nhist == 0)
+        cstate_hist_add(&r->cs, 0, 1, r->shm->node->boot_id);
     r->el.epoch = 1;
     r->el.votes = 1;
     r->cs.epoch = 1;
@@ -248,14 +282,15 @@ elect_tick(repl_t *r)
     if (o > 0 && yield_to(r, o)) {
         l = o;
         /* Two leaders of one epoch: two clusters met (cluster meet).  The
-         * one with less data yields, and its history no longer counts:
-         * its log is handed over from the start. */
+         * one with less data yields.  The histories tell the two apart
+         * (each epoch names its leader's boot id), so the fork point is
+         * where the logs really part, and only what follows is handed
+         * over. */
         log_warn("member %s also leads epoch %llu and has more data: "
                  "joining it",
                  r->peers[l].m.id, (unsigned long long) r->cs.epoch);
-        r->cs.nhist = 0;
         r->cs.cluster[0] = '\0';
-        elect_save(r);
+        (void) elect_save(r);
         repl_set_role(r, ROLE_REPLICA, r->cs.epoch);
         role = ROLE_REPLICA;
     }
@@ -341,12 +376,20 @@ elect_on_vote_req(repl_t *r, int from, const gsp_vote_req_t *v,
     if (up_to_date
         && (r->cs.voted_epoch != v->epoch
             || strcmp(r->cs.voted_for, cand) == 0)) {
+        uint64_t was_epoch = r->cs.voted_epoch;
+        char was_for[CS_ID];
+
+        memcpy(was_for, r->cs.voted_for, sizeof(was_for));
         r->cs.voted_epoch = v->epoch;
         snprintf(r->cs.voted_for, sizeof(r->cs.voted_for), "%s", cand);
-        elect_save(r);
-        out.granted = 1;
-        log_info("voted for %s in epoch %llu", cand,
-                 (unsigned long long) v->epoch);
+        if (elect_save(r) == MEMDB_OK) {
+            out.granted = 1;
+            log_info("voted for %s in epoch %llu", cand,
+                     (unsigned long long) v->epoch);
+        } else {
+            r->cs.voted_epoch = was_epoch; /* not promised: not granted */
+            memcpy(r->cs.voted_for, was_for, sizeof(was_for));
+        }
     }
     gossip_send(r, from, GSP_VOTE, 0, &out);
 }

@@ -39,8 +39,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { FOL_CONNECT = 1, FOL_CHALLENGE, FOL_WELCOME, FOL_SNAP, FOL_STREAM };
-
 void
 follow_stop(repl_t *r)
 {
@@ -88,6 +86,9 @@ follow_connect(repl_t *r, int l)
     }
     rconn_init(&f->c, EVT_FOLLOW, fd);
     f->c.last_rx_ms = r->now_ms;
+    f->merge_seq = 0;
+    f->merge_file[0] = '\0';
+    f->merge_off = 0;
     f->snap_fd = -1;
     f->on = true;
     f->stage = FOL_CONNECT;
@@ -132,8 +133,25 @@ follow_ack(repl_t *r)
     r->fol.ack_ms = r->now_ms;
 }
 
-/* Puts one record from the leader in the ring and applies it. */
-static bool
+/* The boot id of the leader that put h in its log: from the leader's
+ * history (WELCOME), which holds every epoch it can send. */
+static uint64_t
+follow_epoch_boot(const repl_t *r, const rec_hdr_t *h)
+{
+    const follow_t *f = &r->fol;
+
+    for (int i = f->nlhist - 1; i >= 0; i--)
+        if (f->lhist[i].epoch == h->epoch && f->lhist[i].start_lsn <= h->lsn)
+            return f->lhist[i].boot;
+    return h->origin_epoch == h->epoch && h->origin_lsn == h->lsn ? h->origin
+                                                                  : 0;
+}
+
+/* Puts one record from the leader in the ring and applies it.  MEMDB_OK
+ * (also for a record applied before: a frame taken up again after a
+ * pause), MEMDB_AGAIN when the ring is full (the log writer is behind:
+ * the caller pauses and offers this record again), MEMDB_ERR. */
+static int
 follow_record(repl_t *r, const void *rec, uint32_t len)
 {
     follow_t *f = &r->fol;
@@ -143,29 +161,30 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
     int rc;
 
     memcpy(&h, rec, sizeof(h));
+    if (h.lsn < f->next)
+        return MEMDB_OK;
     if (h.lsn != f->next) {
         log_error("record lsn %llu where %llu was expected",
                   (unsigned long long) h.lsn, (unsigned long long) f->next);
-        return false;
+        return MEMDB_ERR;
     }
     if (h.epoch > cstate_epoch_at(r->cs.hist, r->cs.nhist, h.lsn)) {
-        cstate_hist_add(&r->cs, h.epoch, h.lsn);
+        cstate_hist_add(&r->cs, h.epoch, h.lsn, follow_epoch_boot(r, &h));
         if (cstate_save(&r->cs) != MEMDB_OK)
-            return false;
+            return MEMDB_ERR;
     }
-    while ((rc = ring_reserve(&r->shm->ring, len, r->shm->ht.self, &me->resv,
-                              &slot))
-           == MEMDB_AGAIN) {
-        /* the log writer is behind: give it a moment */
-        uint64_t one = 1;
-        (void) write(r->master_fd, &one, sizeof(one));
-        usleep(200);
-    }
-    if (rc != MEMDB_OK || slot->lsn != h.lsn) {
-        log_error("ring gave lsn %llu for record %llu",
-                  rc == MEMDB_OK ? (unsigned long long) slot->lsn : 0ULL,
-                  (unsigned long long) h.lsn);
-        return false;
+    me->resv.lsn = h.lsn; /* the fence: exactly this LSN, as a replica */
+    rc = ring_reserve(&r->shm->ring, len, r->shm->ht.self, RING_W_REPLICATE,
+                      &me->resv, &slot);
+    if (rc == MEMDB_AGAIN)
+        return MEMDB_AGAIN;
+    if (rc != MEMDB_OK) {
+        log_error("cannot put record lsn %llu in the ring: %s",
+                  (unsigned long long) h.lsn,
+                  rc == MEMDB_BUSY ? "this node is not a replica, or its "
+                                     "log does not end just before it"
+                                   : "it is larger than the ring allows");
+        return MEMDB_ERR;
     }
     FAULT("follow.reserved");
     atomic_store(&me->progress, 0);
@@ -180,21 +199,32 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
     atomic_store(&me->inflight_pos, SHM_NONE);
     atomic_store(&r->shm->cluster->applied_lsn, h.lsn);
     f->next = h.lsn + 1;
-    return true;
+    return MEMDB_OK;
 }
 
+/* A RECORDS frame.  When the ring is full the connection pauses: nothing
+ * more is read (TCP pushes back on the leader) and the frame is offered
+ * again from follow_tick once the log writer made room; the replicator's
+ * loop keeps turning meanwhile (gossip, elections). */
 static bool
 follow_records(repl_t *r, const unsigned char *p, uint32_t len)
 {
     uint64_t one = 1;
+    int rc = MEMDB_OK;
 
     while (len > 0) {
         rec_hdr_t h;
         memcpy(&h, p, sizeof(h));
-        if (!follow_record(r, p, h.len))
-            return false;
+        if ((rc = follow_record(r, p, h.len)) != MEMDB_OK)
+            break;
         p += h.len;
         len -= h.len;
+    }
+    if (rc == MEMDB_ERR)
+        return false;
+    if (rc == MEMDB_AGAIN) {
+        r->fol.c.paused = true;
+        r->fol.c.last_rx_ms = r->now_ms;
     }
     (void) write(r->master_fd, &one, sizeof(one));
     repl_wake_workers(r);
@@ -490,6 +520,15 @@ follow_tick(repl_t *r)
         if (r->now_ms >= f->retry_ms && follow_quiet(r))
             follow_connect(r, l);
         return;
+    }
+    if (f->c.paused) {
+        /* the ring was full: offer the held frame again, then read on */
+        f->c.paused = false;
+        f->c.last_rx_ms = r->now_ms;
+        if (!rconn_read(r, &f->c, follow_frame)) {
+            follow_fail(r, f->c.closed ? NULL : "connection lost");
+            return;
+        }
     }
     if (f->stage == FOL_STREAM && r->now_ms - f->ack_ms >= REPL_ACK_MS)
         follow_ack(r);

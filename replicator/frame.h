@@ -22,8 +22,9 @@
  *                    frames, then SNAP_END
  *   L->R RECORDS     change records (rec.h) back to back, in LSN order
  *   R->L ACK         frame_ack_t, at least every 100 ms and on progress
- *   R->L MERGE       frame_merge_t + records: a divergent tail handed over
- *   L->R MERGED      frame_merge_t: the merge token is in L's log
+ *   R->L MERGE       frame_merge_t + records: part of a divergent tail
+ *                    handed over (merge.c)
+ *   L->R MERGED      frame_merge_t: L took that batch
  *   either ERROR     text, then the connection closes
  *   either PING      keeps an idle connection alive
  */
@@ -34,7 +35,7 @@
 #include "../src/buf.h"
 
 #define FRAME_MAGIC    0x5045524dU /* "MREP" */
-#define FRAME_VERSION  1
+#define FRAME_VERSION  2
 #define FRAME_HDR      24
 #define FRAME_MAX      (64u << 20)
 #define FRAME_F_AUTH   0x01
@@ -69,9 +70,13 @@ typedef struct frame_hdr_s {
     uint64_t counter;
 } frame_hdr_t;
 
+/* An epoch of a log: the records from start_lsn on were put there by the
+ * leader of epoch, whose boot id is boot (the records' place identity;
+ * two leaders of one epoch, from two clusters that met, differ in boot). */
 typedef struct frame_hist_s {
     uint64_t epoch;
     uint64_t start_lsn;
+    uint64_t boot;
 } frame_hist_t;
 
 typedef struct frame_challenge_s {
@@ -110,10 +115,12 @@ typedef struct frame_ack_s {
     uint64_t durable_lsn;
 } frame_ack_t;
 
+/* MERGE: a batch of records handed over (they follow); MERGED: the
+ * leader's answer to batch seq, nrecords = how many it took as new. */
 typedef struct frame_merge_s {
-    char token[96]; /* NUL-terminated */
     uint32_t nrecords;
     uint32_t reserved;
+    uint64_t seq;
 } frame_merge_t;
 
 _Static_assert(sizeof(frame_hdr_t) == FRAME_HDR, "frame header is 24 bytes");

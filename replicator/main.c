@@ -68,7 +68,9 @@ repl_wake_workers(repl_t *r)
             (void) write(r->wake_fds[i], &one, sizeof(one));
 }
 
-/* Changes this node's role and epoch in shm and in its gossip record. */
+/* Changes this node's role and epoch: first the write fence in the ring
+ * (from now on only reservations of the new role, stamped with the new
+ * epoch), then what shm shows and the gossip record. */
 void
 repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
 {
@@ -78,6 +80,7 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
     if (old != role)
         log_info("role %s -> %s, epoch %llu", shm_role_name(old),
                  shm_role_name(role), (unsigned long long) epoch);
+    ring_set_role(&r->shm->ring, role, epoch, r->shm->ht.self);
     atomic_store(&n->epoch, epoch);
     /* a replica reports what it applied; a node that just stopped leading
      * has applied everything up to its last LSN */
@@ -96,14 +99,15 @@ repl_publish(repl_t *r)
 {
     shm_cluster_t *c = r->shm->cluster;
     int l = gossip_leader(r);
+    cl_table_t *t;
 
     r->peers[0].m.lsn = repl_last_lsn(r);
-    cl_write_begin(c);
+    t = cl_write_begin(c);
     FAULT("cluster.publish");
-    c->n = (uint32_t) r->npeers;
+    t->n = (uint32_t) r->npeers;
     for (int i = 0; i < r->npeers; i++) {
         const peer_t *p = &r->peers[i];
-        cl_member_t *m = &c->m[i];
+        cl_member_t *m = &t->m[i];
 
         memcpy(m->id, p->m.id, sizeof(m->id));
         memcpy(m->gossip, p->m.gossip, GSP_ADDR);
@@ -119,11 +123,11 @@ repl_publish(repl_t *r)
         m->self = p->self;
         atomic_store(&c->acked[i], p->self ? 0 : p->acked);
     }
-    snprintf(c->leader_id, sizeof(c->leader_id), "%s",
+    snprintf(t->leader_id, sizeof(t->leader_id), "%s",
              l >= 0 ? r->peers[l].m.id : "");
-    snprintf(c->leader_http, sizeof(c->leader_http), "%s",
+    snprintf(t->leader_http, sizeof(t->leader_http), "%s",
              l >= 0 ? r->peers[l].m.http : "");
-    cl_write_end(c);
+    cl_write_end(c, t);
     r->table_dirty = false;
 }
 
@@ -259,6 +263,10 @@ repl_main(const repl_args_t *a)
     proctitle_set("memdbd: replicator");
     if (repl_setup(&r, a) != MEMDB_OK)
         return MEMDB_EXIT_CONFIG;
+    /* a replica reports what it applied: a replicator that died left that
+     * behind what the master then finished for it */
+    if (atomic_load(&r.shm->node->role) == ROLE_REPLICA)
+        atomic_store(&r.shm->cluster->applied_lsn, repl_last_lsn(&r));
     atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->pid, (int32_t) getpid());
     atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->ready, 1);
     r.cmd_seen = atomic_load(&r.shm->cluster->cmd_done);

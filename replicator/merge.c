@@ -6,30 +6,50 @@
  * replica whose log parts from the leader's after the fork point F (found
  * from the epoch histories): its records after F are acknowledged
  * increments the cluster does not have.  Counts only add, so instead of
- * discarding them (what Redis Sentinel does) this node hands them over:
+ * discarding them (what Redis Sentinel does) this node hands them over.
+ * A replica that had received part of that tail (or records a paused
+ * leader shipped before it learned of the new one) holds the same
+ * records, and so does a node that tried a full sync twice: every holder
+ * hands its copy over, and the leader takes each record once.
  *
- *   1. Before it accepts the full sync that replaces its log, it copies
- *      its records (F, last] into data_dir/cluster/merge-<F+1>-<last>.rec
- *      (fsynced).  The copy is cut into chunks of at most MERGE_CHUNK
- *      bytes; chunk k has the token "<node>.<epoch>.<first>.<last>".
- *   2. Once it follows the leader again, it sends each chunk whose token
- *      the table does not hold yet in a MERGE frame.
- *   3. The leader appends one REC_MERGE record holding the chunk's
- *      increments and the word "\xffmerge:<token>" (count 1), unless that
- *      word is already in its table.  Chunks that were themselves merges
- *      are skipped when their token is already there.  Since the token word
- *      is part of the same record as the increments, a merge is applied
- *      with its token or not at all, is replicated with it, survives
- *      snapshots with it, and is never applied twice - even when this node
- *      or the leader crashes half way, or the leader changes.
- *   4. The record comes back to this node in the stream; when the table
- *      holds every token of the file, the file is removed.
+ * Identity.  Every record carries its origin (rec.h): the boot id of the
+ * node that accepted it, and its epoch and LSN there; copies never change
+ * it.  The records of one origin stream (boot, epoch) reach a leader in
+ * LSN order, each holder's copy a prefix of the stream after what the
+ * leader has natively (holders of a stream's records beyond the leader's
+ * end all followed that stream's leader, so they part from the leader
+ * exactly where the leader's copy of the stream ends).  So one number per
+ * stream says what the leader holds of it: the mark, an internal word
+ * "\xffmerged:<boot>.<epoch>" whose count is (origin LSN << 16) | pieces
+ * of the newest record handed over.  It is part of the records that carry
+ * the increments, so it is replicated, snapshotted and recovered with
+ * them, and a record lands with its mark or not at all.
  *
- * Words starting with 0xFF cannot come from an upload (not UTF-8); the
- * table keeps them out of counts, allwords and top.
+ *   1. Before it accepts the full sync that replaces its log, the holder
+ *      copies its records (F, last] into data_dir/cluster/merge-<F+1>-
+ *      <last>.rec (fsynced).
+ *   2. Once it follows the leader (its table is then the leader's), it
+ *      sends the records the table does not cover yet in MERGE frames,
+ *      a window at a time; each MERGED answer asks for the next window.
+ *   3. The leader takes each record not covered in its own table: not a
+ *      no-op, not in its own log at the origin's place (its history names
+ *      the origin's epoch and boot over that LSN), not under the stream's
+ *      mark.  It appends a REC_MERGE record with the origin of the record,
+ *      its words and the new mark, through the write fence (leaders only).
+ *      A record too large for the smallest ring is cut into pieces of at
+ *      most MERGE_PIECE bytes of words, the same way on every node, each
+ *      its own REC_MERGE with the mark of its piece.  When the ring is full
+ *      the connection pauses and the frame is taken up again later.
+ *   4. The REC_MERGE records come back to the holder in the stream; once
+ *      its table covers every record of a file, the file is removed.
+ *
+ * A REC_MERGE record in a holder's tail is handed over like any other: it
+ * is one origin's record, and its origin decides.  Words starting with
+ * 0xFF cannot come from an upload (not UTF-8); the table keeps them out of
+ * counts, allwords and top.
  */
 #include "repl.h"
-#include "../src/agg.h"
+#include "../src/fault.h"
 #include "../src/log.h"
 #include "../src/rec.h"
 #include "../src/util.h"
@@ -37,63 +57,148 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MERGE_CHUNK  (4u << 20)
-#define MERGE_PREFIX "\xffmerge:"
+#define MERGE_PIECE  (192u << 10) /* fits the smallest ring (1 MiB) */
+#define MERGE_WINDOW (4u << 20)   /* bytes sent before a MERGED answer */
+#define MERGE_FRAME  (1u << 20)
+#define MERGE_PREFIX "\xffmerged:"
+#define MARK_PIECES  16 /* mark = origin LSN << 16 | pieces */
+
+/* ---- what a table holds of a stream ------------------------------------ */
 
 static void
-token_word(buf_t *b, const char *token)
+mark_word(buf_t *b, rec_origin_t o)
 {
     b->len = 0;
-    buf_puts(b, MERGE_PREFIX);
-    buf_puts(b, token);
+    buf_printf(b, MERGE_PREFIX "%016" PRIx64 ".%" PRIu64, o.boot, o.epoch);
 }
 
-static bool
-token_applied(repl_t *r, const char *token)
+static uint64_t
+mark_of(repl_t *r, buf_t *w, rec_origin_t o)
 {
-    buf_t w = { 0 };
-    bool yes;
-
-    token_word(&w, token);
-    yes = ht_get(&r->shm->ht, ht_hash(w.data, w.len), w.data, w.len) > 0;
-    buf_free(&w);
-    return yes;
+    mark_word(w, o);
+    return ht_get(&r->shm->ht, ht_hash(w->data, w->len), w->data, w->len);
 }
 
-/* The token word inside a REC_MERGE record, if any. */
-static bool
-record_token(const void *rec, const char **tok, size_t *len)
+/* The mark once piece `piece` of the record at origin LSN lsn is in. */
+static uint64_t
+mark_at(uint64_t lsn, unsigned piece)
+{
+    return (lsn << MARK_PIECES) | (piece + 1);
+}
+
+/* Pieces of a record: its words cut into runs of at most MERGE_PIECE
+ * encoded bytes (a run holds at least one word).  *first gets the index of
+ * the first word of piece `want` (and the count ends at its last); returns
+ * the number of pieces. */
+static unsigned
+rec_pieces(const void *rec, unsigned want, uint32_t *first, uint32_t *count)
 {
     rec_iter_t it;
     const char *w;
-    size_t l;
+    size_t l, used = 0;
     uint64_t d;
-    rec_hdr_t h;
+    unsigned piece = 0;
+    uint32_t idx = 0;
 
-    /* rec is a checked record (rec_check: at least REC_HDR bytes), never
-     * NULL; the analyzer cannot see that through buf_append. */
-    memcpy(&h, rec, sizeof(h)); /* NOLINT(clang-analyzer-core.NonNull*) */
-    if (h.type != REC_MERGE)
-        return false;
+    *first = *count = 0;
     rec_iter_init(&it, rec);
     while (rec_next(&it, &w, &l, &d) == MEMDB_OK) {
-        if (l > sizeof(MERGE_PREFIX) - 1
-            && memcmp(w, MERGE_PREFIX, sizeof(MERGE_PREFIX) - 1) == 0) {
-            *tok = w + sizeof(MERGE_PREFIX) - 1;
-            *len = l - (sizeof(MERGE_PREFIX) - 1);
-            return true;
+        size_t sz = rec_word_size(l, d);
+        if (used > 0 && used + sz > MERGE_PIECE) {
+            piece++;
+            used = 0;
         }
+        if (piece == want) {
+            if (*count == 0)
+                *first = idx;
+            (*count)++;
+        }
+        used += sz;
+        idx++;
     }
-    return false;
+    return idx == 0 ? 1 : piece + 1;
 }
 
-/* ---- the node that hands its tail over -------------------------------- */
+/* Is the record at the origin's place in this node's own log? */
+static bool
+merge_native(repl_t *r, rec_origin_t o)
+{
+    uint64_t end;
+    const frame_hist_t *e = cstate_hist_find(r->cs.hist, r->cs.nhist, o.epoch,
+                                             o.boot, &end);
+
+    return e != NULL && o.lsn >= e->start_lsn
+           && o.lsn <= MEMDB_MIN(end, repl_last_lsn(r));
+}
+
+/* Does this node's table hold piece `piece` of rec already? */
+static bool
+merge_covered(repl_t *r, buf_t *w, const void *rec, unsigned piece)
+{
+    rec_hdr_t h;
+    rec_origin_t o = rec_origin(rec);
+
+    memcpy(&h, rec, sizeof(h));
+    if (h.type == REC_NOOP || h.nwords == 0 || merge_native(r, o))
+        return true;
+    return mark_of(r, w, o) >= mark_at(o.lsn, piece);
+}
+
+/* Does it hold every piece of rec? */
+static bool
+merge_covered_all(repl_t *r, buf_t *w, const void *rec)
+{
+    uint32_t first, count;
+    unsigned n = rec_pieces(rec, 0, &first, &count);
+
+    return merge_covered(r, w, rec, n - 1);
+}
+
+/* ---- reading a pending file --------------------------------------------- */
+
+typedef struct mfile_s {
+    int fd;
+    uint64_t off; /* of the record in rec */
+    buf_t rec;
+} mfile_t;
+
+/* The next record of the file into f->rec: MEMDB_OK, MEMDB_AGAIN at the
+ * end, MEMDB_ERR when it is damaged (logged). */
+static int
+mfile_next(mfile_t *f, const char *path)
+{
+    rec_hdr_t h;
+    uint32_t len;
+    ssize_t n;
+
+    f->off += f->rec.len;
+    f->rec.len = 0;
+    n = pread(f->fd, &h, sizeof(h), (off_t) f->off);
+    if (n == 0)
+        return MEMDB_AGAIN;
+    if (n == (ssize_t) sizeof(h) && h.magic == REC_MAGIC && h.len >= REC_HDR
+        && h.len <= REC_MAX_LEN) {
+        buf_reserve(&f->rec, h.len);
+        n = pread(f->fd, f->rec.data, h.len, (off_t) f->off);
+        if (n == (ssize_t) h.len
+            && rec_check(f->rec.data, h.len, &len) == REC_OK) {
+            f->rec.len = h.len;
+            return MEMDB_OK;
+        }
+    }
+    log_error("%s: damaged at offset %llu; the rest is not handed over", path,
+              (unsigned long long) f->off);
+    return MEMDB_ERR;
+}
+
+/* ---- the node that hands its tail over ---------------------------------- */
 
 static void
 merge_path(repl_t *r, char *out, size_t len, uint64_t first, uint64_t last)
@@ -102,13 +207,54 @@ merge_path(repl_t *r, char *out, size_t len, uint64_t first, uint64_t last)
              (unsigned long long) first, (unsigned long long) last);
 }
 
+/* Copies the records (fork, last] of the log into fd; returns how many,
+ * setting *next past the last one copied. */
+static uint64_t
+merge_copy(repl_t *r, int fd, uint64_t fork, uint64_t last, uint64_t *next,
+           const char *tmp)
+{
+    char err[1400];
+    seg_info_t *segs;
+    int n = seg_list(r->log_dir, &segs);
+    uint64_t count = 0;
+
+    *next = fork + 1;
+    for (int i = 0; i < n && *next <= last; i++) {
+        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
+        seg_reader_t rd;
+        const void *rec;
+        uint32_t len;
+        rec_status_e st;
+
+        if (stop <= *next
+            || seg_open(&rd, segs[i].path, err, sizeof(err)) != MEMDB_OK)
+            continue;
+        while (*next <= last && seg_next(&rd, &rec, &len, &st) == SEG_REC) {
+            rec_hdr_t h;
+            memcpy(&h, rec, sizeof(h));
+            if (h.lsn >= stop)
+                break;
+            if (h.lsn != *next)
+                continue;
+            if (util_write_all(fd, rec, len) != MEMDB_OK) {
+                log_errno("write(%s) failed", tmp);
+                break;
+            }
+            (*next)++;
+            count++;
+        }
+        seg_close(&rd);
+    }
+    free(segs);
+    return count;
+}
+
 int
 merge_prepare(repl_t *r, uint64_t fork, uint64_t last)
 {
-    char path[1200], tmp[1300], err[1400];
-    seg_info_t *segs;
-    int n = seg_list(r->log_dir, &segs), fd;
-    uint64_t next = fork + 1, count = 0;
+    char path[1200], tmp[1300];
+    uint64_t next, count;
+    int fd;
 
     if (last <= fork)
         return MEMDB_OK;
@@ -118,36 +264,9 @@ merge_prepare(repl_t *r, uint64_t fork, uint64_t last)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {
         log_errno("open(%s) failed", tmp);
-        free(segs);
         return MEMDB_ERR;
     }
-    for (int i = 0; i < n && next <= last; i++) {
-        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
-        seg_reader_t rd;
-        const void *rec;
-        uint32_t len;
-        rec_status_e st;
-
-        if (stop <= next
-            || seg_open(&rd, segs[i].path, err, sizeof(err)) != MEMDB_OK)
-            continue;
-        while (next <= last && seg_next(&rd, &rec, &len, &st) == SEG_REC) {
-            rec_hdr_t h;
-            memcpy(&h, rec, sizeof(h));
-            if (h.lsn >= stop)
-                break;
-            if (h.lsn != next)
-                continue;
-            if (util_write_all(fd, rec, len) != MEMDB_OK) {
-                log_errno("write(%s) failed", tmp);
-                break;
-            }
-            next++;
-            count++;
-        }
-        seg_close(&rd);
-    }
-    free(segs);
+    count = merge_copy(r, fd, fork, last, &next, tmp);
     if (next <= last)
         log_error("records %llu..%llu are no longer in the log: they "
                   "cannot be handed over",
@@ -165,80 +284,68 @@ merge_prepare(repl_t *r, uint64_t fork, uint64_t last)
     return MEMDB_OK;
 }
 
-/* Reads a pending file into memory. */
-static bool
-read_file(const char *path, buf_t *b)
+/* Queues one MERGE frame of the records in out (n of them). */
+static void
+merge_send(repl_t *r, buf_t *out, uint32_t n)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char chunk[65536];
-    ssize_t n;
+    frame_merge_t fm;
 
-    if (fd < 0)
-        return false;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-        buf_append(b, chunk, (size_t) n);
-    close(fd);
-    return n == 0;
+    if (n == 0)
+        return;
+    memset(&fm, 0, sizeof(fm));
+    fm.nrecords = n;
+    fm.seq = ++r->fol.merge_seq;
+    memcpy(out->data, &fm, sizeof(fm));
+    rconn_send(r, &r->fol.c, FR_MERGE, out->data, (uint32_t) out->len);
+    out->len = sizeof(fm);
 }
 
-/* Sends the chunks of one pending file the table does not hold yet;
- * true when every chunk is in. */
-static bool
-merge_file(repl_t *r, const char *path, bool send)
+/* Walks one pending file: counts the records the table does not cover
+ * and, with send, sends those after the part already sent on this
+ * connection, up to the window.  Returns the records not covered, or -1
+ * when the file cannot be read. */
+static int64_t
+merge_file(repl_t *r, const char *path, bool send, size_t *budget)
 {
-    buf_t b = { 0 }, out = { 0 };
-    size_t off = 0;
-    bool all = true;
-    uint32_t len;
+    mfile_t f = { .fd = open(path, O_RDONLY | O_CLOEXEC) };
+    buf_t w = { 0 }, out = { 0 };
+    follow_t *fo = &r->fol;
+    bool same = strcmp(fo->merge_file, path) == 0;
+    int64_t pending = 0;
+    uint32_t n = 0, first = 0;
+    int rc;
 
-    if (!read_file(path, &b)) {
-        buf_free(&b);
-        return false;
-    }
-    while (off < b.len) {
-        size_t start = off, n = 0;
-        uint64_t first = 0, last = 0, epoch = 0;
-        frame_merge_t fm;
-
-        while (off < b.len
-               && rec_check(b.data + off, b.len - off, &len) == REC_OK
-               && (n == 0 || off - start + len <= MERGE_CHUNK)) {
-            rec_hdr_t h;
-            memcpy(&h, b.data + off, sizeof(h));
-            if (first == 0) {
-                first = h.lsn;
-                epoch = h.epoch;
-            }
-            last = h.lsn;
-            off += len;
-            n++;
-        }
-        if (n == 0) {
-            log_error("%s: damaged at offset %zu; not handing it over", path,
-                      off);
-            break;
-        }
-        memset(&fm, 0, sizeof(fm));
-        snprintf(fm.token, sizeof(fm.token), "%.63s.%llu.%llu.%llu",
-                 r->conf->node_id, (unsigned long long) epoch,
-                 (unsigned long long) first, (unsigned long long) last);
-        if (token_applied(r, fm.token))
+    if (f.fd < 0)
+        return -1;
+    buf_reserve(&out, sizeof(frame_merge_t));
+    out.len = sizeof(frame_merge_t);
+    while ((rc = mfile_next(&f, path)) == MEMDB_OK) {
+        if (merge_covered_all(r, &w, f.rec.data))
             continue;
-        all = false;
-        if (send) {
-            fm.nrecords = (uint32_t) n;
-            out.len = 0;
-            buf_append(&out, &fm, sizeof(fm));
-            buf_append(&out, b.data + start, off - start);
-            rconn_send(r, &r->fol.c, FR_MERGE, out.data, (uint32_t) out.len);
-            log_info("handing records %llu..%llu over (%s)",
-                     (unsigned long long) first, (unsigned long long) last,
-                     fm.token);
+        pending++;
+        if (!send || (same && f.off < fo->merge_off) || *budget == 0)
+            continue;
+        if (n == 0)
+            first = (uint32_t) f.off;
+        buf_append(&out, f.rec.data, f.rec.len);
+        n++;
+        *budget = *budget > f.rec.len ? *budget - f.rec.len : 0;
+        snprintf(fo->merge_file, sizeof(fo->merge_file), "%s", path);
+        fo->merge_off = f.off + f.rec.len;
+        if (out.len >= MERGE_FRAME) {
+            merge_send(r, &out, n);
+            n = 0;
         }
     }
-    buf_free(&b);
+    merge_send(r, &out, n);
+    if (send && pending > 0)
+        log_debug("handing %lld records of %s over (from offset %u)",
+                  (long long) pending, path, first);
+    close(f.fd);
+    buf_free(&f.rec);
+    buf_free(&w);
     buf_free(&out);
-    return all;
+    return rc == MEMDB_ERR && pending == 0 ? -1 : pending;
 }
 
 void
@@ -248,6 +355,8 @@ merge_tick(repl_t *r, bool send)
     struct dirent *de;
     char path[1400];
     uint32_t pending = 0;
+    size_t budget = MERGE_WINDOW;
+    bool synced = r->fol.on && r->fol.stage == FOL_STREAM;
 
     if (d == NULL) {
         atomic_store(&r->shm->cluster->pending_merges, 0);
@@ -259,7 +368,12 @@ merge_tick(repl_t *r, bool send)
             || strcmp(de->d_name + l - 4, ".rec") != 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", r->cs.dir, de->d_name);
-        if (merge_file(r, path, send)) {
+        if (!synced) {
+            pending++; /* our table is not the leader's yet: cannot tell */
+            continue;
+        }
+        int64_t left = merge_file(r, path, send, &budget);
+        if (left == 0) {
             log_info("every record of %s is in the leader's log now",
                      de->d_name);
             unlink(path);
@@ -271,37 +385,49 @@ merge_tick(repl_t *r, bool send)
     atomic_store(&r->shm->cluster->pending_merges, pending);
 }
 
-/* ---- the leader ------------------------------------------------------- */
-
-/* Adds the words of one handed-over record, unless it is a merge the
- * table already holds. */
-static void
-merge_collect(repl_t *r, const void *rec, agg_t *a)
+bool
+merge_on_merged(repl_t *r, const unsigned char *p)
 {
-    const char *tok, *w;
-    size_t tl, l;
-    rec_iter_t it;
-    uint64_t d;
+    frame_merge_t fm;
 
-    if (record_token(rec, &tok, &tl)) {
-        buf_t word = { 0 };
-        buf_puts(&word, MERGE_PREFIX);
-        buf_append(&word, tok, tl);
-        bool dup = ht_get(&r->shm->ht, ht_hash(word.data, word.len), word.data,
-                          word.len)
-                       > 0
-                   || agg_has(a, word.data, word.len);
-        buf_free(&word);
-        if (dup)
-            return;
-    }
-    rec_iter_init(&it, rec);
-    while (rec_next(&it, &w, &l, &d) == MEMDB_OK)
-        agg_add_n(a, w, l, d);
+    memcpy(&fm, p, sizeof(fm));
+    log_debug("the leader took %u new records of batch %llu", fm.nrecords,
+              (unsigned long long) fm.seq);
+    if (fm.seq == r->fol.merge_seq)
+        r->fol.merge_ms = 0; /* the window is through: send the next */
+    return true;
 }
 
-/* Appends the record like a worker's upload (replicator slot). */
-static bool
+/* ---- the leader ---------------------------------------------------------- */
+
+/* Builds the REC_MERGE record of one piece of rec: the origin, the words
+ * of the piece and the stream's new mark. */
+static void
+merge_build(repl_t *r, buf_t *out, buf_t *w, const void *rec, unsigned piece)
+{
+    rec_origin_t o = rec_origin(rec);
+    uint32_t first, count, idx = 0;
+    rec_iter_t it;
+    const char *word;
+    size_t l;
+    uint64_t d, cur = mark_of(r, w, o);
+
+    rec_pieces(rec, piece, &first, &count);
+    rec_begin(out, REC_MERGE);
+    rec_iter_init(&it, rec);
+    while (rec_next(&it, &word, &l, &d) == MEMDB_OK) {
+        if (idx >= first && idx < first + count)
+            rec_add(out, word, l, d);
+        idx++;
+    }
+    mark_word(w, o);
+    rec_add(out, w->data, w->len, mark_at(o.lsn, piece) - cur);
+    rec_set_origin(out->data, o.boot, o.epoch, o.lsn);
+}
+
+/* Appends and applies one record like a worker's upload (replicator
+ * slot), fenced to a leader.  MEMDB_AGAIN when the ring is full. */
+static int
 merge_commit(repl_t *r, const buf_t *rec)
 {
     shm_t *s = r->shm;
@@ -310,82 +436,85 @@ merge_commit(repl_t *r, const buf_t *rec)
     uint64_t one = 1;
     int rc;
 
-    for (int i = 0; (rc = ring_reserve(&s->ring, (uint32_t) rec->len,
-                                       s->ht.self, &me->resv, &slot))
-                        == MEMDB_AGAIN
-                    && i < 20000;
-         i++) {
+    rc = ring_reserve(&s->ring, (uint32_t) rec->len, s->ht.self, RING_W_MERGE,
+                      &me->resv, &slot);
+    if (rc != MEMDB_OK) {
         (void) write(r->master_fd, &one, sizeof(one));
-        usleep(200);
+        if (rc != MEMDB_AGAIN)
+            log_warn("a handed-over record was refused: %s",
+                     rc == MEMDB_BUSY ? "this node no longer leads"
+                                      : "too large for the ring");
+        return rc == MEMDB_AGAIN ? MEMDB_AGAIN : MEMDB_ERR;
     }
-    if (rc != MEMDB_OK)
-        return false;
+    FAULT("merge.reserved");
     atomic_store(&me->progress, 0);
     atomic_store(&me->inflight_pos, me->resv.pos);
     memcpy(ring_slot_rec(slot), rec->data, rec->len);
-    rec_finish(ring_slot_rec(slot), slot->lsn, atomic_load(&s->node->epoch));
+    rec_finish(ring_slot_rec(slot), slot->lsn, slot->epoch);
     ring_publish(slot);
     (void) write(r->master_fd, &one, sizeof(one));
     shm_apply(s, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress);
     atomic_store(&me->inflight_pos, SHM_NONE);
-    log_info("merged handed-over records as lsn %llu",
-             (unsigned long long) slot->lsn);
-    return true;
+    return MEMDB_OK;
+}
+
+/* Takes what the table lacks of one handed-over record; *taken counts
+ * the pieces appended. */
+static int
+merge_take(repl_t *r, const void *rec, uint32_t *taken)
+{
+    buf_t out = { 0 }, w = { 0 };
+    uint32_t first, count;
+    unsigned n = rec_pieces(rec, 0, &first, &count);
+    int rc = MEMDB_OK;
+
+    if (rec_origin(rec).lsn >= (1ULL << (64 - MARK_PIECES))) {
+        log_error("a handed-over record's origin lsn is too large");
+        return MEMDB_ERR;
+    }
+    for (unsigned i = 0; i < n && rc == MEMDB_OK; i++) {
+        if (merge_covered(r, &w, rec, i))
+            continue;
+        merge_build(r, &out, &w, rec, i);
+        rc = merge_commit(r, &out);
+        *taken += rc == MEMDB_OK;
+    }
+    buf_free(&out);
+    buf_free(&w);
+    return rc;
 }
 
 bool
 merge_on_merge(repl_t *r, rconn_t *c, const unsigned char *p, uint32_t len)
 {
-    frame_merge_t fm;
-    agg_t a;
-    buf_t rec = { 0 }, tw = { 0 };
-    uint32_t off = sizeof(fm), rl;
-    bool ok = true;
+    frame_merge_t fm, done;
+    uint32_t off = sizeof(fm), rl, taken = 0;
+    buf_t one = { 0 };
+    int rc = MEMDB_OK;
 
     memcpy(&fm, p, sizeof(fm));
     if (atomic_load(&r->shm->node->role) != ROLE_LEADER)
         return true; /* it will retry with the leader */
-    memset(&a, 0, sizeof(a));
-    if (!token_applied(r, fm.token)) {
-        while (off < len && rec_check(p + off, len - off, &rl) == REC_OK) {
-            /* copy: the frame may hold it unaligned */
-            buf_t one = { 0 };
-            buf_append(&one, p + off, rl);
-            merge_collect(r, one.data, &a);
-            buf_free(&one);
-            off += rl;
-        }
-        rec_begin(&rec, REC_MERGE);
-        for (size_t i = 0; i < a.n; i++)
-            rec_add(&rec, agg_key(&a, &a.ents[i]), a.ents[i].len,
-                    a.ents[i].count);
-        token_word(&tw, fm.token);
-        rec_add(&rec, tw.data, tw.len, 1);
-        if (rec.len > ring_max_record(&r->shm->ring)) {
-            log_error("merge %s does not fit in the ring", fm.token);
-            ok = false;
-        } else {
-            ok = merge_commit(r, &rec);
-        }
+    while (off < len && rc == MEMDB_OK
+           && rec_check(p + off, len - off, &rl) == REC_OK) {
+        one.len = 0;
+        buf_append(&one, p + off, rl); /* aligned copy */
+        rc = merge_take(r, one.data, &taken);
+        off += rl;
     }
-    if (ok) {
-        frame_merge_t done = fm;
-        done.nrecords = 0;
-        rconn_send(r, c, FR_MERGED, &done, sizeof(done));
+    buf_free(&one);
+    if (taken > 0)
+        log_info("took %u handed-over records (batch %llu)", taken,
+                 (unsigned long long) fm.seq);
+    if (rc == MEMDB_AGAIN) {
+        c->paused = true; /* the ring is full: this frame comes again */
+        return true;
     }
-    agg_free(&a);
-    buf_free(&rec);
-    buf_free(&tw);
-    return ok;
-}
-
-bool
-merge_on_merged(repl_t *r, const unsigned char *p)
-{
-    frame_merge_t fm;
-
-    memcpy(&fm, p, sizeof(fm));
-    log_debug("the leader holds %s", fm.token);
-    (void) r;
+    if (rc != MEMDB_OK)
+        return false;
+    memset(&done, 0, sizeof(done));
+    done.nrecords = taken;
+    done.seq = fm.seq;
+    rconn_send(r, c, FR_MERGED, &done, sizeof(done));
     return true;
 }

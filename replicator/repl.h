@@ -56,6 +56,7 @@ typedef struct rconn_s {
     unsigned char key[AUTH_KEY]; /* session key */
     bool authed;                 /* handshake done */
     bool closed;
+    bool paused; /* a frame could not be taken yet: read nothing more */
     uint64_t last_rx_ms, last_tx_ms;
 } rconn_t;
 
@@ -73,6 +74,9 @@ typedef struct ship_s {
     uint64_t acked;
 } ship_t;
 
+/* Stages of a replica's connection (follow.c). */
+enum { FOL_CONNECT = 1, FOL_CHALLENGE, FOL_WELCOME, FOL_SNAP, FOL_STREAM };
+
 /* A replica's connection to its leader. */
 typedef struct follow_s {
     rconn_t c;
@@ -88,7 +92,10 @@ typedef struct follow_s {
     uint64_t snap_lsn, snap_epoch, snap_left;
     frame_hist_t lhist[FRAME_MAX_HIST];
     int nlhist;
-    uint64_t merge_ms; /* next time pending merges are (re)sent */
+    uint64_t merge_ms;     /* next time pending merges are (re)sent */
+    uint64_t merge_seq;    /* MERGE batches sent on this connection */
+    char merge_file[1400]; /* the file being handed over... */
+    uint64_t merge_off;    /* ...sent up to here on this connection */
 } follow_t;
 
 typedef struct repl_s {
@@ -226,7 +233,7 @@ void ship_close_all(repl_t *r);
 int merge_prepare(repl_t *r, uint64_t fork, uint64_t last);
 /* Sends the chunks the leader lacks (send), removes finished files. */
 void merge_tick(repl_t *r, bool send);
-/* Leader: a MERGE frame from a replica. */
+/* Leader: a MERGE frame from a replica (pauses c when the ring is full). */
 bool merge_on_merge(repl_t *r, rconn_t *c, const unsigned char *p,
                     uint32_t len);
 bool merge_on_merged(repl_t *r, const unsigned char *p);

@@ -138,12 +138,19 @@ rconn_bad(repl_t *r, rconn_t *c, const char *why)
     return false;
 }
 
+typedef bool (*rconn_fn)(repl_t *, rconn_t *, uint8_t, const unsigned char *,
+                         uint32_t);
+
+static bool rconn_frames(repl_t *r, rconn_t *c, rconn_fn fn);
+
+/* Takes the frames already in (a paused connection first finishes what it
+ * holds), then reads what is there unless a frame paused it. */
 bool
-rconn_read(repl_t *r, rconn_t *c,
-           bool (*fn)(repl_t *, rconn_t *, uint8_t, const unsigned char *,
-                      uint32_t))
+rconn_read(repl_t *r, rconn_t *c, rconn_fn fn)
 {
-    for (;;) {
+    if (!rconn_frames(r, c, fn))
+        return false;
+    while (!c->paused) {
         buf_reserve(&c->in, 256 * 1024);
         ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len,
                          0);
@@ -159,8 +166,16 @@ rconn_read(repl_t *r, rconn_t *c,
         c->in.len += (size_t) n;
         c->last_rx_ms = r->now_ms;
     }
+    return rconn_frames(r, c, fn);
+}
+
+/* Checks and hands to fn each complete frame in c->in, consuming them. */
+static bool
+rconn_frames(repl_t *r, rconn_t *c, rconn_fn fn)
+{
     size_t off = 0;
-    while (c->in.len - off >= FRAME_HDR && !c->closed) {
+
+    while (c->in.len - off >= FRAME_HDR && !c->closed && !c->paused) {
         frame_hdr_t h;
         const char *why;
         unsigned char key[AUTH_KEY];
@@ -190,6 +205,10 @@ rconn_read(repl_t *r, rconn_t *c,
             return rconn_bad(r, c, why);
         if (!fn(r, c, h.type, f + FRAME_HDR, h.length))
             return false;
+        if (c->paused) {
+            c->rx_counter = h.counter - 1; /* offered again later */
+            break;
+        }
         off += need;
     }
     buf_consume(&c->in, off);

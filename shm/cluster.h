@@ -8,9 +8,14 @@
  * (for upload?wait=N), and until when the leader has seen a majority (for
  * cluster.write_quorum).
  *
- * The member array is written under a sequence lock (seq odd while the
- * replicator writes); readers copy it and retry if seq changed.  acked[]
- * and the scalars are single atomics, read without the lock.
+ * The member table is double-buffered: the replicator fills the table
+ * that readers are not directed to (its seq odd meanwhile), then points
+ * `cur` at it.  A reader copies tab[cur] and retries only if that table's
+ * seq changed under it, which needs the writer to have published twice
+ * meanwhile.  So a replicator that is paused or killed half way through
+ * (seq left odd) never makes a reader wait: readers keep the last complete
+ * table, and the next writer starts over on the table it left.  acked[]
+ * and the scalars are single atomics, read without either.
  */
 #ifndef MEMDB_CLUSTER_H
 #define MEMDB_CLUSTER_H
@@ -59,12 +64,19 @@ typedef struct cl_cmd_s {
     char error[160]; /* the replicator's answer, "" = ok */
 } cl_cmd_t;
 
-typedef struct shm_cluster_s {
-    _Atomic uint32_t seq;
+/* One copy of the member table (see the top of this file). */
+typedef struct cl_table_s {
+    _Atomic uint32_t seq; /* odd while being written */
     uint32_t n;
     cl_member_t m[CL_MAX_MEMBERS];
     char leader_id[CL_ID_MAX];
     char leader_http[CL_ADDR_MAX];
+} cl_table_t;
+
+typedef struct shm_cluster_s {
+    _Atomic uint32_t cur; /* the table readers copy: tab[cur] */
+    uint32_t _pad;
+    cl_table_t tab[2];
     /* single atomics */
     _Atomic uint64_t acked[CL_MAX_MEMBERS]; /* per replica, 0 if none */
     _Atomic uint64_t quorum_until_ms;       /* monotonic ms */
@@ -82,34 +94,47 @@ typedef struct shm_cluster_s {
     cl_cmd_t cmds[CL_CMDS];
 } shm_cluster_t;
 
-static inline void
+/* Writer (the replicator only): the table to fill, its seq made odd (it
+ * already is when the previous writer died half way). */
+static inline cl_table_t *
 cl_write_begin(shm_cluster_t *c)
 {
-    atomic_fetch_add_explicit(&c->seq, 1, memory_order_acq_rel);
+    cl_table_t *t = &c->tab[1 - atomic_load(&c->cur)];
+
+    if ((atomic_load_explicit(&t->seq, memory_order_relaxed) & 1) == 0)
+        atomic_fetch_add_explicit(&t->seq, 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
+    return t;
 }
 
+/* Publishes the table cl_write_begin() returned. */
 static inline void
-cl_write_end(shm_cluster_t *c)
+cl_write_end(shm_cluster_t *c, cl_table_t *t)
 {
-    atomic_fetch_add_explicit(&c->seq, 1, memory_order_release);
+    atomic_fetch_add_explicit(&t->seq, 1, memory_order_release);
+    atomic_store_explicit(&c->cur, (uint32_t) (t - c->tab),
+                          memory_order_release);
 }
 
-/* Copies the member table (and leader) consistently. */
+/* Copies the member table (and leader) consistently; never waits for a
+ * writer. */
 static inline void
 cl_read(shm_cluster_t *c, cl_member_t *out, uint32_t *n, char *leader_id,
         char *leader_http)
 {
     for (;;) {
-        uint32_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
+        const cl_table_t *t =
+            &c->tab[atomic_load_explicit(&c->cur, memory_order_acquire) & 1];
+        uint32_t s = atomic_load_explicit(&t->seq, memory_order_acquire);
         if (s & 1)
-            continue;
-        *n = c->n < CL_MAX_MEMBERS ? c->n : CL_MAX_MEMBERS;
-        __builtin_memcpy(out, c->m, *n * sizeof(cl_member_t));
-        __builtin_memcpy(leader_id, c->leader_id, CL_ID_MAX);
-        __builtin_memcpy(leader_http, c->leader_http, CL_ADDR_MAX);
+            continue; /* reused under us: cur has moved on */
+        *n = t->n < CL_MAX_MEMBERS ? t->n : CL_MAX_MEMBERS;
+        __builtin_memcpy(out, t->m, *n * sizeof(cl_member_t));
+        __builtin_memcpy(leader_id, t->leader_id, CL_ID_MAX);
+        __builtin_memcpy(leader_http, t->leader_http, CL_ADDR_MAX);
+        leader_id[CL_ID_MAX - 1] = leader_http[CL_ADDR_MAX - 1] = '\0';
         atomic_thread_fence(memory_order_acquire);
-        if (atomic_load_explicit(&c->seq, memory_order_relaxed) == s)
+        if (atomic_load_explicit(&t->seq, memory_order_relaxed) == s)
             return;
     }
 }

@@ -18,6 +18,14 @@ cpu_relax(void)
 #endif
 }
 
+static void (*wait_hook)(uint32_t holder);
+
+void
+lock_set_wait_hook(void (*fn)(uint32_t holder))
+{
+    wait_hook = fn;
+}
+
 void
 lock_acquire_slow(lock_t *l, uint32_t self)
 {
@@ -43,6 +51,11 @@ lock_acquire_slow(lock_t *l, uint32_t self)
         nanosleep(&ts, NULL);
         if (sleep_ns < 1000000)
             sleep_ns *= 2;
+        if (wait_hook != NULL && sleep_ns >= 1000000) {
+            uint32_t holder = lock_holder(l);
+            if (holder != 0)
+                wait_hook(holder);
+        }
         if (!reported && util_now_ms() - start > LOCK_STUCK_MS) {
             log_warn("stuck lock %p, holder=%u, waiting for the master to "
                      "repair it",

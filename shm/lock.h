@@ -8,6 +8,11 @@
  * held after waitpid(); it repairs the data the lock protects and only then
  * calls lock_force_release().  Nothing else ever unlocks a lock it does not
  * hold.
+ *
+ * A process may set a wait hook, called with the holder's pid every few
+ * milliseconds while it sleeps on a lock: the master uses it to reap and
+ * repair a child that died holding the lock it waits for (master.c), so
+ * that its own waits never depend on a dead process.
  */
 #ifndef MEMDB_LOCK_H
 #define MEMDB_LOCK_H
@@ -21,6 +26,8 @@ typedef _Atomic uint32_t lock_t;
 #define LOCK_STUCK_MS 5000
 
 void lock_acquire_slow(lock_t *l, uint32_t self);
+/* Sets this process's wait hook (NULL: none). */
+void lock_set_wait_hook(void (*fn)(uint32_t holder));
 
 static inline bool
 lock_try(lock_t *l, uint32_t self)

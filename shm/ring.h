@@ -17,18 +17,38 @@
  *
  * Slot states: WRITING (reserved, payload being copied), READY (complete),
  * VOID (its writer died before READY; the log writer persists a REC_NOOP
- * with the same LSN).
+ * with the same LSN and epoch).
+ *
+ * The write fence.  Who may reserve is decided where LSNs are assigned,
+ * under the ring lock: the header holds this node's role and epoch, which
+ * the replicator changes only under that lock (ring_set_role).  Uploads
+ * need a leader (or a node that runs alone), hand-over records a leader,
+ * replicated records a replica and the exact next LSN; anything else gets
+ * MEMDB_BUSY and reserves nothing.  The epoch a reservation returns is the
+ * one the record must carry.  So no upload parked before a step-down can
+ * take an LSN on a replica, and no record of an old leader can carry the
+ * epoch of the new one.
  *
  * Crash safety of the reservation: the reserving worker notes (pos, lsn,
  * need) in its worker slot before the two committing stores (next_lsn, then
- * head).  ring_repair() completes a reservation whose next_lsn store was done
- * and whose head store was not, so LSNs are never skipped; a reservation
- * killed before next_lsn leaves nothing behind.
+ * head).  ring_repair() rolls back a reservation whose next_lsn store was
+ * done and whose head store was not; a reservation killed before next_lsn
+ * leaves nothing behind.  A WRITING slot of a dead producer that is the
+ * last reservation is taken back (head and next_lsn move back over it, as
+ * if it had never been made); any other is voided.  So a replica, whose
+ * only producer is its replicator, never voids a record: the LSN it lost
+ * is asked for again, and its log never holds a no-op where its leader's
+ * holds a record.
  */
 #ifndef MEMDB_RING_H
 #define MEMDB_RING_H
 
 #include "lock.h"
+
+/* A node's role: who leads takes the writes (see the write fence above). */
+enum { ROLE_STANDALONE = 0, ROLE_LEADER = 1, ROLE_REPLICA = 2 };
+/* What a reservation is for. */
+enum { RING_W_UPLOAD = 1, RING_W_MERGE, RING_W_REPLICATE };
 
 enum { RING_REC = 1, RING_PAD = 2 };
 enum { RING_WRITING = 1, RING_READY = 2, RING_VOID = 3 };
@@ -41,25 +61,28 @@ typedef struct ring_slot_s {
     int32_t pid;     /* writer */
     uint32_t reclen; /* record bytes after the header */
     uint64_t lsn;
+    uint64_t epoch; /* the epoch of the reservation */
 } ring_slot_t;
 
 #define RING_SLOT_HDR sizeof(ring_slot_t)
-_Static_assert(sizeof(ring_slot_t) == 32, "ring slot header is 32 bytes");
+_Static_assert(sizeof(ring_slot_t) == 40, "ring slot header is 40 bytes");
 
 typedef struct ring_hdr_s {
     lock_t lock;
-    uint32_t _pad;
+    _Atomic uint32_t role; /* ROLE_*: the write fence (under lock) */
     _Atomic uint64_t head;
     _Atomic uint64_t tail;
     _Atomic uint64_t next_lsn;
-    uint64_t size; /* power of two */
+    uint64_t size;          /* power of two */
+    _Atomic uint64_t epoch; /* the write fence's epoch (under lock) */
 } ring_hdr_t;
 
 /* A reservation, noted in the reserving worker's slot (for ring_repair). */
 typedef struct ring_resv_s {
     uint64_t pos;
-    uint64_t lsn;
+    uint64_t lsn; /* RING_W_REPLICATE: set by the caller, the LSN wanted */
     uint64_t need;
+    uint64_t epoch;
 } ring_resv_t;
 
 typedef struct ring_s {
@@ -70,11 +93,16 @@ typedef struct ring_s {
 void ring_init(ring_t *r, uint64_t size, uint64_t first_lsn);
 /* Largest record ring_reserve() accepts. */
 uint64_t ring_max_record(const ring_t *r);
-/* Reserves room for a record of reclen bytes and the next LSN.  Returns
- * MEMDB_OK (*slot set, state WRITING), MEMDB_AGAIN when the ring is full,
- * MEMDB_ERR when the record can never fit. */
-int ring_reserve(ring_t *r, uint32_t reclen, uint32_t pid, ring_resv_t *rv,
-                 ring_slot_t **slot);
+/* Reserves room for a record of reclen bytes and the next LSN, for what
+ * (RING_W_*).  Returns MEMDB_OK (*slot set, state WRITING; rv holds LSN
+ * and epoch), MEMDB_AGAIN when the ring is full, MEMDB_BUSY when the write
+ * fence refuses (role, or for RING_W_REPLICATE the next LSN is not
+ * rv->lsn), MEMDB_ERR when the record can never fit. */
+int ring_reserve(ring_t *r, uint32_t reclen, uint32_t pid, int what,
+                 ring_resv_t *rv, ring_slot_t **slot);
+/* Sets the write fence (role and epoch) under the ring lock; returns the
+ * next LSN at that instant, where a new leader's epoch starts. */
+uint64_t ring_set_role(ring_t *r, uint32_t role, uint64_t epoch, uint32_t pid);
 static inline void *
 ring_slot_rec(ring_slot_t *s)
 {
@@ -91,8 +119,10 @@ ring_slot_t *ring_slot_at(ring_t *r, uint64_t pos);
 void ring_release(ring_t *r, uint64_t upto);
 uint64_t ring_used(const ring_t *r);
 
-/* Master, after a child died: completes or forgets its reservation and
- * marks its WRITING slots VOID.  Returns the number of slots voided. */
-unsigned ring_repair(ring_t *r, uint32_t dead, const ring_resv_t *rv);
+/* Master (pid self), after a child died: rolls back its reservation, takes
+ * back its last WRITING slot and marks the others VOID.  Returns the
+ * number of slots it changed. */
+unsigned ring_repair(ring_t *r, uint32_t dead, const ring_resv_t *rv,
+                     uint32_t self);
 
 #endif

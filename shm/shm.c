@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #define SHM_ALIGN 4096
@@ -20,6 +21,18 @@ place(uint64_t *cursor, uint64_t size)
     uint64_t off = MEMDB_ALIGN(*cursor, SHM_ALIGN);
     *cursor = off + size;
     return off;
+}
+
+/* A random 64-bit id for this start of memdbd, never 0. */
+static uint64_t
+shm_new_boot_id(void)
+{
+    uint64_t id = 0;
+
+    while (id == 0)
+        if (getrandom(&id, sizeof(id), 0) != (ssize_t) sizeof(id))
+            id = util_now_ns() ^ ((uint64_t) getpid() << 40);
+    return id;
 }
 
 static void
@@ -87,6 +100,7 @@ shm_create(shm_t *s, const shm_params_t *p)
     ring_init(&s->ring, p->ring_size, 1);
     s->node->nworkers = p->nworkers;
     s->node->master_pid = (int32_t) getpid();
+    s->node->boot_id = shm_new_boot_id();
     s->node->start_ms = util_wall_ms();
     s->node->start_mono_ms = util_now_ms();
     snprintf(s->node->node_id, sizeof(s->node->node_id), "%s", p->node_id);
@@ -128,14 +142,26 @@ progress_of(int32_t worker, void *arg)
 unsigned
 shm_repair_dead(shm_t *s, pid_t dead, int worker)
 {
-    static const ring_resv_t none = { 0, UINT64_MAX - 1, 0 };
+    static const ring_resv_t none = { 0, UINT64_MAX - 1, 0, 0 };
     unsigned n;
 
     n = ring_repair(&s->ring, (uint32_t) dead,
-                    worker >= 0 ? &s->workers[worker].resv : &none);
+                    worker >= 0 ? &s->workers[worker].resv : &none,
+                    s->ht.self);
     n += ht_repair(&s->ht, (uint32_t) dead, progress_of, s);
-    if (worker >= 0)
-        atomic_store(&s->workers[worker].mem_reserved, 0);
+    if (worker >= 0) {
+        shm_worker_t *w = &s->workers[worker];
+        uint64_t pos = atomic_load(&w->inflight_pos);
+        ring_slot_t *slot = ring_slot_at(&s->ring, pos);
+        /* a record voided or taken back has nothing left to finish, and a
+         * slot taken back may already hold another record */
+        if (pos != SHM_NONE
+            && (atomic_load(&slot->pos) != pos
+                || atomic_load(&slot->state) != RING_READY
+                || slot->pid != (int32_t) dead))
+            atomic_store(&w->inflight_pos, SHM_NONE);
+        atomic_store(&w->mem_reserved, 0);
+    }
     return n;
 }
 

@@ -34,8 +34,6 @@
 #define SHM_REPL_SLOT   (SHM_MAX_WORKERS - 1) /* the replicator's slot */
 #define SHM_NONE        UINT64_MAX
 
-enum { ROLE_STANDALONE = 0, ROLE_LEADER = 1, ROLE_REPLICA = 2 };
-
 /* The name of a ROLE_* value, as the API, metrics and logs spell it. */
 static inline const char *
 shm_role_name(uint32_t role)
@@ -84,6 +82,7 @@ typedef struct shm_node_s {
     uint64_t start_mono_ms;
     uint32_t nworkers;
     int32_t master_pid;
+    uint64_t boot_id; /* random, drawn at start: the origin of its records */
     char node_id[64];
 
     /* persistence (written by the master) */

@@ -235,18 +235,25 @@ print_record(const rec_hdr_t *h, const void *rec, bool json)
     if (json)
         buf_printf(&b,
                    "{\"lsn\":%llu,\"epoch\":%llu,\"type\":\"%s\","
-                   "\"words\":{",
+                   "\"origin\":{\"boot\":\"%016llx\",\"epoch\":%llu,"
+                   "\"lsn\":%llu},\"words\":{",
                    (unsigned long long) h->lsn, (unsigned long long) h->epoch,
-                   type);
+                   type, (unsigned long long) h->origin,
+                   (unsigned long long) h->origin_epoch,
+                   (unsigned long long) h->origin_lsn);
     else
-        buf_printf(&b, "lsn %llu epoch %llu %s %u words:",
+        buf_printf(&b,
+                   "lsn %llu epoch %llu %s from %016llx.%llu.%llu %u "
+                   "words:",
                    (unsigned long long) h->lsn, (unsigned long long) h->epoch,
-                   type, h->nwords);
+                   type, (unsigned long long) h->origin,
+                   (unsigned long long) h->origin_epoch,
+                   (unsigned long long) h->origin_lsn, h->nwords);
     rec_iter_init(&it, rec);
     while (rec_next(&it, &w, &len, &d) == MEMDB_OK) {
         if (ht_internal(w, len)) {
-            /* a merge token: not UTF-8, shown as text */
-            w = "(merge token)";
+            /* a hand-over mark (merge.c): not a word */
+            w = "(hand-over mark)";
             len = strlen(w);
         }
         if (json) {
@@ -361,7 +368,7 @@ log_counts(const char *data)
     for (size_t i = 0, k = 0; i < a.n; i++) {
         const agg_ent_t *e = &a.ents[order[i]];
         if (ht_internal(agg_key(&a, e), e->len))
-            continue; /* merge tokens are not words */
+            continue; /* hand-over marks are not words */
         if (k++ > 0)
             buf_putc(&b, ',');
         json_str(&b, agg_key(&a, e), e->len);

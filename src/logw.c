@@ -2,6 +2,7 @@
  * logw.c - the master's log writer (see logw.h).
  */
 #include "logw.h"
+#include "fault.h"
 #include "conf.h"
 #include "log.h"
 #include "rec.h"
@@ -29,17 +30,44 @@ logw_fail(logw_t *lw, const char *what, uint64_t now_ms)
     lw->err = e ? e : EIO;
     atomic_store(&lw->shm->node->disk_errno, (uint32_t) lw->err);
     if (lw->fd >= 0) {
-        if (ftruncate(lw->fd, (off_t) lw->seg_synced) < 0)
+        /* only a batch not completely written is cut: the records before
+         * it were acknowledged */
+        if (ftruncate(lw->fd, (off_t) lw->seg_bytes) < 0)
             log_errno("ftruncate(segment %020llu) failed",
                       (unsigned long long) lw->seg_first);
         close(lw->fd);
     }
     lw->fd = -1;
-    /* Everything not known durable is still in the ring: write it again. */
+    /* Everything not known durable is still in the ring: it is written
+     * again, into a segment that counts only once it holds all of it. */
+    if (!lw->rewriting) {
+        lw->rewrite_upto = lw->written_lsn;
+        lw->rewrite_pos = lw->synced_pos;
+    }
+    lw->rewriting = true;
     lw->cursor = lw->synced_pos;
     lw->written_pos = lw->synced_pos;
     lw->written_lsn = lw->synced_lsn;
     lw->retry_ms = now_ms + 1000;
+}
+
+/* The temporary segment holds every record the old one had: fsync it and
+ * rename it into place (MEMDB_OK), or fail like any disk error. */
+static int
+logw_install(logw_t *lw, uint64_t now_ms)
+{
+    int e = FAULT("logw.install");
+
+    if (e != 0 || seg_install(lw->fd, lw->dir, lw->seg_first) != MEMDB_OK) {
+        if (e != 0)
+            errno = e;
+        logw_fail(lw, "installing the rewritten segment", now_ms);
+        return MEMDB_ERR;
+    }
+    lw->rewriting = false;
+    log_info("segment %020llu rewritten from the ring after the disk error",
+             (unsigned long long) lw->seg_first);
+    return MEMDB_OK;
 }
 
 static int
@@ -100,7 +128,8 @@ logw_gather(logw_t *lw, uint64_t *end_pos, uint64_t *last_lsn, size_t *bytes)
             h->magic = REC_MAGIC;
             h->len = REC_HDR;
             h->type = REC_NOOP;
-            rec_finish(h, s->lsn, atomic_load(&lw->shm->node->epoch));
+            rec_set_origin(h, lw->shm->node->boot_id, 0, 0);
+            rec_finish(h, s->lsn, s->epoch);
             lw->noop.len += REC_HDR;
             lw->iov[n].iov_base = h;
             lw->iov[n].iov_len = REC_HDR;
@@ -123,7 +152,12 @@ logw_write(logw_t *lw, int n, size_t bytes)
 {
     struct iovec *iov = lw->iov;
     uint64_t off = lw->seg_bytes;
+    int e = FAULT("logw.write"); /* sleep: a slow disk; error: ENOSPC... */
 
+    if (e != 0) {
+        errno = e;
+        return MEMDB_ERR;
+    }
     while (n > 0) {
         ssize_t w = pwritev(lw->fd, iov, MEMDB_MIN(n, 1024), (off_t) off);
         if (w < 0) {
@@ -157,9 +191,18 @@ logw_sync(logw_t *lw, uint64_t now_ms)
     if (lw->synced_pos == lw->written_pos && lw->seg_synced == lw->seg_bytes)
         return MEMDB_OK;
     t0 = util_now_ns();
-    if (fdatasync(lw->fd) < 0) {
+    int e = FAULT("logw.fsync");
+    if (e != 0 || fdatasync(lw->fd) < 0) {
+        if (e != 0)
+            errno = e;
         logw_fail(lw, "fdatasync", now_ms);
         return MEMDB_ERR;
+    }
+    if (lw->rewriting) {
+        /* durable in a file that does not count yet */
+        if (lw->written_lsn < lw->rewrite_upto
+            || logw_install(lw, now_ms) != MEMDB_OK)
+            return MEMDB_OK;
     }
     lw->fsyncs++;
     lw->fsync_ns += util_now_ns() - t0;
@@ -174,18 +217,28 @@ logw_sync(logw_t *lw, uint64_t now_ms)
 static bool
 logw_retry(logw_t *lw, uint64_t now_ms)
 {
+    int fd;
+
     if (now_ms < lw->retry_ms)
         return false;
-    if (logw_new_segment(lw, lw->synced_lsn + 1) != MEMDB_OK) {
+    FAULT("logw.retry");
+    fd = seg_create_tmp(lw->dir, lw->synced_lsn + 1,
+                        atomic_load(&lw->shm->node->epoch));
+    if (fd < 0) {
         lw->retry_ms = now_ms + 1000;
         return false;
     }
+    lw->fd = fd;
+    lw->seg_first = lw->synced_lsn + 1;
+    lw->seg_bytes = lw->seg_synced = SEG_HDR;
     return true;
 }
 
 static bool
 logw_sync_due(const logw_t *lw, uint64_t now_ms)
 {
+    if (lw->rewriting)
+        return lw->written_lsn >= lw->rewrite_upto;
     if (lw->written_pos == lw->synced_pos)
         return false;
     if (lw->mode == FSYNC_ALWAYS)
@@ -212,8 +265,9 @@ logw_run(logw_t *lw, uint64_t now_ms)
         }
         lw->cursor = lw->written_pos = end_pos;
         lw->written_lsn = last;
-        atomic_store(&lw->shm->node->written_lsn, last);
-        if (lw->mode == FSYNC_NO) {
+        if (last > atomic_load(&lw->shm->node->written_lsn))
+            atomic_store(&lw->shm->node->written_lsn, last);
+        if (lw->mode == FSYNC_NO && !lw->rewriting) {
             lw->synced_pos = end_pos; /* room can go back at once */
             lw->synced_lsn = last;    /* ...so a retry starts after it */
             lw->seg_synced = lw->seg_bytes;
@@ -221,12 +275,12 @@ logw_run(logw_t *lw, uint64_t now_ms)
     }
     if (logw_sync_due(lw, now_ms) && logw_sync(lw, now_ms) != MEMDB_OK)
         return false;
-    if (lw->seg_bytes >= lw->seg_max) {
+    if (lw->seg_bytes >= lw->seg_max && !lw->rewriting) {
         uint64_t sealed;
         if (logw_rotate(lw, now_ms, &sealed) != MEMDB_OK)
             return false;
     }
-    if (lw->err != 0 && lw->synced_pos == lw->written_pos) {
+    if (lw->err != 0 && !lw->rewriting && lw->synced_pos == lw->written_pos) {
         log_info("the log is writable again (segment %020llu)",
                  (unsigned long long) lw->seg_first);
         lw->err = 0;
@@ -240,7 +294,7 @@ logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed)
 {
     uint64_t next;
 
-    if (lw->fd < 0)
+    if (lw->fd < 0 || lw->rewriting)
         return MEMDB_ERR;
     if (lw->seg_bytes == SEG_HDR) {
         *sealed = lw->seg_first - 1; /* nothing in the current one */
@@ -271,7 +325,7 @@ logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed)
 uint64_t
 logw_release_pos(const logw_t *lw)
 {
-    return lw->synced_pos;
+    return lw->rewriting ? lw->rewrite_pos : lw->synced_pos;
 }
 
 uint64_t

@@ -14,9 +14,18 @@
  * durable is still in the ring and is written again.
  *
  * Errors: a failed write or fsync sets shm node->disk_errno (workers then
- * answer uploads 503), the segment is cut back to its last durable byte and
- * closed, and a new segment is opened at the first LSN that is not durable
- * once a second until it works; then disk_errno is cleared.
+ * answer uploads 503).  The segment is cut back only over a batch that was
+ * not completely written, so every record an upload was answered for stays
+ * in it (a crash of the process group still finds it in the page cache),
+ * and closed.  After an fsync error the kernel may have dropped the dirty
+ * pages, so those records are not trusted to the old file: once a second,
+ * a new segment is tried from the first LSN that is not durable, under a
+ * temporary name that readers ignore; it is written from the ring (ring
+ * room is given back only once records are durable, so they are all
+ * there), and only when it holds every record the old one had and is
+ * fsynced is it renamed into place, replacing the old one from its first
+ * LSN on.  Then disk_errno is cleared.  At no instant does the log on disk
+ * hold less than what was acknowledged.
  */
 #ifndef MEMDB_LOGW_H
 #define MEMDB_LOGW_H
@@ -42,6 +51,9 @@ typedef struct logw_s {
     uint64_t last_sync_ms;
     int err;
     uint64_t retry_ms;
+    bool rewriting;        /* fd is a temporary segment (see above) */
+    uint64_t rewrite_upto; /* ...that must reach this LSN to be installed */
+    uint64_t rewrite_pos;  /* ring room is kept from here until then */
     buf_t noop;
     struct iovec *iov;
     size_t iov_cap;

@@ -13,12 +13,21 @@
  * and the eventfd workers write after publishing a change record.  Signals
  * only set state that the loop acts on.
  *
- * Children: N workers (slot numbers 0..N-1).  A child that dies is reaped,
- * the locks and half-done work it left in shm are repaired
- * (shm_repair_dead), its in-flight change record is finished from its
- * progress counter, and it is restarted after a backoff that doubles from
- * 100 ms to 5 s while it keeps dying young.  Exit status 2 means a
+ * Children: N workers (slot numbers 0..N-1) and the replicator.  A child
+ * that dies is reaped, the locks and half-done work it left in shm are
+ * repaired (shm_repair_dead), its in-flight change record is finished from
+ * its progress counter, and it is restarted after a backoff that doubles
+ * from 100 ms to 5 s while it keeps dying young.  Exit status 2 means a
  * configuration or init error: that child is not restarted.
+ *
+ * Repair order.  Finishing a record takes partition locks, and another
+ * child may have died holding one of them.  So every child that can be
+ * reaped is repaired first (its locks released after their data are
+ * repaired), and only then are the dead children's records finished.  A
+ * child that dies while the master waits for one of its locks is found by
+ * the lock's wait hook (master_lock_wait): the master reaps and repairs it
+ * right there, so no lock wait of the master is ever bounded by a dead
+ * holder.  A slot is restarted only once its record is finished.
  *
  * Shutdown (SIGTERM or SIGINT): stop accepting, SIGTERM the workers (they
  * finish the requests in progress), SIGKILL what is left after 15 s, write
@@ -65,6 +74,7 @@ typedef struct child_s {
     uint64_t backoff_ms;
     bool disabled; /* exited 2 */
     bool used;     /* this slot has a child */
+    bool finish;   /* died: its in-flight record is still to finish */
 } child_t;
 
 /* Every child slot in use: workers 0..N-1 and the replicator. */
@@ -94,6 +104,7 @@ typedef struct master_s {
 } master_t;
 
 static void master_wake_workers(master_t *m);
+static master_t *the_master; /* for the lock wait hook */
 
 static int
 master_listen(master_t *m)
@@ -174,6 +185,7 @@ master_spawn(master_t *m, unsigned slot)
     }
     /* child */
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    lock_set_wait_hook(NULL);
     close(m->pdeath[1]);
     close(m->sig_fd);
     close(m->epfd);
@@ -215,6 +227,18 @@ master_finish_inflight(master_t *m, unsigned slot)
     atomic_store(&w->inflight_pos, SHM_NONE);
 }
 
+/* Finishes the records of every child that died, once all are repaired. */
+static void
+master_finish_dead(master_t *m)
+{
+    FOR_CHILDREN (m, i) {
+        if (!m->workers[i].finish)
+            continue;
+        m->workers[i].finish = false;
+        master_finish_inflight(m, i);
+    }
+}
+
 static void
 master_child_died(master_t *m, pid_t pid, int status)
 {
@@ -236,7 +260,7 @@ master_child_died(master_t *m, pid_t pid, int status)
         if (repaired > 0)
             log_warn("repaired %u locks or ring slots left by pid %d",
                      repaired, pid);
-        master_finish_inflight(m, i);
+        ch->finish = true;
         shm_worker_t *w = shm_worker(&m->shm, i);
         atomic_store(&w->pid, 0);
         atomic_store(&w->ready, 0);
@@ -271,6 +295,28 @@ master_reap(master_t *m)
             master_wake_workers(m);
         else
             master_child_died(m, pid, status);
+    }
+    master_finish_dead(m);
+}
+
+/* The master waits for a lock that holder holds (lock.h): if the holder
+ * is a child that died, reap and repair it now, which releases the lock.
+ * Its record is finished by master_finish_dead() afterwards. */
+static void
+master_lock_wait(uint32_t holder)
+{
+    master_t *m = the_master;
+    int status;
+
+    FOR_CHILDREN (m, i) {
+        if (m->workers[i].pid != (pid_t) holder)
+            continue;
+        if (waitpid((pid_t) holder, &status, WNOHANG) == (pid_t) holder) {
+            log_warn("pid %u died holding a lock the master waits for",
+                     holder);
+            master_child_died(m, (pid_t) holder, status);
+        }
+        return;
     }
 }
 
@@ -372,7 +418,7 @@ master_respawn(master_t *m)
 
     FOR_CHILDREN (m, i) {
         child_t *ch = &m->workers[i];
-        if (ch->pid == 0 && !ch->disabled && ch->respawn_at != 0
+        if (ch->pid == 0 && !ch->disabled && !ch->finish && ch->respawn_at != 0
             && now >= ch->respawn_at) {
             if (master_spawn(m, i) == MEMDB_OK)
                 log_info("%s %u restarted (pid %d)", child_name(i), i,
@@ -426,6 +472,9 @@ master_recover(master_t *m)
     atomic_store(&n->written_lsn, rs.last_lsn);
     atomic_store(&n->durable_lsn, rs.last_lsn);
     atomic_store(&n->fsync_mode, (uint32_t) m->conf->persist_fsync);
+    ring_set_role(&m->shm.ring,
+                  conf_clustered(m->conf) ? ROLE_REPLICA : ROLE_STANDALONE,
+                  rs.last_epoch, m->shm.ht.self);
     atomic_store(&n->role,
                  conf_clustered(m->conf) ? ROLE_REPLICA : ROLE_STANDALONE);
     atomic_store(&n->clustered, conf_clustered(m->conf));
@@ -447,6 +496,25 @@ master_recover(master_t *m)
     return persist_init(&m->persist, m->conf, &m->shm, &rs);
 }
 
+/* Test builds: fault points consult the shared table, armed from
+ * MEMDB_FAULTS for the points on the way up (see fault.h). */
+static int
+master_faults(master_t *m)
+{
+    char err[256];
+
+    if (!FAULT_INJECTION)
+        return MEMDB_OK;
+    fault_use(m->shm.faults);
+    fault_set_proc(FAULT_P_MASTER);
+    if (fault_arm_env(m->shm.faults, getenv("MEMDB_FAULTS"), err, sizeof(err))
+        != MEMDB_OK) {
+        log_error("%s", err);
+        return MEMDB_ERR;
+    }
+    return MEMDB_OK;
+}
+
 static int
 master_setup(master_t *m)
 {
@@ -466,15 +534,8 @@ master_setup(master_t *m)
     sp.node_id = m->conf->node_id;
     if (shm_create(&m->shm, &sp) != MEMDB_OK)
         return MEMDB_ERR;
-    if (FAULT_INJECTION) {
-        char err[256];
-        fault_use(m->shm.faults);
-        fault_set_proc(FAULT_P_MASTER);
-        if (fault_arm_env(m->shm.faults, getenv("MEMDB_FAULTS"), err,
-                          sizeof(err))
-            != MEMDB_OK)
-            return MEMDB_ERR;
-    }
+    if (master_faults(m) != MEMDB_OK)
+        return MEMDB_ERR;
     if (master_recover(m) != MEMDB_OK)
         return MEMDB_ERR;
     atomic_store(&m->shm.node->accepting, 1);
@@ -622,6 +683,7 @@ master_loop(master_t *m)
         atomic_store(&m->shm.node->fsync_ns, m->persist.lw.fsync_ns);
         master_release(
             m, progress || atomic_load(&m->shm.node->written_lsn) != written);
+        master_finish_dead(m);
         if (!m->stopping)
             master_respawn(m);
         uint64_t now = util_now_ms();
@@ -640,6 +702,8 @@ master_run(conf_t *conf)
     int rc;
 
     memset(&m, 0, sizeof(m));
+    the_master = &m;
+    lock_set_wait_hook(master_lock_wait);
     m.conf = conf;
     m.listen_fd = -1;
     m.nworkers = (unsigned) MEMDB_MIN(conf->http_workers, SHM_REPL_SLOT);

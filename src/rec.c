@@ -115,7 +115,34 @@ rec_finish(void *rec, uint64_t lsn, uint64_t epoch)
 
     h->lsn = lsn;
     h->epoch = epoch;
+    if (h->origin_lsn == 0) {
+        h->origin_epoch = epoch;
+        h->origin_lsn = lsn;
+    }
     rec_seal(rec);
+}
+
+void
+rec_set_origin(void *rec, uint64_t boot, uint64_t epoch, uint64_t lsn)
+{
+    rec_hdr_t *h = rec;
+
+    h->origin = boot;
+    h->origin_epoch = epoch;
+    h->origin_lsn = lsn;
+}
+
+rec_origin_t
+rec_origin(const void *rec)
+{
+    rec_hdr_t h;
+    rec_origin_t o;
+
+    memcpy(&h, rec, sizeof(h));
+    o.boot = h.origin;
+    o.epoch = h.origin_epoch;
+    o.lsn = h.origin_lsn;
+    return o;
 }
 
 rec_status_e
@@ -143,7 +170,7 @@ rec_check(const void *p, size_t avail, uint32_t *len)
         XXH3_state_t st;
         uint64_t zero = 0;
         XXH3_64bits_reset(&st);
-        XXH3_64bits_update(&st, p, 32);
+        XXH3_64bits_update(&st, p, offsetof(rec_hdr_t, checksum));
         XXH3_64bits_update(&st, &zero, 8);
         XXH3_64bits_update(&st, (const char *) p + REC_HDR, h.len - REC_HDR);
         if (XXH3_64bits_digest(&st) != sum)

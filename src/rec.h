@@ -4,14 +4,27 @@
  *
  * One accepted upload is one record:
  *
- *   rec_hdr_t (40 bytes, little-endian, fields below)
+ *   rec_hdr_t (64 bytes, little-endian, fields below)
  *   nwords times: varint len, len bytes of the word, varint delta
  *
- * LSNs start at 1, grow by exactly one per record and are never reused; a
- * record whose writer died before it was complete becomes a REC_NOOP record
- * with the same LSN and no words.  epoch is the leadership term in which the
- * record was accepted (0 for a node that never joined a cluster).  checksum
- * is XXH3-64 of the header (with checksum = 0) followed by the payload.
+ * Two identities.  (lsn, epoch) is the record's place in a log: LSNs start
+ * at 1, grow by exactly one per record and are never reused; a record
+ * whose writer died before it was complete becomes a REC_NOOP record with
+ * the same LSN and no words.  epoch is the leadership term of the leader
+ * that put it there (0 for a node that never joined a cluster).
+ *
+ * (origin, origin_epoch, origin_lsn) is where the record was first
+ * accepted: origin is the boot id of that memdbd (a random 64-bit number
+ * drawn at every start, so unique in the cluster), and the two others are
+ * its place in that node's log then.  An upload's origin is its own place;
+ * copies keep it: replication ships records byte for byte, and a record
+ * handed over after a failover (REC_MERGE, replicator/merge.c) gets a new
+ * place in the new leader's log but keeps its origin.  The hand-over
+ * deduplicates by origin, whoever holds the copy and however often it is
+ * offered.
+ *
+ * checksum is XXH3-64 of the header (with checksum = 0) followed by the
+ * payload.
  */
 #ifndef MEMDB_REC_H
 #define MEMDB_REC_H
@@ -19,14 +32,15 @@
 #include "memdb.h"
 #include "buf.h"
 
-#define REC_MAGIC   0x3143524dU /* "MRC1" */
-#define REC_HDR     40
+#define REC_MAGIC   0x3243524dU /* "MRC2" */
+#define REC_HDR     64
 #define REC_MAX_LEN (1U << 31)
 
 enum {
     REC_UPLOAD = 1, /* counts added by an upload */
     REC_NOOP = 2,   /* voided: keeps its LSN, carries nothing */
-    REC_MERGE = 3,  /* increments handed over after a failover */
+    REC_MERGE = 3,  /* a record handed over after a failover: its origin's
+                       words, and the hand-over mark (merge.c) */
 };
 
 typedef struct rec_hdr_s {
@@ -37,11 +51,21 @@ typedef struct rec_hdr_s {
     uint16_t type;
     uint16_t flags;
     uint32_t nwords;
+    uint64_t origin; /* boot id of the node that first accepted it */
+    uint64_t origin_epoch;
+    uint64_t origin_lsn;
     uint64_t checksum;
 } rec_hdr_t;
 
-_Static_assert(sizeof(rec_hdr_t) == REC_HDR, "record header is 40 bytes");
-_Static_assert(offsetof(rec_hdr_t, checksum) == 32, "checksum at 32");
+_Static_assert(sizeof(rec_hdr_t) == REC_HDR, "record header is 64 bytes");
+_Static_assert(offsetof(rec_hdr_t, checksum) == 56, "checksum at 56");
+
+/* A record's origin (see the top of this file). */
+typedef struct rec_origin_s {
+    uint64_t boot;
+    uint64_t epoch;
+    uint64_t lsn;
+} rec_origin_t;
 
 typedef enum {
     REC_OK = 0,
@@ -56,12 +80,18 @@ const char *rec_status_str(rec_status_e s);
 
 /* Builder: rec_begin() starts the record in b, rec_add() appends a word
  * (keeping the header's len and nwords current), rec_finish() sets lsn and
- * epoch and seals the checksum. */
+ * epoch and seals the checksum.  A record whose origin LSN is not set yet
+ * (0) gets this place as its origin; rec_set_origin() sets it before. */
 void rec_begin(buf_t *b, uint16_t type);
 void rec_add(buf_t *b, const char *word, size_t len, uint64_t delta);
 /* Bytes rec_add() will append for this word. */
 size_t rec_word_size(size_t len, uint64_t delta);
 void rec_finish(void *rec, uint64_t lsn, uint64_t epoch);
+/* Sets the origin (no seal): boot id, and epoch and LSN, 0 for "this
+ * record's own place, once rec_finish() gives it one". */
+void rec_set_origin(void *rec, uint64_t boot, uint64_t epoch, uint64_t lsn);
+/* The origin of a record (rec may be unaligned). */
+rec_origin_t rec_origin(const void *rec);
 /* Recomputes the checksum in place (after lsn/epoch/type changed). */
 void rec_seal(void *rec);
 

@@ -35,7 +35,7 @@ seg_hdr_init(seg_hdr_t *h, uint64_t first_lsn, uint64_t epoch)
 {
     memset(h, 0, sizeof(*h));
     h->magic = SEG_MAGIC;
-    h->version = 1;
+    h->version = SEG_VERSION;
     h->hdr_size = SEG_HDR;
     h->first_lsn = first_lsn;
     h->epoch = epoch;
@@ -46,18 +46,18 @@ seg_hdr_init(seg_hdr_t *h, uint64_t first_lsn, uint64_t epoch)
 bool
 seg_hdr_valid(const seg_hdr_t *h)
 {
-    return h->magic == SEG_MAGIC && h->version == 1 && h->hdr_size == SEG_HDR
+    return h->magic == SEG_MAGIC && h->version == SEG_VERSION
+           && h->hdr_size == SEG_HDR
            && h->checksum == XXH3_64bits(h, offsetof(seg_hdr_t, checksum));
 }
 
-int
-seg_create(const char *dir, uint64_t first_lsn, uint64_t epoch)
+static int
+seg_create_at(const char *path, const char *dir, uint64_t first_lsn,
+              uint64_t epoch)
 {
-    char path[1100];
     seg_hdr_t h;
     int fd;
 
-    seg_path(path, sizeof(path), dir, first_lsn);
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0 && errno == EEXIST) {
         /* a segment with this first LSN and no durable record: replace */
@@ -80,6 +80,47 @@ seg_create(const char *dir, uint64_t first_lsn, uint64_t epoch)
 }
 
 int
+seg_create(const char *dir, uint64_t first_lsn, uint64_t epoch)
+{
+    char path[1100];
+
+    seg_path(path, sizeof(path), dir, first_lsn);
+    return seg_create_at(path, dir, first_lsn, epoch);
+}
+
+static void
+seg_tmp_path(char *out, size_t len, const char *dir, uint64_t first_lsn)
+{
+    snprintf(out, len, "%s/%020llu%s.tmp", dir, (unsigned long long) first_lsn,
+             SEG_SUFFIX);
+}
+
+int
+seg_create_tmp(const char *dir, uint64_t first_lsn, uint64_t epoch)
+{
+    char path[1100];
+
+    seg_tmp_path(path, sizeof(path), dir, first_lsn);
+    unlink(path); /* left by an earlier attempt */
+    return seg_create_at(path, dir, first_lsn, epoch);
+}
+
+int
+seg_install(int fd, const char *dir, uint64_t first_lsn)
+{
+    char tmp[1100], path[1100];
+
+    seg_tmp_path(tmp, sizeof(tmp), dir, first_lsn);
+    seg_path(path, sizeof(path), dir, first_lsn);
+    if (fdatasync(fd) < 0 || rename(tmp, path) < 0
+        || util_fsync_dir(dir) != MEMDB_OK) {
+        log_errno("installing %s failed", path);
+        return MEMDB_ERR;
+    }
+    return MEMDB_OK;
+}
+
+int
 seg_open(seg_reader_t *r, const char *path, char *err, size_t errlen)
 {
     struct stat st;
@@ -97,6 +138,16 @@ seg_open(seg_reader_t *r, const char *path, char *err, size_t errlen)
     }
     r->size = (uint64_t) st.st_size;
     n = pread(r->fd, &r->hdr, sizeof(r->hdr), 0);
+    if (n == (ssize_t) sizeof(r->hdr) && r->hdr.magic == SEG_MAGIC
+        && r->hdr.version != SEG_VERSION) {
+        snprintf(err, errlen,
+                 "%s: offset 0: segment format version %u; this memdbd "
+                 "reads version %u (a development build's data directory)",
+                 path, r->hdr.version, SEG_VERSION);
+        close(r->fd);
+        r->fd = -1;
+        return MEMDB_ERR;
+    }
     if (n != (ssize_t) sizeof(r->hdr) || !seg_hdr_valid(&r->hdr)) {
         snprintf(err, errlen, "%s: offset 0: bad segment header", path);
         close(r->fd);

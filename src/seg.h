@@ -6,7 +6,7 @@
  *
  *   off  size
  *     0     8  magic "MDBSEG01"
- *     8     4  format version (1)
+ *     8     4  format version (2: records with an origin, rec.h)
  *    12     4  header size (64)
  *    16     8  first LSN the segment holds (the name says the same)
  *    24     8  epoch when the segment was opened
@@ -27,9 +27,10 @@
 #include "rec.h"
 #include "util.h"
 
-#define SEG_MAGIC  0x313047455342444dULL /* "MDBSEG01" */
-#define SEG_HDR    64
-#define SEG_SUFFIX ".seg"
+#define SEG_MAGIC   0x313047455342444dULL /* "MDBSEG01" */
+#define SEG_HDR     64
+#define SEG_VERSION 2
+#define SEG_SUFFIX  ".seg"
 
 typedef struct seg_hdr_s {
     uint64_t magic;
@@ -56,6 +57,13 @@ void seg_path(char *out, size_t len, const char *dir, uint64_t first_lsn);
 /* Creates a new segment (O_EXCL) with its header written and fsynced.
  * Returns the fd or -1 (errno set, logged). */
 int seg_create(const char *dir, uint64_t first_lsn, uint64_t epoch);
+/* The same under the name "<first-lsn>.seg.tmp", which readers and
+ * recovery ignore: a segment that must not count before it is complete
+ * (the rewrite after a disk error, logw.c).  seg_install() fsyncs it and
+ * renames it to its real name, replacing a segment of the same first LSN;
+ * MEMDB_ERR (logged) when either fails. */
+int seg_create_tmp(const char *dir, uint64_t first_lsn, uint64_t epoch);
+int seg_install(int fd, const char *dir, uint64_t first_lsn);
 void seg_hdr_init(seg_hdr_t *h, uint64_t first_lsn, uint64_t epoch);
 bool seg_hdr_valid(const seg_hdr_t *h);
 

@@ -360,7 +360,7 @@ handle_status(conn_t *c)
         json_key(b, "cluster", false);
         buf_putc(b, '{');
         json_kv_u64(b, "applied_lsn", cluster_applied_lsn(s), true);
-        json_kv_u64(b, "members", cl->n, false);
+        json_kv_u64(b, "members", cl->tab[atomic_load(&cl->cur) & 1].n, false);
         json_kv_u64(b, "gossip_bad", atomic_load(&cl->gossip_bad), false);
         json_kv_u64(b, "repl_bad", atomic_load(&cl->repl_bad), false);
         json_kv_u64(b, "auth_bad", atomic_load(&cl->auth_bad), false);

@@ -190,6 +190,20 @@ upload_finish(conn_t *c, uint64_t lsn)
     upload_answer(c, lsn);
 }
 
+/* This node stopped taking writes after the upload passed the write gate
+ * (the fence in ring_reserve said so): send the client to the leader. */
+static void
+upload_fenced(conn_t *c)
+{
+    shm_mem_done(c->w->slot);
+    if (!cluster_write_gate(c))
+        return; /* answered: 307, or 503 while no leader is known */
+    resp_error(c, 503,
+               "this node stopped leading while the upload waited; upload "
+               "not acknowledged, retry");
+    resp_done(c);
+}
+
 /* Steps 3-5.  false if the ring is full (the caller parks). */
 static bool
 upload_commit(conn_t *c)
@@ -201,17 +215,22 @@ upload_commit(conn_t *c)
     void *rec;
     int rc;
 
-    rc = ring_reserve(&s->ring, (uint32_t) c->rec.len, s->ht.self, &me->resv,
-                      &slot);
+    rc = ring_reserve(&s->ring, (uint32_t) c->rec.len, s->ht.self,
+                      RING_W_UPLOAD, &me->resv, &slot);
     if (rc == MEMDB_AGAIN)
         return false;
+    if (rc != MEMDB_OK) {
+        upload_fenced(c);
+        return true;
+    }
     FAULT("upload.reserved");
     atomic_store_explicit(&me->progress, 0, memory_order_relaxed);
     atomic_store_explicit(&me->inflight_pos, me->resv.pos,
                           memory_order_release);
     rec = ring_slot_rec(slot);
     memcpy(rec, c->rec.data, c->rec.len);
-    rec_finish(rec, slot->lsn, atomic_load(&s->node->epoch));
+    rec_set_origin(rec, s->node->boot_id, 0, 0);
+    rec_finish(rec, slot->lsn, slot->epoch);
     FAULT("upload.copied");
     ring_publish(slot);
     wrk_notify_master(w);

@@ -75,6 +75,11 @@ record(buf_t *b, uint16_t type, uint64_t lsn, const char *const *words,
     rec_begin(b, type);
     for (size_t i = 0; i < n; i++)
         rec_add(b, words[i], strlen(words[i]), 1 + i % 3);
+    /* a handed-over record keeps the place it was first given */
+    if (type == REC_MERGE)
+        rec_set_origin(b->data, 0x3333, 1, 2);
+    else
+        rec_set_origin(b->data, 0x1111, 0, 0);
     rec_finish(b->data, lsn, 1);
 }
 
@@ -238,7 +243,7 @@ seeds_frame(void)
     frame_challenge_t ch;
     frame_hello_t he;
     frame_welcome_t we;
-    frame_hist_t hist[2] = { { 1, 1 }, { 2, 40 } };
+    frame_hist_t hist[2] = { { 1, 1, 0x1111 }, { 2, 40, 0x2222 } };
     frame_snap_t sn = { 5, 1, 1234 };
     frame_ack_t ack = { 41, 42, 40 };
     frame_merge_t mg;
@@ -287,7 +292,7 @@ seeds_frame(void)
 
     b.len = 0;
     memset(&mg, 0, sizeof(mg));
-    snprintf(mg.token, sizeof(mg.token), "n2.2.7452.7453");
+    mg.seq = 3;
     mg.nrecords = 2;
     buf_append(&b, &mg, sizeof(mg));
     record(&r, REC_UPLOAD, 7452, words1, 5);
@@ -295,7 +300,7 @@ seeds_frame(void)
     record(&r, REC_UPLOAD, 7453, words3, 1);
     buf_append(&b, r.data, r.len);
     frame("merge", FR_MERGE, b.data, b.len);
-    mg.nrecords = 0;
+    mg.nrecords = 1;
     frame("merged", FR_MERGED, &mg, sizeof(mg));
 
     frame("error", FR_ERROR, "history diverged", 16);

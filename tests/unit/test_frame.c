@@ -105,12 +105,12 @@ welcome(buf_t *b, uint8_t mode, uint32_t nhist)
 }
 
 static void
-merge(buf_t *b, const char *token, uint32_t nrecords)
+merge(buf_t *b, uint64_t seq, uint32_t nrecords)
 {
     frame_merge_t m;
 
     memset(&m, 0, sizeof(m));
-    snprintf(m.token, sizeof(m.token), "%s", token);
+    m.seq = seq;
     m.nrecords = nrecords;
     b->len = 0;
     buf_append(b, &m, sizeof(m));
@@ -169,7 +169,10 @@ Test(frame, hdr_checks)
     h.magic = REC_MAGIC;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
     h = g;
-    h.version = 2;
+    h.version = FRAME_VERSION + 1;
+    cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
+    h = g;
+    h.version = FRAME_VERSION - 1;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
     h = g;
     h.version = 0;
@@ -320,7 +323,7 @@ Test(frame, hello_valid)
 
     for (uint32_t n = 0; n <= 5; n++) {
         hello(&b, "replica-1", n);
-        cr_assert_eq(b.len, 120 + 16 * n);
+        cr_assert_eq(b.len, 120 + sizeof(frame_hist_t) * n);
         OK(FR_HELLO, b.data, b.len);
         for (size_t off = 1; off < 8; off++)
             cr_assert_eq(chk_at(FR_HELLO, b.data, b.len, off, &why), MEMDB_OK,
@@ -398,7 +401,8 @@ Test(frame, welcome)
 
     for (uint32_t n = 0; n <= 4; n++) {
         welcome(&b, FR_MODE_PARTIAL, n);
-        cr_assert_eq(b.len, sizeof(frame_welcome_t) + 16 * n);
+        cr_assert_eq(b.len,
+                     sizeof(frame_welcome_t) + sizeof(frame_hist_t) * n);
         OK(FR_WELCOME, b.data, b.len);
         cr_assert_eq(chk_at(FR_WELCOME, b.data, b.len, 3, &why), MEMDB_OK);
         welcome(&b, FR_MODE_FULL, n);
@@ -566,7 +570,7 @@ Test(frame, merge)
     frame_merge_t *m;
     const char *why;
 
-    merge(&b, "n2:7:1700000000", 2);
+    merge(&b, 7, 2);
     add_rec(&b, REC_UPLOAD, 31, 2);
     add_rec(&b, REC_UPLOAD, 37, 4); /* need not be consecutive */
     OK(FR_MERGE, b.data, b.len);
@@ -592,19 +596,14 @@ Test(frame, merge)
     m->reserved = 1;
     BAD(FR_MERGE, b.data, b.len);
     m->reserved = 0;
-    m->token[0] = '\0';
-    BAD(FR_MERGE, b.data, b.len);
-    memset(m->token, 't', sizeof(m->token)); /* no NUL */
-    BAD(FR_MERGE, b.data, b.len);
-    m->token[95] = '\0';
     OK(FR_MERGE, b.data, b.len);
 
-    merge(&b, "tok", 1);
+    merge(&b, 1, 1);
     add_rec(&b, REC_UPLOAD, 0, 1); /* LSNs start at 1 */
     BAD(FR_MERGE, b.data, b.len);
-    merge(&b, "tok", 0); /* nothing handed over */
+    merge(&b, 1, 0); /* nothing handed over */
     BAD(FR_MERGE, b.data, b.len);
-    merge(&b, "tok", 1);
+    merge(&b, 1, 1);
     BAD(FR_MERGE, b.data, b.len); /* record missing */
     buf_free(&b);
 }
@@ -614,20 +613,18 @@ Test(frame, merged)
     buf_t b = { 0 };
     frame_merge_t *m;
 
-    merge(&b, "n2:7:1700000000", 0);
+    merge(&b, 7, 0);
     OK(FR_MERGED, b.data, b.len);
     for (size_t l = 0; l < b.len; l++)
         BAD(FR_MERGED, b.data, l);
     m = (frame_merge_t *) b.data;
-    m->nrecords = 1;
-    BAD(FR_MERGED, b.data, b.len);
+    m->nrecords = 1; /* how many the leader took */
+    OK(FR_MERGED, b.data, b.len);
     m->nrecords = 0;
     m->reserved = 2;
     BAD(FR_MERGED, b.data, b.len);
     m->reserved = 0;
-    m->token[0] = '\0';
-    BAD(FR_MERGED, b.data, b.len);
-    merge(&b, "x", 0);
+    merge(&b, 2, 0);
     add_rec(&b, REC_UPLOAD, 1, 1);
     BAD(FR_MERGED, b.data, b.len); /* MERGED has no records */
     buf_free(&b);

@@ -42,6 +42,7 @@ setup(void)
                        .node_id = "t" };
     cr_assert_eq(shm_create(&s, &p), MEMDB_OK);
     atomic_store(&s.node->epoch, EPOCH);
+    ring_set_role(&s.ring, ROLE_STANDALONE, EPOCH, s.ht.self);
     tmpdir_make(dir, sizeof(dir), "logw");
     snprintf(log_dir, sizeof(log_dir), "%s/log", dir);
     memset(&lw, 0, sizeof(lw));
@@ -95,8 +96,9 @@ publish(size_t pad)
     uint64_t lsn = atomic_load(&s.ring.hdr->next_lsn);
 
     make_rec(&b, lsn, pad);
-    cr_assert_eq(ring_reserve(&s.ring, (uint32_t) b.len, 4242, &rv, &sl),
-                 MEMDB_OK);
+    cr_assert_eq(
+        ring_reserve(&s.ring, (uint32_t) b.len, 4242, RING_W_UPLOAD, &rv, &sl),
+        MEMDB_OK);
     cr_assert_eq(sl->lsn, lsn);
     memcpy(ring_slot_rec(sl), b.data, b.len);
     rec_finish(ring_slot_rec(sl), sl->lsn, EPOCH);
@@ -319,8 +321,9 @@ Test(logw, records_not_yet_published_wait)
     publish_n(2, 0);
     /* lsn 3 reserved, still being copied; lsn 4 ready behind it */
     make_rec(&b, 3, 0);
-    cr_assert_eq(ring_reserve(&s.ring, (uint32_t) b.len, 4242, &rv, &sl),
-                 MEMDB_OK);
+    cr_assert_eq(
+        ring_reserve(&s.ring, (uint32_t) b.len, 4242, RING_W_UPLOAD, &rv, &sl),
+        MEMDB_OK);
     cr_assert_eq(sl->lsn, 3);
     publish_n(1, 0);
     cr_assert(logw_run(&lw, 0));
@@ -345,7 +348,8 @@ Test(logw, void_slot_is_written_as_a_noop_with_its_lsn)
 
     open_log(FSYNC_ALWAYS, 64 << 20);
     publish_n(2, 0);
-    cr_assert_eq(ring_reserve(&s.ring, 300, 4242, &rv, &sl), MEMDB_OK);
+    cr_assert_eq(ring_reserve(&s.ring, 300, 4242, RING_W_UPLOAD, &rv, &sl),
+                 MEMDB_OK);
     cr_assert_eq(sl->lsn, 3);
     memset(ring_slot_rec(sl), 0xee, 300); /* half-copied garbage */
     atomic_store(&sl->state, RING_VOID);

@@ -175,8 +175,8 @@ Test(rec, encode_then_decode)
     hdr(&b)->len = (uint32_t) b.len;
     rec_finish(b.data, 42, 7);
 
-    /* The header, little-endian, "MRC1" first. */
-    cr_assert(memcmp(b.data, "MRC1", 4) == 0);
+    /* The header, little-endian, "MRC2" first. */
+    cr_assert(memcmp(b.data, "MRC2", 4) == 0);
     cr_assert_eq(hdr(&b)->magic, REC_MAGIC);
     cr_assert_eq(hdr(&b)->len, expect_len);
     cr_assert_eq(hdr(&b)->lsn, 42);
@@ -404,12 +404,12 @@ Test(rec, bad_magic)
     uint32_t len;
 
     sample(&b);
-    hdr(&b)->magic = 0x3243524dU; /* "MRC2" */
+    hdr(&b)->magic = 0x3143524dU; /* "MRC1", the format before origins */
     rec_seal(b.data);             /* checksum is not the issue */
     cr_assert_eq(rec_check(b.data, b.len, &len), REC_BAD_MAGIC);
     hdr(&b)->magic = 0;
     cr_assert_eq(rec_check(b.data, b.len, &len), REC_BAD_MAGIC);
-    /* Checked before the length: 40 zero bytes are a bad magic. */
+    /* Checked before the length: 64 zero bytes are a bad magic. */
     memset(b.data, 0, REC_HDR);
     cr_assert_eq(rec_check(b.data, REC_HDR, &len), REC_BAD_MAGIC);
     buf_free(&b);
@@ -765,4 +765,46 @@ Test(agg, free_then_reuse)
     cr_assert_eq(a.n, 1);
     expect_ent(&a, 0, "q", 1, 2);
     agg_free(&a);
+}
+
+/* ---- origin ------------------------------------------------------------ */
+
+/* An upload's origin is its own place; a handed-over record keeps the one
+ * it was given when it gets a new place; the checksum covers the origin. */
+Test(rec, origin_is_the_first_place_and_survives_a_new_one)
+{
+    buf_t b = { 0 };
+    rec_origin_t o;
+    uint32_t len;
+
+    sample(&b); /* lsn 42, epoch 7, no origin set */
+    o = rec_origin(b.data);
+    cr_assert_eq(o.boot, 0);
+    cr_assert_eq(o.epoch, 7);
+    cr_assert_eq(o.lsn, 42);
+
+    rec_begin(&b, REC_UPLOAD);
+    rec_add(&b, "w", 1, 1);
+    rec_set_origin(b.data, 0xfeedULL, 0, 0);
+    rec_finish(b.data, 5, 2);
+    o = rec_origin(b.data);
+    cr_assert_eq(o.boot, 0xfeedULL);
+    cr_assert_eq(o.epoch, 2);
+    cr_assert_eq(o.lsn, 5);
+
+    /* handed over: a new place (lsn 900, epoch 9), the same origin */
+    rec_begin(&b, REC_MERGE);
+    rec_add(&b, "w", 1, 1);
+    rec_set_origin(b.data, 0xfeedULL, 2, 5);
+    rec_finish(b.data, 900, 9);
+    cr_assert_eq(hdr(&b)->lsn, 900);
+    cr_assert_eq(hdr(&b)->epoch, 9);
+    o = rec_origin(b.data);
+    cr_assert_eq(o.boot, 0xfeedULL);
+    cr_assert_eq(o.epoch, 2);
+    cr_assert_eq(o.lsn, 5);
+    cr_assert_eq(rec_check(b.data, b.len, &len), REC_OK);
+    hdr(&b)->origin_lsn = 6;
+    cr_assert_eq(rec_check(b.data, b.len, &len), REC_BAD_CHECKSUM);
+    buf_free(&b);
 }

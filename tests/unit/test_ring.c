@@ -42,7 +42,8 @@ put(uint32_t n, uint8_t fill)
     ring_resv_t rv;
     ring_slot_t *sl;
 
-    cr_assert_eq(ring_reserve(&s.ring, n, 4242, &rv, &sl), MEMDB_OK);
+    cr_assert_eq(ring_reserve(&s.ring, n, 4242, RING_W_UPLOAD, &rv, &sl),
+                 MEMDB_OK);
     memset(ring_slot_rec(sl), fill, n);
     ring_publish(sl);
     return sl->lsn;
@@ -85,7 +86,7 @@ Test(ring, wrap_around_with_variable_sizes)
         uint32_t n = (uint32_t) (rand() % 3000) + 1;
         ring_resv_t rv;
         ring_slot_t *sl;
-        int rc = ring_reserve(&s.ring, n, 4242, &rv, &sl);
+        int rc = ring_reserve(&s.ring, n, 4242, RING_W_UPLOAD, &rv, &sl);
         if (rc == MEMDB_AGAIN) {
             cr_assert_gt(drain(&cursor, &next), 0);
             continue;
@@ -107,25 +108,28 @@ Test(ring, full_ring_refuses_and_never_overwrites)
     ring_resv_t rv;
     ring_slot_t *sl;
 
-    while (ring_reserve(&s.ring, 1000, 4242, &rv, &sl) == MEMDB_OK) {
+    while (ring_reserve(&s.ring, 1000, 4242, RING_W_UPLOAD, &rv, &sl)
+           == MEMDB_OK) {
         memset(ring_slot_rec(sl), (uint8_t) sl->lsn, 1000);
         ring_publish(sl);
         n++;
     }
-    cr_assert_lt(n * 1032, RING + 1);
+    cr_assert_lt(n * (1000 + RING_SLOT_HDR), RING + 1);
     cr_assert_gt(n, 50);
     /* nothing was overwritten: every record still reads back intact */
     cr_assert_eq(drain(&cursor, &next), n);
-    cr_assert_eq(ring_reserve(&s.ring, 1000, 4242, &rv, &sl), MEMDB_OK);
+    cr_assert_eq(ring_reserve(&s.ring, 1000, 4242, RING_W_UPLOAD, &rv, &sl),
+                 MEMDB_OK);
 }
 
 Test(ring, record_too_big_for_ring)
 {
     ring_resv_t rv;
     ring_slot_t *sl;
-    cr_assert_eq(ring_reserve(&s.ring, RING, 4242, &rv, &sl), MEMDB_ERR);
+    cr_assert_eq(ring_reserve(&s.ring, RING, 4242, RING_W_UPLOAD, &rv, &sl),
+                 MEMDB_ERR);
     cr_assert_eq(ring_reserve(&s.ring, (uint32_t) ring_max_record(&s.ring),
-                              4242, &rv, &sl),
+                              4242, RING_W_UPLOAD, &rv, &sl),
                  MEMDB_OK);
 }
 
@@ -135,8 +139,10 @@ Test(ring, writing_slot_blocks_consumer_until_published)
     ring_slot_t *a, *b;
     uint64_t cursor = 0;
 
-    cr_assert_eq(ring_reserve(&s.ring, 8, 4242, &rv, &a), MEMDB_OK);
-    cr_assert_eq(ring_reserve(&s.ring, 8, 4242, &rv, &b), MEMDB_OK);
+    cr_assert_eq(ring_reserve(&s.ring, 8, 4242, RING_W_UPLOAD, &rv, &a),
+                 MEMDB_OK);
+    cr_assert_eq(ring_reserve(&s.ring, 8, 4242, RING_W_UPLOAD, &rv, &b),
+                 MEMDB_OK);
     ring_publish(b);
     cr_assert_null(ring_next(&s.ring, &cursor, false));
     ring_publish(a);
@@ -144,14 +150,14 @@ Test(ring, writing_slot_blocks_consumer_until_published)
 }
 
 /* The writer died after its reservation committed the LSN but before it
- * moved head: repair completes the reservation and voids the slot, so the
- * LSN is neither skipped nor reused. */
-Test(ring, repair_completes_half_done_reservation)
+ * moved head: repair rolls the reservation back, so the LSN is neither
+ * skipped nor voided: the next record takes it. */
+Test(ring, repair_rolls_back_half_done_reservation)
 {
     ring_hdr_t *h = s.ring.hdr;
     shm_worker_t *wk = shm_worker(&s, 0);
-    uint64_t pos = atomic_load(&h->head);
-    ring_slot_t *sl = ring_slot_at(&s.ring, pos);
+    uint64_t pos;
+    ring_slot_t *sl;
     uint64_t cursor = 0;
 
     put(16, 1); /* lsn 1 */
@@ -173,15 +179,15 @@ Test(ring, repair_completes_half_done_reservation)
 
     cr_assert_eq(shm_repair_dead(&s, 777777, 0), 1);
     cr_assert_eq(lock_holder(&h->lock), 0);
-    cr_assert_eq(atomic_load(&h->head), pos + 64);
-    cr_assert_eq(atomic_load(&sl->state), RING_VOID);
-    cr_assert_eq(put(16, 3), 3);
+    cr_assert_eq(atomic_load(&h->head), pos);
+    cr_assert_eq(atomic_load(&h->next_lsn), 2);
+    cr_assert_eq(put(16, 2), 2);
     sl = ring_next(&s.ring, &cursor, false);
     cr_assert_eq(sl->lsn, 1);
     cursor += sl->size;
     sl = ring_next(&s.ring, &cursor, false);
     cr_assert_eq(sl->lsn, 2);
-    cr_assert_eq(atomic_load(&sl->state), RING_VOID);
+    cr_assert_eq(atomic_load(&sl->state), RING_READY);
 }
 
 Test(ring, repair_forgets_uncommitted_reservation)
@@ -200,8 +206,10 @@ Test(ring, repair_forgets_uncommitted_reservation)
     cr_assert_eq(put(16, 2), 2);
 }
 
-/* A real writer process killed while it copies: its slot becomes VOID. */
-Test(ring, killed_writer_slot_is_voided)
+/* A real writer process killed while it copies (fork(): the test is
+ * another process).  Its reservation is the last one: repair takes it back
+ * and the ring is as if it had never been made. */
+Test(ring, killed_writer_last_slot_is_taken_back)
 {
     shm_worker_t *wk = shm_worker(&s, 1);
     int pfd[2];
@@ -210,7 +218,8 @@ Test(ring, killed_writer_slot_is_voided)
     if (pid == 0) {
         ring_slot_t *sl;
         shm_attach_child(&s);
-        ring_reserve(&s.ring, 100, (uint32_t) getpid(), &wk->resv, &sl);
+        ring_reserve(&s.ring, 100, (uint32_t) getpid(), RING_W_UPLOAD,
+                     &wk->resv, &sl);
         (void) write(pfd[1], "x", 1);
         pause();
         _exit(0);
@@ -221,8 +230,41 @@ Test(ring, killed_writer_slot_is_voided)
     waitpid(pid, NULL, 0);
     cr_assert_eq(shm_repair_dead(&s, pid, 1), 1);
     uint64_t cursor = 0;
+    cr_assert_null(ring_next(&s.ring, &cursor, true));
+    cr_assert_eq(atomic_load(&s.ring.hdr->head), 0);
+    cr_assert_eq(put(16, 1), 1);
+}
+
+/* Killed while it copies, with a later reservation behind it: its slot
+ * becomes VOID (a no-op under its LSN), the later record stays. */
+Test(ring, killed_writer_slot_before_another_is_voided)
+{
+    shm_worker_t *wk = shm_worker(&s, 1);
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        ring_slot_t *sl;
+        shm_attach_child(&s);
+        ring_reserve(&s.ring, 100, (uint32_t) getpid(), RING_W_UPLOAD,
+                     &wk->resv, &sl);
+        (void) write(pfd[1], "x", 1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    cr_assert_eq(read(pfd[0], &c, 1), 1);
+    cr_assert_eq(put(16, 2), 2);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_eq(shm_repair_dead(&s, pid, 1), 1);
+    uint64_t cursor = 0;
     ring_slot_t *sl = ring_next(&s.ring, &cursor, false);
     cr_assert_not_null(sl);
     cr_assert_eq(sl->lsn, 1);
     cr_assert_eq(atomic_load(&sl->state), RING_VOID);
+    cursor += sl->size;
+    sl = ring_next(&s.ring, &cursor, false);
+    cr_assert_eq(sl->lsn, 2);
+    cr_assert_eq(atomic_load(&sl->state), RING_READY);
 }

@@ -193,7 +193,7 @@ Test(seg, create_writes_a_valid_header)
     cr_assert(seg_hdr_valid(&h));
     cr_assert_eq(h.magic, SEG_MAGIC);
     cr_assert_eq(memcmp(&h.magic, "MDBSEG01", 8), 0);
-    cr_assert_eq(h.version, 1);
+    cr_assert_eq(h.version, SEG_VERSION);
     cr_assert_eq(h.hdr_size, SEG_HDR);
     cr_assert_eq(h.first_lsn, 12345);
     cr_assert_eq(h.epoch, 9);
