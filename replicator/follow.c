@@ -382,6 +382,7 @@ follow_welcome(repl_t *r, const unsigned char *p)
     if (w.fork_lsn < repl_last_lsn(r) && !atomic_load(&r->shm->node->syncing)
         && merge_prepare(r, w.fork_lsn, repl_last_lsn(r)) != MEMDB_OK)
         return false; /* nothing is replaced before that */
+    FAULT("follow.merge_prepared");
     f->merge_ms = 0;
     return true;
 }

@@ -54,6 +54,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -101,6 +102,7 @@ typedef struct master_s {
     uint64_t next_watchdog;
     uint64_t next_status;
     persist_t persist;
+    int lock_fd; /* data_dir/memdbd.lock, flock()ed */
 } master_t;
 
 static void master_wake_workers(master_t *m);
@@ -496,6 +498,39 @@ master_recover(master_t *m)
     return persist_init(&m->persist, m->conf, &m->shm, &rs);
 }
 
+/* Takes data_dir/memdbd.lock (flock, held until the process group is
+ * gone: the children inherit the descriptor) and writes this pid in it.
+ * A second memdbd on the same directory would append to the same log. */
+static int
+master_lock_dir(master_t *m)
+{
+    char path[1100], pid[32] = "";
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%.1000s/memdbd.lock", m->conf->data_dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        log_errno("open(%s) failed", path);
+        return MEMDB_ERR;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        log_error("%s is in use by another memdbd (pid %s): one data "
+                  "directory, one memdbd",
+                  m->conf->data_dir, pid[0] ? pid : "unknown");
+        close(fd);
+        return MEMDB_ERR;
+    }
+    n = snprintf(pid, sizeof(pid), "%d\n", (int) getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t) n, 0) != n)
+        log_errno("writing %s failed", path);
+    m->lock_fd = fd;
+    return MEMDB_OK;
+}
+
 /* Test builds: fault points consult the shared table, armed from
  * MEMDB_FAULTS for the points on the way up (see fault.h). */
 static int
@@ -526,6 +561,8 @@ master_setup(master_t *m)
         log_errno("mkdir(%s) failed", m->conf->data_dir);
         return MEMDB_ERR;
     }
+    if (master_lock_dir(m) != MEMDB_OK)
+        return MEMDB_ERR;
     if (master_listen(m) != MEMDB_OK)
         return MEMDB_ERR;
     sp.max_memory = m->conf->store_max_memory;
