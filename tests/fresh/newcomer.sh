@@ -8,7 +8,8 @@
 # Steps (each one's time is printed; its output goes to a log):
 #   1. root      a fresh root from tests/fresh/mkroot.sh: the cached
 #                "debootstrap --variant=minbase bookworm" tarball unpacked
-#                (the first run builds it: a few minutes)
+#                (the first run builds it: from half a minute to a few
+#                minutes, depending on the mirror)
 #   2. checkout  "git archive REV" (default HEAD) of this repository as
 #                /root/memdb in the root: committed files only, no build
 #                products, no node_modules (uncommitted changes are not
@@ -141,14 +142,15 @@ in_root() {
 
 # 1. root
 step root "$here/mkroot.sh" $mkroot_flags "$root"
+sed 's/^mkroot: /    /' "$work/root.log"
 
 # 2. checkout
 checkout() {
     git -C "$repo" archive --format=tar --prefix=memdb/ -o "$work/memdb.tar" \
-        "$commit"
-    tar -C "$root/root" -xf "$work/memdb.tar"
-    rm -f "$work/memdb.tar"
-    echo "$commit"
+        "$commit" \
+        && tar -C "$root/root" -xf "$work/memdb.tar" \
+        && rm -f "$work/memdb.tar" \
+        && echo "$commit"
 }
 step checkout checkout
 say "commit $(git -C "$repo" log -1 --format='%h %s' "$commit")"
@@ -162,19 +164,19 @@ run_check='
 log=/root/run.log
 ./bootstrap run > $log 2>&1 &
 pid=$!
-fail() { echo "run: $*"; echo "--- ./bootstrap run:"; cat $log; exit 1; }
-n=0
-until curl -s -o /dev/null http://127.0.0.1:9889/healthz; do
+fail() { echo "--- ./bootstrap run:"; cat $log; echo "run: $*"; exit 1; }
+t0=$(date +%s)
+until curl -s -m 5 -o /dev/null http://127.0.0.1:9889/healthz; do
     kill -0 $pid 2>/dev/null || { wait $pid; fail "exited $? before serving"; }
-    n=$((n + 1))
-    [ $n -le '"$RUN_TIMEOUT"' ] || fail "no answer on 127.0.0.1:9889 after $n s"
+    n=$(( $(date +%s) - t0 ))
+    [ $n -le '"$RUN_TIMEOUT"' ] || fail "no answer on 127.0.0.1:9889 after ${n}s"
     sleep 1
 done
-echo "run: serving after ${n}s (build included)"
-up=$(curl -s --data-binary "the cat" http://127.0.0.1:9889/api/v1/upload)
+echo "run: serving after $(( $(date +%s) - t0 ))s (build included)"
+up=$(curl -s -m 10 --data-binary "the cat" http://127.0.0.1:9889/api/v1/upload)
 echo "run: upload: $up"
 case $up in *"\"words\":2"*) ;; *) fail "unexpected upload answer" ;; esac
-wc=$(curl -s "http://127.0.0.1:9889/api/v1/wordcount?word=the&word=cat")
+wc=$(curl -s -m 10 "http://127.0.0.1:9889/api/v1/wordcount?word=the&word=cat")
 echo "run: wordcount: $wc"
 [ "$wc" = "{\"the\":1,\"cat\":1}" ] || fail "unexpected wordcount answer"
 kill -TERM $pid
@@ -185,7 +187,7 @@ wait $pid || rc=$?
 kill $watchdog 2>/dev/null
 [ $rc -eq 0 ] || fail "exit status $rc after SIGTERM (137: did not stop within 60 s)"
 echo "run: stopped on SIGTERM, exit status 0"
-! curl -s -o /dev/null http://127.0.0.1:9889/healthz || fail "still answering"
+! curl -s -m 5 -o /dev/null http://127.0.0.1:9889/healthz || fail "still answering"
 sleep 1
 left=$(grep -lx memdbd /proc/[0-9]*/comm 2>/dev/null)
 [ -z "$left" ] || fail "memdbd processes left: $left"
