@@ -155,8 +155,10 @@ checkout() {
 step checkout checkout
 say "commit $(git -C "$repo" log -1 --format='%h %s' "$commit")"
 
-# 3. deps
-step deps in_root net ./bootstrap deps
+# 3. deps (a commit older than "./bootstrap deps": ./bootstrap build)
+deps=deps
+grep -q '^deps)' "$root/root/memdb/bootstrap" || deps=build
+step deps in_root net ./bootstrap $deps
 
 # 4. run.  The check runs in the root, next to memdbd, and prints what it
 # got; memdbd's own output is in /root/run.log there.
