@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from lib import MEMDBCTL, Node, tempdir
+from lib import MEMDBCTL, Node, tempdir, wait_group_gone
 
 
 def ctl(*args, timeout=60):
@@ -214,6 +214,9 @@ def test_crash_loop_fsync_always_loses_nothing_acknowledged():
         time.sleep(rng.uniform(0.1, 0.4))
         os.killpg(n.pid, signal.SIGKILL)
         n.proc.wait()
+        # the master is gone, but a worker may not be yet, and it holds
+        # the listen socket: the restart would fail with EADDRINUSE
+        wait_group_gone(n.pid)
         stop.set()
         for t in threads:
             t.join()
