@@ -116,15 +116,18 @@ auth_verify(const unsigned char key[AUTH_KEY], const void *p, size_t len,
 }
 
 void
-auth_session(const unsigned char key[AUTH_KEY], const unsigned char *nonce_l,
-             const unsigned char *nonce_r, size_t nlen,
-             unsigned char out[AUTH_KEY])
+auth_session(const unsigned char key[AUTH_KEY], int tag,
+             const unsigned char *nonce_l, const unsigned char *nonce_r,
+             size_t nlen, unsigned char out[AUTH_KEY])
 {
     crypto_generichash_state st;
+    unsigned char t = (unsigned char) tag;
 
     crypto_generichash_init(&st, key, AUTH_KEY, AUTH_KEY);
+    crypto_generichash_update(&st, &t, 1);
     crypto_generichash_update(&st, nonce_l, nlen);
-    crypto_generichash_update(&st, nonce_r, nlen);
+    if (nonce_r != NULL)
+        crypto_generichash_update(&st, nonce_r, nlen);
     crypto_generichash_final(&st, out, AUTH_KEY);
     sodium_memzero(&st, sizeof(st));
 }

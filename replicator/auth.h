@@ -13,9 +13,9 @@
  * (auth_next_boot), so a restarted node is heard at once and messages of
  * its earlier boots stay refused.
  *
- * A replication connection derives a session key from the key and both
- * nonces of its handshake; every frame's MAC covers its header (with the
- * frame counter) and payload.
+ * A replication connection derives its keys from the key and both
+ * nonces of its handshake, one key per direction (auth_session); every
+ * frame's MAC covers its header (with the frame counter) and payload.
  *
  * Without a secret file, traffic carries no MAC and is accepted as is;
  * a node with a secret rejects traffic without a valid MAC.
@@ -42,8 +42,14 @@ void auth_mac(const unsigned char key[AUTH_KEY], const void *p, size_t len,
               unsigned char mac[AUTH_MAC]);
 bool auth_verify(const unsigned char key[AUTH_KEY], const void *p, size_t len,
                  const unsigned char mac[AUTH_MAC]);
-/* Session key of a replication connection. */
-void auth_session(const unsigned char key[AUTH_KEY],
+/* Keys of a replication connection: keyed BLAKE2b-256 of the tag byte,
+ * the leader's nonce and (but for AUTH_K_HELLO) the replica's.
+ *   AUTH_K_HELLO    the replica's HELLO (it answers the leader's nonce)
+ *   AUTH_K_LEADER   every frame the leader sends after the HELLO
+ *   AUTH_K_REPLICA  every frame the replica sends after its HELLO
+ * A key per direction: a frame cannot be reflected back to its sender. */
+enum { AUTH_K_HELLO = 'H', AUTH_K_LEADER = 'L', AUTH_K_REPLICA = 'R' };
+void auth_session(const unsigned char key[AUTH_KEY], int tag,
                   const unsigned char *nonce_l, const unsigned char *nonce_r,
                   size_t nlen, unsigned char out[AUTH_KEY]);
 void auth_nonce(unsigned char *out, size_t len);

@@ -86,6 +86,7 @@ follow_connect(repl_t *r, int l)
         return;
     }
     rconn_init(&f->c, EVT_FOLLOW, fd);
+    rconn_keys(r, &f->c, RCONN_HANDSHAKE); /* for the CHALLENGE */
     f->c.last_rx_ms = r->now_ms;
     f->snap_fd = -1;
     f->on = true;
@@ -107,6 +108,7 @@ follow_hello(repl_t *r)
     memset(&h, 0, sizeof(h));
     snprintf(h.id, sizeof(h.id), "%s", r->conf->node_id);
     auth_nonce(f->c.nonce_mine, FRAME_NONCE);
+    rconn_keys(r, &f->c, RCONN_HANDSHAKE); /* the HELLO's key */
     memcpy(h.nonce, f->c.nonce_mine, FRAME_NONCE);
     h.epoch = r->cs.epoch;
     h.last_lsn = resync ? 0 : repl_last_lsn(r);
@@ -115,6 +117,9 @@ follow_hello(repl_t *r)
     buf_append(&b, r->cs.hist, sizeof(frame_hist_t) * h.nhist);
     rconn_send(r, &f->c, FR_HELLO, b.data, (uint32_t) b.len);
     buf_free(&b);
+    /* the WELCOME and all after it: keys of both nonces, so a recorded
+     * handshake replayed to us fails */
+    rconn_keys(r, &f->c, RCONN_SESSION);
     f->stage = FOL_WELCOME;
 }
 
@@ -320,8 +325,6 @@ follow_welcome(repl_t *r, const unsigned char *p)
     memcpy(&w, p, sizeof(w));
     memcpy(f->lhist, p + sizeof(w), w.nhist * sizeof(frame_hist_t));
     f->nlhist = (int) w.nhist;
-    auth_session(r->auth.key, f->c.nonce_peer, f->c.nonce_mine, FRAME_NONCE,
-                 f->c.key);
     f->c.authed = true;
     if (w.epoch > r->cs.epoch || strcmp(w.cluster, r->cs.cluster) != 0) {
         r->cs.epoch = MEMDB_MAX(w.epoch, r->cs.epoch);

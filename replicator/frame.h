@@ -12,12 +12,17 @@
  * reordering or injection).  frame_check_hdr() validates the header before
  * a byte of the payload is trusted.
  *
- * Conversation (leader L, replica R):
- *   L->R CHALLENGE   frame_challenge_t: L's nonce
+ * Conversation (leader L, replica R), with the key each frame's MAC is
+ * made with when the cluster has a secret (auth.h):
+ *   L->R CHALLENGE   frame_challenge_t: L's nonce          (the secret's
+ *                    key: replayable, and carries nothing else)
  *   R->L HELLO       frame_hello_t + history entries: who R is, where its
- *                    log ends, R's nonce
+ *                    log ends, R's nonce            (AUTH_K_HELLO: fresh
+ *                    for L's nonce)
  *   L->R WELCOME     frame_welcome_t + L's history: PARTIAL from an LSN,
- *                    or FULL (a snapshot follows)
+ *                    or FULL (a snapshot follows)    (AUTH_K_LEADER: fresh
+ *                    for both nonces, like every later frame of L; R's
+ *                    later frames have AUTH_K_REPLICA)
  *   L->R SNAP_BEGIN  frame_snap_t, then SNAP_DATA (raw snapshot bytes)
  *                    frames, then SNAP_END
  *   L->R RECORDS     change records (rec.h) back to back, in LSN order
@@ -34,7 +39,7 @@
 #include "../src/buf.h"
 
 #define FRAME_MAGIC    0x5045524dU /* "MREP" */
-#define FRAME_VERSION  1
+#define FRAME_VERSION  2 /* 2: keys per direction, WELCOME under them */
 #define FRAME_HDR      24
 #define FRAME_MAX      (64u << 20)
 #define FRAME_F_AUTH   0x01

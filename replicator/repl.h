@@ -53,11 +53,15 @@ typedef struct rconn_s {
     size_t out_off;
     uint64_t rx_counter, tx_counter;
     unsigned char nonce_mine[FRAME_NONCE], nonce_peer[FRAME_NONCE];
-    unsigned char key[AUTH_KEY]; /* session key */
-    bool authed;                 /* handshake done */
+    /* the MAC keys of the frames we send and receive (rconn_keys) */
+    unsigned char key_tx[AUTH_KEY], key_rx[AUTH_KEY];
+    bool authed; /* the peer's handshake frame (HELLO, WELCOME) is in */
     bool closed;
     uint64_t last_rx_ms, last_tx_ms;
 } rconn_t;
+
+/* Steps of the handshake, for rconn_keys. */
+enum { RCONN_HANDSHAKE = 1, RCONN_SESSION };
 
 /* The leader's state for one replica connection. */
 typedef struct ship_s {
@@ -204,7 +208,12 @@ void elect_failover(repl_t *r, const char *target);
 /* rconn (ship.c) */
 void rconn_init(rconn_t *c, int ev, int fd);
 void rconn_close(repl_t *r, rconn_t *c);
-/* Queues a frame (MAC'd with the session key once authed). */
+/* Sets c's MAC keys for a step of the handshake (RCONN_*), from the
+ * nonces it has by then: RCONN_HANDSHAKE once the leader's nonce is known
+ * (the CHALLENGE and HELLO keys), RCONN_SESSION once both are (a key per
+ * direction for everything after the HELLO). */
+void rconn_keys(repl_t *r, rconn_t *c, int step);
+/* Queues a frame, MAC'd with c->key_tx. */
 void rconn_send(repl_t *r, rconn_t *c, uint8_t type, const void *p,
                 uint32_t len);
 /* Reads what is there; calls fn for each complete, checked frame.

@@ -61,34 +61,32 @@ rconn_close(repl_t *r, rconn_t *c)
     buf_free(&c->in);
     buf_free(&c->out);
     c->out_off = 0;
+    explicit_bzero(c->key_tx, AUTH_KEY);
+    explicit_bzero(c->key_rx, AUTH_KEY);
 }
 
-/* The key a frame is MAC'd with: the static key before the handshake is
- * done (with the peer's nonce mixed in for HELLO), the session key after. */
-static void
-frame_key(repl_t *r, rconn_t *c, uint8_t type, bool sending,
-          unsigned char out[AUTH_KEY])
+void
+rconn_keys(repl_t *r, rconn_t *c, int step)
 {
-    static const unsigned char zero[FRAME_NONCE];
+    bool leader = c->ev == EVT_SHIP;
+    const unsigned char *nl = leader ? c->nonce_mine : c->nonce_peer;
+    const unsigned char *nr = leader ? c->nonce_peer : c->nonce_mine;
+    unsigned char *kl = leader ? c->key_tx : c->key_rx; /* L's frames */
+    unsigned char *kr = leader ? c->key_rx : c->key_tx; /* R's frames */
 
-    if (c->authed) {
-        memcpy(out, c->key, AUTH_KEY);
-    } else if (type == FR_CHALLENGE) {
-        memcpy(out, r->auth.key, AUTH_KEY);
-    } else {
-        /* HELLO: keyed to the leader's challenge */
-        const unsigned char *nl = c->ev == EVT_SHIP ? c->nonce_mine
-                                                    : c->nonce_peer;
-        auth_session(r->auth.key, nl, zero, FRAME_NONCE, out);
+    if (step == RCONN_HANDSHAKE) {
+        memcpy(kl, r->auth.key, AUTH_KEY); /* CHALLENGE */
+        auth_session(r->auth.key, AUTH_K_HELLO, nl, NULL, FRAME_NONCE, kr);
+        return;
     }
-    (void) sending;
+    auth_session(r->auth.key, AUTH_K_LEADER, nl, nr, FRAME_NONCE, kl);
+    auth_session(r->auth.key, AUTH_K_REPLICA, nl, nr, FRAME_NONCE, kr);
 }
 
 void
 rconn_send(repl_t *r, rconn_t *c, uint8_t type, const void *p, uint32_t len)
 {
     size_t start = c->out.len;
-    unsigned char key[AUTH_KEY];
 
     if (c->fd < 0)
         return;
@@ -97,9 +95,8 @@ rconn_send(repl_t *r, rconn_t *c, uint8_t type, const void *p, uint32_t len)
     if (len > 0)
         buf_append(&c->out, p, len);
     if (r->auth.on) {
-        frame_key(r, c, type, true, key);
         buf_reserve(&c->out, AUTH_MAC);
-        auth_mac(key, c->out.data + start, c->out.len - start,
+        auth_mac(c->key_tx, c->out.data + start, c->out.len - start,
                  (unsigned char *) c->out.data + c->out.len);
         c->out.len += AUTH_MAC;
     }
@@ -138,6 +135,24 @@ rconn_bad(repl_t *r, rconn_t *c, const char *why)
     return false;
 }
 
+/* Why a header is refused, or NULL. */
+static const char *
+rconn_check_hdr(const frame_hdr_t *h)
+{
+    static char other[96];
+    const char *why;
+
+    if (frame_check_hdr(h, &why) == MEMDB_OK)
+        return NULL;
+    if (h->magic != FRAME_MAGIC || h->version == FRAME_VERSION)
+        return why;
+    snprintf(other, sizeof(other),
+             "frame version %u, this node speaks %u (another memdb "
+             "release?)",
+             (unsigned) h->version, (unsigned) FRAME_VERSION);
+    return other;
+}
+
 bool
 rconn_read(repl_t *r, rconn_t *c,
            bool (*fn)(repl_t *, rconn_t *, uint8_t, const unsigned char *,
@@ -163,24 +178,21 @@ rconn_read(repl_t *r, rconn_t *c,
     while (c->in.len - off >= FRAME_HDR && !c->closed) {
         frame_hdr_t h;
         const char *why;
-        unsigned char key[AUTH_KEY];
 
         memcpy(&h, c->in.data + off, sizeof(h));
-        if (frame_check_hdr(&h, &why) != MEMDB_OK)
+        if ((why = rconn_check_hdr(&h)) != NULL)
             return rconn_bad(r, c, why);
         size_t mac = (h.flags & FRAME_F_AUTH) ? AUTH_MAC : 0;
         size_t need = FRAME_HDR + h.length + mac;
         if (c->in.len - off < need)
             break;
         const unsigned char *f = (const unsigned char *) c->in.data + off;
-        if (r->auth.on) {
-            frame_key(r, c, h.type, false, key);
-            if (!mac
-                || !auth_verify(key, f, FRAME_HDR + h.length,
-                                f + FRAME_HDR + h.length)) {
-                atomic_fetch_add(&r->shm->cluster->auth_bad, 1);
-                return rconn_bad(r, c, "frame failed authentication");
-            }
+        if (r->auth.on
+            && (!mac
+                || !auth_verify(c->key_rx, f, FRAME_HDR + h.length,
+                                f + FRAME_HDR + h.length))) {
+            atomic_fetch_add(&r->shm->cluster->auth_bad, 1);
+            return rconn_bad(r, c, "frame failed authentication");
         }
         if (h.counter != c->rx_counter + 1)
             return rconn_bad(r, c, "frame out of sequence");
@@ -270,6 +282,7 @@ ship_accept(repl_t *r)
             continue;
         }
         auth_nonce(s->c.nonce_mine, FRAME_NONCE);
+        rconn_keys(r, &s->c, RCONN_HANDSHAKE);
         memcpy(ch.nonce, s->c.nonce_mine, FRAME_NONCE);
         rconn_send(r, &s->c, FR_CHALLENGE, &ch, sizeof(ch));
         s->c.last_rx_ms = r->now_ms;
@@ -336,8 +349,12 @@ ship_hello(repl_t *r, ship_t *s, const unsigned char *p, uint32_t len)
 
     memcpy(&h, p, sizeof(h));
     memcpy(hist, p + sizeof(h), h.nhist * sizeof(frame_hist_t));
-    memcpy(s->c.nonce_peer, h.nonce, FRAME_NONCE);
     snprintf(s->id, sizeof(s->id), "%s", h.id);
+    /* the HELLO was fresh for our nonce: from here on, both directions
+     * are under keys of both nonces, the WELCOME included */
+    memcpy(s->c.nonce_peer, h.nonce, FRAME_NONCE);
+    rconn_keys(r, &s->c, RCONN_SESSION);
+    s->c.authed = true;
     if (atomic_load(&r->shm->node->role) != ROLE_LEADER) {
         static const char msg[] = "not the leader";
         rconn_send(r, &s->c, FR_ERROR, msg, sizeof(msg) - 1);
@@ -359,9 +376,6 @@ ship_hello(repl_t *r, ship_t *s, const unsigned char *p, uint32_t len)
     buf_append(&b, r->cs.hist, sizeof(frame_hist_t) * (size_t) r->cs.nhist);
     rconn_send(r, &s->c, FR_WELCOME, b.data, (uint32_t) b.len);
     buf_free(&b);
-    auth_session(r->auth.key, s->c.nonce_mine, s->c.nonce_peer, FRAME_NONCE,
-                 s->c.key);
-    s->c.authed = true;
     log_info("replica %s connected at lsn %llu (fork %llu): %s", s->id,
              (unsigned long long) h.last_lsn, (unsigned long long) fork,
              w.mode == FR_MODE_PARTIAL ? "partial resync" : "full sync");

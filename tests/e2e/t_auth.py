@@ -1,8 +1,10 @@
-"""Cluster authentication (cluster.secret_file) across restarts.
+"""Cluster authentication (cluster.secret_file): restarts and replays.
 
 - A restarted node (or replicator) is a new boot: its peers take its
   messages at once and keep refusing the old boot's.
-- Datagrams of another version are refused and counted.
+- A recorded handshake replayed to a replica or a leader is refused, and
+  counted.
+- Datagrams and frames of another version are refused and counted.
 """
 import hashlib
 import hmac
@@ -10,9 +12,10 @@ import os
 import signal
 import socket
 import struct
+import threading
 import time
 
-from lib import Cluster, tempdir
+from lib import Cluster, Node, free_port, tempdir
 
 SECRET = b"correct horse battery staple"
 KEY = hashlib.blake2b(SECRET, digest_size=32).digest()  # auth_load
@@ -21,12 +24,20 @@ KEY = hashlib.blake2b(SECRET, digest_size=32).digest()  # auth_load
 
 GSP_MAGIC, GSP_VERSION = 0x5053474D, 2
 GSP_PING, GSP_ACK = 1, 2
+FRAME_MAGIC, FRAME_VERSION = 0x5045524D, 2
+FR_CHALLENGE, FR_HELLO, FR_WELCOME, FR_ACK = 1, 2, 3, 8
 ROLE_LEADER, ROLE_REPLICA = 1, 2
 
 
 def mac(key, data):
     """crypto_auth: HMAC-SHA-512 truncated to 256 bits."""
     return hmac.new(key, data, hashlib.sha512).digest()[:32]
+
+
+def frame_key(tag, nonce_l, nonce_r=b""):
+    """auth_session: keyed BLAKE2b-256 of tag, nonce_l, nonce_r."""
+    return hashlib.blake2b(tag + nonce_l + nonce_r, key=KEY,
+                           digest_size=32).digest()
 
 
 def member_rec(nid, gossip, repl="", http="", role=ROLE_REPLICA, epoch=0,
@@ -42,6 +53,33 @@ def datagram(mtype, sender, boot, msg_id, seq=0, version=GSP_VERSION):
     hdr = struct.pack("<IBBHIBBHQQQ", GSP_MAGIC, version, mtype, n, seq, 0,
                       1, 0, int(time.time() * 1000), boot, msg_id)
     return hdr + sender + mac(KEY, hdr + sender)
+
+
+def frame(ftype, payload, counter, key, version=FRAME_VERSION):
+    hdr = struct.pack("<IBBHIIQ", FRAME_MAGIC, version, ftype, 1,
+                      len(payload), 0, counter)
+    return hdr + payload + mac(key, hdr + payload)
+
+
+def read_frame(sock, timeout=3):
+    """(raw bytes, type, payload) of the next frame; None at EOF."""
+    sock.settimeout(timeout)
+    data = b""
+    while len(data) < 24 or len(data) < 24 + struct.unpack_from(
+            "<I", data, 8)[0] + 32:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    n = 24 + struct.unpack_from("<I", data, 8)[0] + 32
+    assert len(data) == n, "one frame at a time"
+    return data, data[5], data[24:n - 32]
+
+
+def hello(nid, nonce, nonce_l):
+    """A HELLO from nid at LSN 0, as a replica answers a CHALLENGE."""
+    p = struct.pack("<64s32sQQII", nid.encode(), nonce, 0, 0, 0, 0)
+    return frame(FR_HELLO, p, 1, frame_key(b"H", nonce_l))
 
 
 def counters(node):
@@ -148,12 +186,151 @@ def test_restarted_replicator_is_alive_again_at_once():
     assert bad <= 3, f"{bad} authentication failures"
 
 
+# ---- replayed handshakes ----------------------------------------------
+
+
+def record_handshake(leader):
+    """Plays a replica (with the secret) to leader: returns the CHALLENGE
+    and WELCOME it sent, as bytes, and the HELLO we sent."""
+    s = socket.create_connection(("127.0.0.1", leader.rport), timeout=3)
+    try:
+        challenge, t, nonce_l = read_frame(s)
+        assert t == FR_CHALLENGE
+        nonce_r = os.urandom(32)
+        hello_raw = hello("fake", nonce_r, nonce_l)
+        s.sendall(hello_raw)
+        welcome, t, _ = read_frame(s)
+        assert t == FR_WELCOME, t
+        # the WELCOME is under the key of both nonces
+        assert welcome[-32:] == mac(frame_key(b"L", nonce_l, nonce_r),
+                                    welcome[:-32])
+        return challenge, welcome, hello_raw
+    finally:
+        s.close()
+
+
+class FakeLeader:
+    """Claims, over gossip with the secret, to lead epoch 1 as "f1"; each
+    replica that connects to its replication port gets the recorded
+    CHALLENGE and, after its HELLO, the recorded WELCOME.  replies lists,
+    per connection, the frame types the replica sent after the WELCOME
+    (None for EOF: the replica hung up)."""
+
+    def __init__(self, challenge, welcome):
+        self.challenge, self.welcome = challenge, welcome
+        self.gport, self.rport = free_port(), free_port()
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.gport))
+        self.udp.settimeout(0.1)
+        self.tcp = socket.create_server(("127.0.0.1", self.rport))
+        self.tcp.settimeout(0.1)
+        self.rec = member_rec("f1", f"127.0.0.1:{self.gport}",
+                              f"127.0.0.1:{self.rport}",
+                              f"127.0.0.1:{free_port()}", ROLE_LEADER, 1)
+        self.msg_id = 0
+        self.replies = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=f, daemon=True)
+                        for f in (self.gossip, self.serve)]
+        for t in self.threads:
+            t.start()
+
+    def gossip(self):
+        while not self.stop.is_set():
+            try:
+                data, addr = self.udp.recvfrom(2048)
+            except socket.timeout:
+                continue
+            seq = struct.unpack_from("<I", data, 8)[0]
+            self.msg_id += 1
+            self.udp.sendto(datagram(GSP_ACK, self.rec, 1, self.msg_id, seq),
+                            addr)
+
+    def serve(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.tcp.accept()
+            except socket.timeout:
+                continue
+            got = []
+            self.replies.append(got)
+            try:
+                c.sendall(self.challenge)
+                if read_frame(c) is None:
+                    got.append(None)
+                    continue
+                c.sendall(self.welcome)
+                while len(got) < 3:
+                    f = read_frame(c, timeout=2)
+                    got.append(f and f[1])
+                    if f is None:
+                        break
+            except OSError:
+                got.append(None)
+            finally:
+                c.close()
+
+    def close(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+        self.udp.close()
+        self.tcp.close()
+
+
+def test_replayed_handshake_is_refused_and_counted():
+    secret = secret_file()
+    leader = Cluster(1, cluster={"secret_file": secret}).nodes[0]
+    challenge, welcome, hello_raw = record_handshake(leader)
+
+    # to the leader: a recorded HELLO answers no fresh CHALLENGE
+    a0, r0, _ = counters(leader)
+    s = socket.create_connection(("127.0.0.1", leader.rport), timeout=3)
+    assert read_frame(s)[1] == FR_CHALLENGE
+    s.sendall(hello_raw)
+    assert read_frame(s) is None, "the leader took a replayed HELLO"
+    s.close()
+    a1, r1, _ = counters(leader)
+    assert a1 == a0 + 1 and r1 == r0 + 1, (a0, a1, r0, r1)
+
+    # to a replica: the recorded CHALLENGE and WELCOME, from a fake leader
+    fake = FakeLeader(challenge, welcome)
+    try:
+        n2 = Node("n2", workers=1)
+        n2.cfg["cluster"] = {
+            "gossip": f"127.0.0.1:{free_port()}",
+            "replication": f"127.0.0.1:{free_port()}",
+            "probe_interval": "100ms", "probe_timeout": "50ms",
+            "seeds": [f"127.0.0.1:{fake.gport}"], "secret_file": secret}
+        n2.start()
+        n2.wait_for(lambda: fake.replies and fake.replies[0],
+                    what="n2 to take or refuse the replayed WELCOME")
+    finally:
+        fake.close()
+    got = fake.replies[0]
+    auth, repl, _ = counters(n2)
+    print(f"# after the replayed WELCOME n2 sent {got}; its auth_bad is "
+          f"{auth}, repl_bad {repl}")
+    assert got == [None], f"n2 took the replayed WELCOME: it sent {got}"
+    assert auth >= 1 and repl >= 1, (auth, repl)
+    assert "following f1" not in n2.log()
+    assert "frame failed authentication" in n2.log()
+
+
 def test_other_versions_are_refused_and_counted():
     c = Cluster(1, cluster={"secret_file": secret_file()})
     n1 = c.nodes[0]
-    g0 = counters(n1)[2]
+    _, r0, g0 = counters(n1)
     rec = member_rec("n9", "127.0.0.1:9")
     # refused for its version byte, before its size is looked at
     send_udp(n1.gport, datagram(GSP_PING, rec, 1, 1, version=1))
     n1.wait_for(lambda: counters(n1)[2] == g0 + 1, what="gossip_bad")
-    assert "gossip datagram of version 1" in n1.log()
+    s = socket.create_connection(("127.0.0.1", n1.rport), timeout=3)
+    assert read_frame(s)[1] == FR_CHALLENGE
+    s.sendall(frame(FR_HELLO, bytes(120), 1, KEY, version=1))
+    assert read_frame(s) is None
+    s.close()
+    n1.wait_for(lambda: counters(n1)[1] == r0 + 1, what="repl_bad")
+    log = n1.log()
+    assert "gossip datagram of version 1" in log
+    assert "frame version 1, this node speaks 2" in log

@@ -268,41 +268,83 @@ Test(auth, mac_is_deterministic_and_covers_empty_input)
 
 /* ---- session keys and nonces ------------------------------------------ */
 
+/* The keys of a replication connection: keyed BLAKE2b of a tag byte and
+ * the nonces; each key differs from the others, from the long-term key,
+ * and with any bit of either nonce. */
 Test(auth, session_keys)
 {
-    unsigned char key[AUTH_KEY], key2[AUTH_KEY], nl[32], nr[32], cat[64];
-    unsigned char s1[AUTH_KEY], s2[AUTH_KEY], want[AUTH_KEY];
+    unsigned char key[AUTH_KEY], key2[AUTH_KEY], nl[32], nr[32], cat[65];
+    unsigned char kl[AUTH_KEY], kr[AUTH_KEY], kh[AUTH_KEY], s2[AUTH_KEY];
+    unsigned char want[AUTH_KEY];
 
     key_of(key, 3);
     key_of(key2, 4);
     memset(nl, 0x11, sizeof(nl));
     memset(nr, 0x22, sizeof(nr));
 
-    /* Keyed BLAKE2b of nonce_l || nonce_r. */
-    memcpy(cat, nl, 32);
-    memcpy(cat + 32, nr, 32);
+    cat[0] = 'L';
+    memcpy(cat + 1, nl, 32);
+    memcpy(cat + 33, nr, 32);
     cr_assert_eq(sodium_init() < 0, 0);
     crypto_generichash(want, AUTH_KEY, cat, sizeof(cat), key, AUTH_KEY);
-    auth_session(key, nl, nr, 32, s1);
-    cr_assert(memcmp(s1, want, AUTH_KEY) == 0);
-    auth_session(key, nl, nr, 32, s2);
-    cr_assert(memcmp(s1, s2, AUTH_KEY) == 0, "deterministic");
-    cr_assert(memcmp(s1, key, AUTH_KEY) != 0, "not the long-term key");
+    auth_session(key, AUTH_K_LEADER, nl, nr, 32, kl);
+    cr_assert(memcmp(kl, want, AUTH_KEY) == 0);
+    cat[0] = 'R';
+    crypto_generichash(want, AUTH_KEY, cat, sizeof(cat), key, AUTH_KEY);
+    auth_session(key, AUTH_K_REPLICA, nl, nr, 32, kr);
+    cr_assert(memcmp(kr, want, AUTH_KEY) == 0);
+    cat[0] = 'H';
+    crypto_generichash(want, AUTH_KEY, cat, 33, key, AUTH_KEY);
+    auth_session(key, AUTH_K_HELLO, nl, NULL, 32, kh);
+    cr_assert(memcmp(kh, want, AUTH_KEY) == 0, "HELLO: the leader's nonce");
 
-    auth_session(key, nr, nl, 32, s2);
-    cr_assert(memcmp(s1, s2, AUTH_KEY) != 0, "order matters");
-    auth_session(key2, nl, nr, 32, s2);
-    cr_assert(memcmp(s1, s2, AUTH_KEY) != 0, "key matters");
+    auth_session(key, AUTH_K_LEADER, nl, nr, 32, s2);
+    cr_assert(memcmp(kl, s2, AUTH_KEY) == 0, "deterministic");
+    cr_assert(memcmp(kl, kr, AUTH_KEY) != 0, "one key per direction");
+    cr_assert(memcmp(kl, kh, AUTH_KEY) != 0);
+    cr_assert(memcmp(kr, kh, AUTH_KEY) != 0);
+    cr_assert(memcmp(kl, key, AUTH_KEY) != 0, "not the long-term key");
+    cr_assert(memcmp(kh, key, AUTH_KEY) != 0);
+
+    auth_session(key, AUTH_K_LEADER, nr, nl, 32, s2);
+    cr_assert(memcmp(kl, s2, AUTH_KEY) != 0, "order matters");
+    auth_session(key2, AUTH_K_LEADER, nl, nr, 32, s2);
+    cr_assert(memcmp(kl, s2, AUTH_KEY) != 0, "key matters");
     for (size_t i = 0; i < 32 * 8; i++) {
         nl[i / 8] ^= (unsigned char) (1u << (i % 8));
-        auth_session(key, nl, nr, 32, s2);
-        cr_assert(memcmp(s1, s2, AUTH_KEY) != 0, "nonce_l bit %zu", i);
+        auth_session(key, AUTH_K_LEADER, nl, nr, 32, s2);
+        cr_assert(memcmp(kl, s2, AUTH_KEY) != 0, "nonce_l bit %zu", i);
+        auth_session(key, AUTH_K_HELLO, nl, NULL, 32, s2);
+        cr_assert(memcmp(kh, s2, AUTH_KEY) != 0, "HELLO nonce_l bit %zu", i);
         nl[i / 8] ^= (unsigned char) (1u << (i % 8));
         nr[i / 8] ^= (unsigned char) (1u << (i % 8));
-        auth_session(key, nl, nr, 32, s2);
-        cr_assert(memcmp(s1, s2, AUTH_KEY) != 0, "nonce_r bit %zu", i);
+        auth_session(key, AUTH_K_LEADER, nl, nr, 32, s2);
+        cr_assert(memcmp(kl, s2, AUTH_KEY) != 0, "nonce_r bit %zu", i);
+        auth_session(key, AUTH_K_REPLICA, nl, nr, 32, s2);
+        cr_assert(memcmp(kr, s2, AUTH_KEY) != 0, "nonce_r bit %zu", i);
         nr[i / 8] ^= (unsigned char) (1u << (i % 8));
     }
+}
+
+/* What the handshake of version 1 let through: the WELCOME of a recorded
+ * handshake, replayed after the recorded CHALLENGE to a replica that sent
+ * a fresh nonce, verified, because its key depended on the leader's nonce
+ * alone.  Now it is made with the key of both nonces and fails. */
+Test(auth, recorded_welcome_fails_with_a_fresh_replica_nonce)
+{
+    unsigned char key[AUTH_KEY], nl[32], nr_then[32], nr_now[32];
+    unsigned char k_then[AUTH_KEY], k_now[AUTH_KEY], mac[AUTH_MAC];
+    static const char welcome[] = "MREP... a WELCOME frame";
+
+    key_of(key, 8);
+    auth_nonce(nl, sizeof(nl));
+    auth_nonce(nr_then, sizeof(nr_then));
+    auth_nonce(nr_now, sizeof(nr_now));
+    auth_session(key, AUTH_K_LEADER, nl, nr_then, 32, k_then);
+    auth_mac(k_then, welcome, sizeof(welcome), mac);
+    auth_session(key, AUTH_K_LEADER, nl, nr_now, 32, k_now);
+    cr_assert_not(auth_verify(k_now, welcome, sizeof(welcome), mac));
+    cr_assert(auth_verify(k_then, welcome, sizeof(welcome), mac));
 }
 
 Test(auth, session_key_from_fresh_nonces)
@@ -312,9 +354,9 @@ Test(auth, session_key_from_fresh_nonces)
     key_of(key, 5);
     auth_nonce(nl, sizeof(nl));
     auth_nonce(nr, sizeof(nr));
-    auth_session(key, nl, nr, sizeof(nl), s1);
+    auth_session(key, AUTH_K_LEADER, nl, nr, sizeof(nl), s1);
     auth_nonce(nr, sizeof(nr));
-    auth_session(key, nl, nr, sizeof(nl), s2);
+    auth_session(key, AUTH_K_LEADER, nl, nr, sizeof(nl), s2);
     cr_assert(memcmp(s1, s2, AUTH_KEY) != 0);
 }
 

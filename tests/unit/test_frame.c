@@ -169,8 +169,12 @@ Test(frame, hdr_checks)
     h.magic = REC_MAGIC;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
     h = g;
-    h.version = 2;
+    h.version = FRAME_VERSION + 1;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
+    h = g;
+    h.version = 1; /* the handshake of version 1 replays */
+    cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
+    cr_assert_str_eq(why, "bad frame version");
     h = g;
     h.version = 0;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
