@@ -85,9 +85,9 @@ follow_connect(repl_t *r, int l)
         close(fd);
         return;
     }
-    rconn_init(&f->c, EVT_FOLLOW, fd);
+    rconn_init(r, &f->c, EVT_FOLLOW, fd);
     rconn_keys(r, &f->c, RCONN_HANDSHAKE); /* for the CHALLENGE */
-    f->c.last_rx_ms = r->now_ms;
+    snprintf(f->c.peer, sizeof(f->c.peer), "%s", r->peers[l].m.repl);
     f->snap_fd = -1;
     f->on = true;
     f->stage = FOL_CONNECT;
@@ -496,6 +496,16 @@ follow_tick(repl_t *r)
     if (f->stage == FOL_STREAM && r->now_ms >= f->merge_ms) {
         merge_tick(r, true);
         f->merge_ms = r->now_ms + 2000;
+    }
+    if (!f->c.authed && r->now_ms - f->c.open_ms > REPL_AUTH_MS) {
+        /* a fixed deadline from connect: bytes do not extend it */
+        if (f->stage != FOL_CONNECT)
+            rconn_bad(r, &f->c, "no handshake in time");
+        follow_fail(r, f->stage == FOL_CONNECT
+                           ? "connect timed out"
+                           : "the leader did not complete the handshake "
+                             "in time");
+        return;
     }
     if (f->stage >= FOL_CHALLENGE
         && r->now_ms - f->c.last_rx_ms

@@ -10,7 +10,9 @@
  * The counter starts at 1 on each connection and grows by one per frame
  * in each direction; a frame with any other counter is rejected (replay,
  * reordering or injection).  frame_check_hdr() validates the header before
- * a byte of the payload is trusted.
+ * a byte of the payload is trusted.  Until its handshake is done, a
+ * connection takes no frame longer than FRAME_PREAUTH_MAX (the largest
+ * HELLO or WELCOME).
  *
  * Conversation (leader L, replica R), with the key each frame's MAC is
  * made with when the cluster has a secret (auth.h):
@@ -122,6 +124,11 @@ typedef struct frame_merge_s {
 } frame_merge_t;
 
 _Static_assert(sizeof(frame_hdr_t) == FRAME_HDR, "frame header is 24 bytes");
+
+/* The longest payload before the handshake is done: a HELLO with a full
+ * epoch history (120 + 256 x 16 = 4216 bytes; a WELCOME is 40 less). */
+#define FRAME_PREAUTH_MAX \
+    (sizeof(frame_hello_t) + FRAME_MAX_HIST * sizeof(frame_hist_t))
 
 /* Appends a frame header for a payload of len bytes to b. */
 void frame_put_hdr(buf_t *b, uint8_t type, uint16_t flags, uint32_t len,

@@ -42,11 +42,12 @@ static int ev_tcp = EVT_TCP;
 /* ---- framing ---------------------------------------------------------- */
 
 void
-rconn_init(rconn_t *c, int ev, int fd)
+rconn_init(repl_t *r, rconn_t *c, int ev, int fd)
 {
     memset(c, 0, sizeof(*c));
     c->ev = ev;
     c->fd = fd;
+    c->open_ms = c->last_rx_ms = r->now_ms;
 }
 
 void
@@ -124,63 +125,54 @@ rconn_flush(repl_t *r, rconn_t *c)
     return true;
 }
 
-static bool
+bool
 rconn_bad(repl_t *r, rconn_t *c, const char *why)
 {
     shm_cluster_t *cl = r->shm->cluster;
 
     if (atomic_fetch_add(&cl->repl_bad, 1) % 100 == 0)
-        log_warn("dropping a replication connection: %s", why);
-    (void) c;
+        log_warn("dropping a replication connection %s %s: %s",
+                 c->ev == EVT_SHIP ? "from" : "to", c->peer[0] ? c->peer : "?",
+                 why);
     return false;
 }
 
-/* Why a header is refused, or NULL. */
+/* Why a header is refused, or NULL.  Before the handshake is done, no
+ * frame may be longer than the largest handshake frame. */
 static const char *
-rconn_check_hdr(const frame_hdr_t *h)
+rconn_check_hdr(const rconn_t *c, const frame_hdr_t *h)
 {
     static char other[96];
     const char *why;
 
-    if (frame_check_hdr(h, &why) == MEMDB_OK)
-        return NULL;
-    if (h->magic != FRAME_MAGIC || h->version == FRAME_VERSION)
-        return why;
-    snprintf(other, sizeof(other),
-             "frame version %u, this node speaks %u (another memdb "
-             "release?)",
-             (unsigned) h->version, (unsigned) FRAME_VERSION);
-    return other;
+    if (frame_check_hdr(h, &why) != MEMDB_OK) {
+        if (h->magic != FRAME_MAGIC || h->version == FRAME_VERSION)
+            return why;
+        snprintf(other, sizeof(other),
+                 "frame version %u, this node speaks %u (another memdb "
+                 "release?)",
+                 (unsigned) h->version, (unsigned) FRAME_VERSION);
+        return other;
+    }
+    if (!c->authed && h->length > FRAME_PREAUTH_MAX)
+        return "frame too long for a handshake";
+    return NULL;
 }
 
-bool
-rconn_read(repl_t *r, rconn_t *c,
-           bool (*fn)(repl_t *, rconn_t *, uint8_t, const unsigned char *,
-                      uint32_t))
+/* The complete frames in c->in: checked, authenticated, handed to fn. */
+static bool
+rconn_frames(repl_t *r, rconn_t *c,
+             bool (*fn)(repl_t *, rconn_t *, uint8_t, const unsigned char *,
+                        uint32_t))
 {
-    for (;;) {
-        buf_reserve(&c->in, 256 * 1024);
-        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len,
-                         0);
-        if (n == 0)
-            return false;
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return false;
-            break;
-        }
-        c->in.len += (size_t) n;
-        c->last_rx_ms = r->now_ms;
-    }
     size_t off = 0;
+
     while (c->in.len - off >= FRAME_HDR && !c->closed) {
         frame_hdr_t h;
         const char *why;
 
         memcpy(&h, c->in.data + off, sizeof(h));
-        if ((why = rconn_check_hdr(&h)) != NULL)
+        if ((why = rconn_check_hdr(c, &h)) != NULL)
             return rconn_bad(r, c, why);
         size_t mac = (h.flags & FRAME_F_AUTH) ? AUTH_MAC : 0;
         size_t need = FRAME_HDR + h.length + mac;
@@ -208,6 +200,49 @@ rconn_read(repl_t *r, rconn_t *c,
     return !c->closed;
 }
 
+/* How much the next read may take: before the handshake is done, no more
+ * than the largest handshake frame in all (so a connection that has not
+ * authenticated holds a few KiB at most); after it, 256 KiB a read. */
+static size_t
+rconn_room(const rconn_t *c)
+{
+    size_t cap = FRAME_HDR + FRAME_PREAUTH_MAX + AUTH_MAC;
+
+    if (c->authed)
+        return 256 * 1024;
+    return c->in.len < cap ? cap - c->in.len : 0;
+}
+
+bool
+rconn_read(repl_t *r, rconn_t *c,
+           bool (*fn)(repl_t *, rconn_t *, uint8_t, const unsigned char *,
+                      uint32_t))
+{
+    for (;;) {
+        size_t room = rconn_room(c);
+        ssize_t n;
+
+        if (room == 0)
+            return rconn_bad(r, c, "handshake frame too long");
+        buf_reserve(&c->in, room);
+        n = recv(c->fd, c->in.data + c->in.len, room, 0);
+        if (n == 0)
+            return false;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? !c->closed
+                                                           : false;
+        }
+        c->in.len += (size_t) n;
+        c->last_rx_ms = r->now_ms;
+        /* frames are handled as they arrive, so the buffer never holds
+         * more than one incomplete frame and one read */
+        if (!rconn_frames(r, c, fn))
+            return false;
+    }
+}
+
 /* ---- the leader's side ------------------------------------------------ */
 
 int
@@ -232,7 +267,7 @@ ship_listen(repl_t *r)
 }
 
 static void
-ship_free(repl_t *r, ship_t *s)
+ship_unlist(repl_t *r, ship_t *s)
 {
     for (int i = 0; i < r->nships; i++) {
         if (r->ships[i] == s) {
@@ -240,6 +275,12 @@ ship_free(repl_t *r, ship_t *s)
             break;
         }
     }
+}
+
+static void
+ship_free(repl_t *r, ship_t *s)
+{
+    ship_unlist(r, s);
     rconn_close(r, &s->c);
     if (s->rd_open)
         seg_close(&s->rd);
@@ -248,44 +289,106 @@ ship_free(repl_t *r, ship_t *s)
     free(s);
 }
 
+/* Closes s and gives up its slot now, but frees it only after this turn's
+ * events (ship_free_dropped): one of them may still name it. */
+static void
+ship_drop(repl_t *r, ship_t *s)
+{
+    ship_unlist(r, s);
+    rconn_close(r, &s->c);
+    s->next_dropped = r->dropped;
+    r->dropped = s;
+}
+
+static void
+ship_free_dropped(repl_t *r)
+{
+    while (r->dropped != NULL) {
+        ship_t *s = r->dropped;
+        r->dropped = s->next_dropped;
+        ship_free(r, s);
+    }
+}
+
 void
 ship_close_all(repl_t *r)
 {
     while (r->nships > 0)
         ship_free(r, r->ships[0]);
+    ship_free_dropped(r);
+}
+
+/* Makes room for one more connection from src waiting for its handshake:
+ * drops the oldest waiting one of that source, or of all, when there are
+ * too many (admit.h). */
+static void
+ship_admit(repl_t *r, const unsigned char *src)
+{
+    admit_t w[MEMDB_NELEM(r->ships)];
+    ship_t *who[MEMDB_NELEM(r->ships)];
+    int n = 0, v;
+
+    for (int i = 0; i < r->nships; i++) {
+        if (r->ships[i]->c.authed)
+            continue;
+        memcpy(w[n].src, r->ships[i]->src, ADMIT_KEY);
+        w[n].since_ms = r->ships[i]->c.open_ms;
+        who[n++] = r->ships[i];
+    }
+    v = admit_victim(w, n, src, ADMIT_PER_SOURCE, ADMIT_TOTAL);
+    if (v < 0)
+        return;
+    rconn_bad(r, &who[v]->c,
+              "too many connections waiting for their handshake: dropping "
+              "the oldest");
+    ship_drop(r, who[v]);
+}
+
+static void
+ship_new(repl_t *r, int fd, const struct sockaddr *sa)
+{
+    ship_t *s;
+    frame_challenge_t ch;
+    unsigned char src[ADMIT_KEY];
+    int one = 1;
+
+    admit_source(sa, src);
+    ship_admit(r, src);
+    if (r->nships == (int) MEMDB_NELEM(r->ships)) {
+        close(fd); /* every slot holds an authenticated replica */
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    s = xcalloc(1, sizeof(*s));
+    rconn_init(r, &s->c, EVT_SHIP, fd);
+    util_format_addr(sa, s->c.peer, sizeof(s->c.peer));
+    memcpy(s->src, src, ADMIT_KEY);
+    s->snap_fd = -1;
+    s->stage = SHIP_HELLO;
+    r->ships[r->nships++] = s;
+    if (repl_watch(r, fd, EPOLLIN | EPOLLOUT | EPOLLET, s, false)
+        != MEMDB_OK) {
+        ship_free(r, s);
+        return;
+    }
+    auth_nonce(s->c.nonce_mine, FRAME_NONCE);
+    rconn_keys(r, &s->c, RCONN_HANDSHAKE);
+    memcpy(ch.nonce, s->c.nonce_mine, FRAME_NONCE);
+    rconn_send(r, &s->c, FR_CHALLENGE, &ch, sizeof(ch));
 }
 
 void
 ship_accept(repl_t *r)
 {
     for (;;) {
-        int fd = accept4(r->tcp, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        ship_t *s;
-        frame_challenge_t ch;
-        int one = 1;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(r->tcp, (struct sockaddr *) &ss, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0)
             return;
-        if (r->nships == REPL_MAX_SHIPS) {
-            close(fd);
-            continue;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        s = xcalloc(1, sizeof(*s));
-        rconn_init(&s->c, EVT_SHIP, fd);
-        s->snap_fd = -1;
-        s->stage = SHIP_HELLO;
-        r->ships[r->nships++] = s;
-        if (repl_watch(r, fd, EPOLLIN | EPOLLOUT | EPOLLET, s, false)
-            != MEMDB_OK) {
-            ship_free(r, s);
-            continue;
-        }
-        auth_nonce(s->c.nonce_mine, FRAME_NONCE);
-        rconn_keys(r, &s->c, RCONN_HANDSHAKE);
-        memcpy(ch.nonce, s->c.nonce_mine, FRAME_NONCE);
-        rconn_send(r, &s->c, FR_CHALLENGE, &ch, sizeof(ch));
-        s->c.last_rx_ms = r->now_ms;
+        ship_new(r, fd, (struct sockaddr *) &ss);
     }
 }
 
@@ -551,6 +654,8 @@ ship_run(repl_t *r, ship_t *s)
 void
 ship_event(repl_t *r, ship_t *s, uint32_t events)
 {
+    if (s->c.closed)
+        return; /* dropped (ship_drop): freed after this turn's events */
     if ((events & (EPOLLERR | EPOLLHUP))
         || ((events & EPOLLIN) && !rconn_read(r, &s->c, ship_frame))
         || !ship_run(r, s)) {
@@ -562,6 +667,7 @@ ship_event(repl_t *r, ship_t *s, uint32_t events)
 void
 ship_pump(repl_t *r)
 {
+    ship_free_dropped(r);
     for (int i = 0; i < r->nships; i++) {
         ship_t *s = r->ships[i];
         /* ship_free() moves the last ship into slot i, hence i--; the
@@ -571,8 +677,9 @@ ship_pump(repl_t *r)
             log_info("replica %s disconnected", s->id);
             ship_free(r, s);
             i--;
-        } else if (s->stage == SHIP_HELLO
-                   && r->now_ms - s->c.last_rx_ms > 5000) {
+        } else if (!s->c.authed && r->now_ms - s->c.open_ms > REPL_AUTH_MS) {
+            /* a fixed deadline from accept: bytes do not extend it */
+            rconn_bad(r, &s->c, "no handshake in time");
             ship_free(r, s);
             i--;
         }

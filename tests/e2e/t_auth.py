@@ -1,10 +1,12 @@
-"""Cluster authentication (cluster.secret_file): restarts and replays.
+"""Cluster authentication (cluster.secret_file): restarts, replays and
+connections that never authenticate.
 
 - A restarted node (or replicator) is a new boot: its peers take its
   messages at once and keep refusing the old boot's.
 - A recorded handshake replayed to a replica or a leader is refused, and
   counted.
-- Datagrams and frames of another version are refused and counted.
+- Idle or hostile connections to the replication port, before they
+  authenticate, neither lock replicas out nor cost the daemon memory.
 """
 import hashlib
 import hmac
@@ -334,3 +336,115 @@ def test_other_versions_are_refused_and_counted():
     log = n1.log()
     assert "gossip datagram of version 1" in log
     assert "frame version 1, this node speaks 2" in log
+
+
+# ---- connections that never authenticate ------------------------------
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+class Flood:
+    """n connections to port that never authenticate, from source: a
+    quarter idle, a quarter sending a byte every 0.2 s, a half the header
+    of a 64 MiB HELLO and then 1 MiB of it."""
+
+    def __init__(self, port, n, source="127.0.0.1"):
+        big = struct.pack("<IBBHIIQ", FRAME_MAGIC, FRAME_VERSION, FR_HELLO,
+                          1, (64 << 20) - 1, 0, 1) + b"\x00" * (1 << 20)
+        self.socks, self.trickle = [], []
+        for i in range(n):
+            s = socket.socket()
+            s.bind((source, 0))
+            s.connect(("127.0.0.1", port))
+            self.socks.append(s)
+            if i % 4 == 1:
+                self.trickle.append(s)
+            elif i % 4 >= 2:
+                s.settimeout(1)
+                try:
+                    s.recv(88)      # the CHALLENGE: accepted
+                    s.sendall(big)
+                except OSError:
+                    pass            # refused, as it should be
+            s.setblocking(False)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.wait(0.2):
+            for s in list(self.trickle):
+                try:
+                    s.send(b"M")
+                except OSError:
+                    self.trickle.remove(s)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        for s in self.socks:
+            s.close()
+
+
+def seconds_until_closed(port, source, timeout=10):
+    """Opens a connection from source that sends a byte every 0.2 s;
+    seconds until the server closes it."""
+    s = socket.socket()
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    t0 = time.monotonic()
+    s.settimeout(0.2)
+    try:
+        while time.monotonic() - t0 < timeout:
+            try:
+                if s.recv(4096) == b"":
+                    break
+            except socket.timeout:
+                pass
+            s.send(b"M")
+    except OSError:
+        pass
+    finally:
+        s.close()
+    return time.monotonic() - t0
+
+
+def test_connections_that_never_authenticate_lock_no_replica_out():
+    c = Cluster(2, cluster={"secret_file": secret_file()})
+    n1, n2 = c.nodes
+    n1.upload("before")
+    n2.wait_for(lambda: n2.count("before")["before"] == 1, what="replication")
+    pid = n1.children("memdbd: replicator")[0]
+    n2.stop()
+    rss0 = rss_kib(pid)
+    r0 = counters(n1)[1]
+
+    flood = Flood(n1.rport, 200)
+    try:
+        # n2 comes back while they are there
+        n1.upload("during")
+        t0 = time.monotonic()
+        n2.start()
+        n2.wait_for(lambda: n2.count("during")["during"] == 1, timeout=15,
+                    what="replication during the flood")
+        dt = time.monotonic() - t0
+        rss1 = rss_kib(pid)
+    finally:
+        flood.close()
+    refused = counters(n1)[1] - r0
+    closed = seconds_until_closed(n1.rport, "127.0.0.2")
+    print(f"# with 200 connections that do not authenticate, restarted n2 "
+          f"replicated {dt:.2f}s after its start; n1's replicator grew by "
+          f"{rss1 - rss0} KiB ({rss0} -> {rss1}); {refused} connections "
+          f"refused; one sending a byte every 0.2 s was closed after "
+          f"{closed:.2f}s")
+    assert dt < 3, f"n2 replicated again only after {dt:.2f}s"
+    assert rss1 - rss0 < 4096, f"n1's replicator grew by {rss1 - rss0} KiB"
+    assert refused >= 150, refused
+    assert 2.5 < closed < 4.5, f"a connection was kept {closed:.2f}s"

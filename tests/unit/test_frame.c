@@ -340,6 +340,24 @@ Test(frame, hello_valid)
     buf_free(&b);
 }
 
+/* The bound on frames before the handshake is done is the largest
+ * HELLO, and a WELCOME with a full history fits under it too. */
+Test(frame, preauth_max_is_the_largest_handshake_frame)
+{
+    buf_t b = { 0 };
+
+    hello(&b, "r", FRAME_MAX_HIST);
+    cr_assert_eq(b.len, FRAME_PREAUTH_MAX);
+    OK(FR_HELLO, b.data, b.len);
+    hello(&b, "r", FRAME_MAX_HIST + 1);
+    BAD(FR_HELLO, b.data, b.len);
+    welcome(&b, FR_MODE_FULL, FRAME_MAX_HIST);
+    cr_assert_leq(b.len, FRAME_PREAUTH_MAX);
+    OK(FR_WELCOME, b.data, b.len);
+    cr_assert_lt(FRAME_HDR + FRAME_PREAUTH_MAX + 32, 4400, "a few KiB");
+    buf_free(&b);
+}
+
 Test(frame, hello_invalid)
 {
     buf_t b = { 0 };
