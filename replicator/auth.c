@@ -1,6 +1,6 @@
 /*
- * auth.c - keys, MACs, nonces and replay windows for cluster traffic
- * (libsodium; see auth.h).
+ * auth.c - keys, MACs, nonces, boot numbers and replay windows for
+ * cluster traffic (libsodium; see auth.h).
  */
 #include "auth.h"
 
@@ -116,15 +116,18 @@ auth_verify(const unsigned char key[AUTH_KEY], const void *p, size_t len,
 }
 
 void
-auth_session(const unsigned char key[AUTH_KEY], const unsigned char *nonce_l,
-             const unsigned char *nonce_r, size_t nlen,
-             unsigned char out[AUTH_KEY])
+auth_session(const unsigned char key[AUTH_KEY], int tag,
+             const unsigned char *nonce_l, const unsigned char *nonce_r,
+             size_t nlen, unsigned char out[AUTH_KEY])
 {
     crypto_generichash_state st;
+    unsigned char t = (unsigned char) tag;
 
     crypto_generichash_init(&st, key, AUTH_KEY, AUTH_KEY);
+    crypto_generichash_update(&st, &t, 1);
     crypto_generichash_update(&st, nonce_l, nlen);
-    crypto_generichash_update(&st, nonce_r, nlen);
+    if (nonce_r != NULL)
+        crypto_generichash_update(&st, nonce_r, nlen);
     crypto_generichash_final(&st, out, AUTH_KEY);
     sodium_memzero(&st, sizeof(st));
 }
@@ -135,6 +138,47 @@ auth_nonce(unsigned char *out, size_t len)
     if (auth_init() != MEMDB_OK)
         abort(); /* no randomness: nothing safe to do */
     randombytes_buf(out, len);
+}
+
+uint64_t
+auth_next_boot(uint64_t last, uint64_t wall_ms)
+{
+    uint64_t next = last == UINT64_MAX ? last : last + 1;
+
+    return MEMDB_MAX(next, wall_ms);
+}
+
+auth_win_e
+auth_window_check(auth_window_t *w, uint64_t boot, uint64_t id)
+{
+    if (boot == 0 || id == 0)
+        return AUTH_WIN_ZERO;
+    if (boot < w->boot)
+        return AUTH_WIN_OLD_BOOT;
+    if (boot > w->boot) {
+        w->boot = boot;
+        w->top = id;
+        w->bits = 1;
+        return AUTH_WIN_NEW_BOOT;
+    }
+    if (auth_window_accept(w, id))
+        return AUTH_WIN_OK;
+    return id <= w->top && w->top - id < 64 ? AUTH_WIN_REPLAY
+                                            : AUTH_WIN_TOO_OLD;
+}
+
+const char *
+auth_win_str(auth_win_e e)
+{
+    switch (e) {
+    case AUTH_WIN_OK: return "fresh";
+    case AUTH_WIN_NEW_BOOT: return "from a new boot";
+    case AUTH_WIN_OLD_BOOT: return "from an earlier boot of the sender";
+    case AUTH_WIN_REPLAY: return "a replay";
+    case AUTH_WIN_TOO_OLD: return "too old for the replay window";
+    case AUTH_WIN_ZERO: return "boot or message id 0";
+    }
+    return "?";
 }
 
 bool

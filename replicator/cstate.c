@@ -39,6 +39,10 @@ cs_parse_line(cstate_t *cs, char *l)
         cs->epoch = x;
         return MEMDB_OK;
     }
+    if (sscanf(l, "boot %llu", &x) == 1) {
+        cs->boot = x;
+        return MEMDB_OK;
+    }
     if (sscanf(l, "voted %llu %63s", &x, a) == 2) {
         cs->voted_epoch = x;
         snprintf(cs->voted_for, sizeof(cs->voted_for), "%.63s", a);
@@ -132,6 +136,8 @@ cstate_save(cstate_t *cs)
     if (cs->cluster[0])
         buf_printf(&b, "cluster %s\n", cs->cluster);
     buf_printf(&b, "epoch %" PRIu64 "\n", cs->epoch);
+    if (cs->boot)
+        buf_printf(&b, "boot %" PRIu64 "\n", cs->boot);
     if (cs->voted_for[0])
         buf_printf(&b, "voted %" PRIu64 " %s\n", cs->voted_epoch,
                    cs->voted_for);

@@ -14,6 +14,9 @@
  *   member   id and gossip address of every member known (a restarted
  *            node rejoins through them)
  *   forgot   ids removed with `memdbctl cluster forget`
+ *   boot     the number of the replicator's last start (auth.h: gossip
+ *            replay windows are per boot); raised and saved at each start
+ *            before anything is sent
  *
  * The file is text, one item per line, ending with a line "sum <XXH3>"
  * over the lines before it; it is written to a temp file, fsynced and
@@ -47,6 +50,7 @@ typedef struct cstate_s {
     int nmembers;
     char forgot[CS_MAX_MEMBERS][CS_ID];
     int nforgot;
+    uint64_t boot;
 } cstate_t;
 
 /* Loads data_dir/cluster/state (an absent file is an empty state).

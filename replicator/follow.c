@@ -84,8 +84,9 @@ follow_connect(repl_t *r, int l)
         close(fd);
         return;
     }
-    rconn_init(&f->c, EVT_FOLLOW, fd);
-    f->c.last_rx_ms = r->now_ms;
+    rconn_init(r, &f->c, EVT_FOLLOW, fd);
+    rconn_keys(r, &f->c, RCONN_HANDSHAKE); /* for the CHALLENGE */
+    snprintf(f->c.peer, sizeof(f->c.peer), "%s", r->peers[l].m.repl);
     f->merge_seq = 0;
     f->merge_file[0] = '\0';
     f->merge_off = 0;
@@ -109,6 +110,7 @@ follow_hello(repl_t *r)
     memset(&h, 0, sizeof(h));
     snprintf(h.id, sizeof(h.id), "%s", r->conf->node_id);
     auth_nonce(f->c.nonce_mine, FRAME_NONCE);
+    rconn_keys(r, &f->c, RCONN_HANDSHAKE); /* the HELLO's key */
     memcpy(h.nonce, f->c.nonce_mine, FRAME_NONCE);
     h.epoch = r->cs.epoch;
     h.last_lsn = resync ? 0 : repl_last_lsn(r);
@@ -117,6 +119,9 @@ follow_hello(repl_t *r)
     buf_append(&b, r->cs.hist, sizeof(frame_hist_t) * h.nhist);
     rconn_send(r, &f->c, FR_HELLO, b.data, (uint32_t) b.len);
     buf_free(&b);
+    /* the WELCOME and all after it: keys of both nonces, so a recorded
+     * handshake replayed to us fails */
+    rconn_keys(r, &f->c, RCONN_SESSION);
     f->stage = FOL_WELCOME;
 }
 
@@ -353,8 +358,6 @@ follow_welcome(repl_t *r, const unsigned char *p)
     memcpy(&w, p, sizeof(w));
     memcpy(f->lhist, p + sizeof(w), w.nhist * sizeof(frame_hist_t));
     f->nlhist = (int) w.nhist;
-    auth_session(r->auth.key, f->c.nonce_peer, f->c.nonce_mine, FRAME_NONCE,
-                 f->c.key);
     f->c.authed = true;
     if (w.epoch > r->cs.epoch || strcmp(w.cluster, r->cs.cluster) != 0) {
         r->cs.epoch = MEMDB_MAX(w.epoch, r->cs.epoch);
@@ -536,6 +539,16 @@ follow_tick(repl_t *r)
     if (f->stage == FOL_STREAM && r->now_ms >= f->merge_ms) {
         merge_tick(r, true);
         f->merge_ms = r->now_ms + 2000;
+    }
+    if (!f->c.authed && r->now_ms - f->c.open_ms > REPL_AUTH_MS) {
+        /* a fixed deadline from connect: bytes do not extend it */
+        if (f->stage != FOL_CONNECT)
+            rconn_bad(r, &f->c, "no handshake in time");
+        follow_fail(r, f->stage == FOL_CONNECT
+                           ? "connect timed out"
+                           : "the leader did not complete the handshake "
+                             "in time");
+        return;
     }
     if (f->stage >= FOL_CHALLENGE
         && r->now_ms - f->c.last_rx_ms

@@ -22,6 +22,11 @@ _Static_assert(sizeof(frame_welcome_t) == 80, "welcome is 80 bytes");
 _Static_assert(sizeof(frame_snap_t) == 24, "snap is 24 bytes");
 _Static_assert(sizeof(frame_ack_t) == 24, "ack is 24 bytes");
 _Static_assert(sizeof(frame_merge_t) == 16, "merge is 16 bytes");
+_Static_assert(FRAME_PREAUTH_MAX == 6264, "HELLO with a full history");
+_Static_assert(FRAME_PREAUTH_MAX
+                   >= sizeof(frame_welcome_t)
+                          + FRAME_MAX_HIST * sizeof(frame_hist_t),
+               "a WELCOME fits before the handshake is done");
 
 #define FRAME_MAX_ERROR 1024
 

@@ -10,14 +10,21 @@
  * The counter starts at 1 on each connection and grows by one per frame
  * in each direction; a frame with any other counter is rejected (replay,
  * reordering or injection).  frame_check_hdr() validates the header before
- * a byte of the payload is trusted.
+ * a byte of the payload is trusted.  Until its handshake is done, a
+ * connection takes no frame longer than FRAME_PREAUTH_MAX (the largest
+ * HELLO or WELCOME).
  *
- * Conversation (leader L, replica R):
- *   L->R CHALLENGE   frame_challenge_t: L's nonce
+ * Conversation (leader L, replica R), with the key each frame's MAC is
+ * made with when the cluster has a secret (auth.h):
+ *   L->R CHALLENGE   frame_challenge_t: L's nonce          (the secret's
+ *                    key: replayable, and carries nothing else)
  *   R->L HELLO       frame_hello_t + history entries: who R is, where its
- *                    log ends, R's nonce
+ *                    log ends, R's nonce            (AUTH_K_HELLO: fresh
+ *                    for L's nonce)
  *   L->R WELCOME     frame_welcome_t + L's history: PARTIAL from an LSN,
- *                    or FULL (a snapshot follows)
+ *                    or FULL (a snapshot follows)    (AUTH_K_LEADER: fresh
+ *                    for both nonces, like every later frame of L; R's
+ *                    later frames have AUTH_K_REPLICA)
  *   L->R SNAP_BEGIN  frame_snap_t, then SNAP_DATA (raw snapshot bytes)
  *                    frames, then SNAP_END
  *   L->R RECORDS     change records (rec.h) back to back, in LSN order
@@ -35,7 +42,9 @@
 #include "../src/buf.h"
 
 #define FRAME_MAGIC    0x5045524dU /* "MREP" */
-#define FRAME_VERSION  2
+#define FRAME_VERSION  3 /* 3: history entries and records with origins, */
+                          /* merge batches; keys per direction, WELCOME */
+                          /* under them */
 #define FRAME_HDR      24
 #define FRAME_MAX      (64u << 20)
 #define FRAME_F_AUTH   0x01
@@ -124,6 +133,11 @@ typedef struct frame_merge_s {
 } frame_merge_t;
 
 _Static_assert(sizeof(frame_hdr_t) == FRAME_HDR, "frame header is 24 bytes");
+
+/* The longest payload before the handshake is done: a HELLO with a full
+ * epoch history (120 + 256 x 24 = 6264 bytes; a WELCOME is 40 less). */
+#define FRAME_PREAUTH_MAX \
+    (sizeof(frame_hello_t) + FRAME_MAX_HIST * sizeof(frame_hist_t))
 
 /* Appends a frame header for a payload of len bytes to b. */
 void frame_put_hdr(buf_t *b, uint8_t type, uint16_t flags, uint32_t len,

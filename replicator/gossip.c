@@ -248,6 +248,7 @@ build(repl_t *r, unsigned char *out, uint8_t type, uint32_t seq,
     m.hdr.seq = seq;
     m.hdr.flags = r->auth.on ? GSP_F_AUTH : 0;
     m.hdr.time_ms = util_wall_ms();
+    m.hdr.boot = r->cs.boot;
     m.hdr.msg_id = ++r->msg_id;
     r->peers[0].m.lsn = repl_last_lsn(r);
     m.from = r->peers[0].m;
@@ -338,24 +339,76 @@ send_sync(repl_t *r, const struct sockaddr *sa, socklen_t alen)
 
 /* ---- receiving ------------------------------------------------------ */
 
-static bool
-authentic(repl_t *r, const unsigned char *buf, size_t len, gsp_msg_t *m,
-          int *from)
+/* The replay window of member id, or NULL (not a member, or us). */
+static auth_window_t *
+window_of(repl_t *r, const char *id)
 {
-    int64_t skew;
+    int i = gossip_find(r, id);
 
-    *from = gossip_find(r, m->from.id);
+    return i > 0 ? &r->peers[i].win : NULL;
+}
+
+/* NULL if the datagram may be taken, else why not.  The MAC is checked
+ * before anything else, so that nothing unauthenticated moves a replay
+ * window.  A sender not yet a member has no window: the caller starts
+ * one once it is added (start_window). */
+static const char *
+unauthentic(repl_t *r, const unsigned char *buf, const gsp_msg_t *m)
+{
+    auth_window_t *w;
+    int64_t skew;
+    uint64_t was;
+    auth_win_e e;
+
     if (!r->auth.on)
-        return true;
-    if (!(m->hdr.flags & GSP_F_AUTH)
-        || !auth_verify(r->auth.key, buf, m->mac_off, buf + m->mac_off))
-        return false;
+        return NULL;
+    if (!(m->hdr.flags & GSP_F_AUTH))
+        return "no MAC";
+    if (!auth_verify(r->auth.key, buf, m->mac_off, buf + m->mac_off))
+        return "bad MAC";
     skew = (int64_t) util_wall_ms() - (int64_t) m->hdr.time_ms;
     if (skew > AUTH_WINDOW_MS || skew < -AUTH_WINDOW_MS)
-        return false;
-    if (*from > 0 && !auth_window_accept(&r->peers[*from].win, m->hdr.msg_id))
-        return false;
-    return true;
+        return "timestamp too far from this node's clock";
+    if ((w = window_of(r, m->from.id)) == NULL)
+        return NULL;
+    was = w->boot;
+    e = auth_window_check(w, m->hdr.boot, m->hdr.msg_id);
+    if (!auth_win_ok(e))
+        return auth_win_str(e);
+    if (e == AUTH_WIN_NEW_BOOT && was != 0)
+        log_info("member %s restarted (boot %llu, was %llu)", m->from.id,
+                 (unsigned long long) m->hdr.boot, (unsigned long long) was);
+    return NULL;
+}
+
+/* A member just added from its own datagram: its window starts there. */
+static void
+start_window(repl_t *r, const gsp_msg_t *m)
+{
+    auth_window_t *w = window_of(r, m->from.id);
+
+    if (r->auth.on && w != NULL)
+        (void) auth_window_check(w, m->hdr.boot, m->hdr.msg_id);
+}
+
+/* Counted, and logged once every 100: a datagram that does not decode. */
+static void
+log_malformed(repl_t *r, const unsigned char *buf, ssize_t n,
+              const struct sockaddr *sa, const char *why)
+{
+    char from[80];
+
+    if (atomic_fetch_add(&r->shm->cluster->gossip_bad, 1) % 100 != 0)
+        return;
+    util_format_addr(sa, from, sizeof(from));
+    if (strcmp(why, "bad version") == 0)
+        log_warn("dropped a gossip datagram of version %u from %s: this "
+                 "node speaks version %u (another memdb release?)",
+                 (unsigned) buf[4], from, (unsigned) GSP_VERSION);
+    else
+        log_warn("dropped a malformed gossip datagram from %s (%zd bytes): "
+                 "%s",
+                 from, n, why);
 }
 
 static void
@@ -447,17 +500,15 @@ gossip_recv(repl_t *r)
         if (n < 0)
             return;
         if (wire_decode(buf, (size_t) n, &m, &why) != MEMDB_OK) {
-            if (atomic_fetch_add(&c->gossip_bad, 1) % 100 == 0)
-                log_warn("dropped a malformed gossip datagram (%zd bytes): "
-                         "%s",
-                         n, why);
+            log_malformed(r, buf, n, (struct sockaddr *) &ss, why);
             continue;
         }
-        if (!authentic(r, buf, (size_t) n, &m, &from)) {
+        from = gossip_find(r, m.from.id);
+        if ((why = unauthentic(r, buf, &m)) != NULL) {
             if (atomic_fetch_add(&c->auth_bad, 1) % 100 == 0)
                 log_warn("dropped gossip from %s that failed "
-                         "authentication",
-                         m.from.gossip);
+                         "authentication: %s",
+                         m.from.gossip, why);
             continue;
         }
         if (from == 0)
@@ -465,6 +516,8 @@ gossip_recv(repl_t *r)
         if (cstate_forgotten(&r->cs, m.from.id))
             continue;
         gossip_apply(r, &m.from, true);
+        if (from < 0)
+            start_window(r, &m);
         from = gossip_find(r, m.from.id);
         for (int i = 0; i < m.nupd; i++)
             gossip_apply(r, &m.upd[i], false);
@@ -653,11 +706,27 @@ gossip_forget(repl_t *r, const char *id)
     r->table_dirty = true;
 }
 
+/* This start is a new boot: its number is on disk before the first
+ * datagram goes out, so the next start is numbered higher even if the
+ * clock went back (auth_next_boot). */
+static void
+gossip_boot(repl_t *r)
+{
+    r->cs.boot = auth_next_boot(r->cs.boot, util_wall_ms());
+    r->msg_id = 0;
+    if (cstate_save(&r->cs) != MEMDB_OK)
+        log_error("cannot persist boot number %llu: after the next start, "
+                  "peers may refuse this node's gossip for a while",
+                  (unsigned long long) r->cs.boot);
+}
+
 int
 gossip_open(repl_t *r)
 {
     const conf_addr_t *a = &r->conf->cl_gossip;
     int one = 1;
+
+    gossip_boot(r);
 
     r->udp = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     0);

@@ -12,6 +12,7 @@
 #define MEMDB_REPL_H
 
 #include "replicator.h"
+#include "admit.h"
 #include "auth.h"
 #include "cstate.h"
 #include "frame.h"
@@ -21,7 +22,8 @@
 
 #include <sys/socket.h>
 
-#define REPL_MAX_SHIPS CL_MAX_MEMBERS
+#define REPL_MAX_SHIPS CL_MAX_MEMBERS /* authenticated */
+#define REPL_AUTH_MS   3000 /* from accept or connect to a done handshake */
 #define REPL_UPD_MAX   64
 #define REPL_ACK_MS    50
 #define REPL_RETRY_MS  200
@@ -49,20 +51,27 @@ typedef struct update_s {
 typedef struct rconn_s {
     int ev; /* EVT_SHIP or EVT_FOLLOW */
     int fd;
+    char peer[80]; /* its address, for the log */
     buf_t in, out;
     size_t out_off;
     uint64_t rx_counter, tx_counter;
     unsigned char nonce_mine[FRAME_NONCE], nonce_peer[FRAME_NONCE];
-    unsigned char key[AUTH_KEY]; /* session key */
-    bool authed;                 /* handshake done */
+    /* the MAC keys of the frames we send and receive (rconn_keys) */
+    unsigned char key_tx[AUTH_KEY], key_rx[AUTH_KEY];
+    bool authed; /* the peer's handshake frame (HELLO, WELCOME) is in */
     bool closed;
     bool paused; /* a frame could not be taken yet: read nothing more */
+    uint64_t open_ms; /* accepted or connecting since */
     uint64_t last_rx_ms, last_tx_ms;
 } rconn_t;
+
+/* Steps of the handshake, for rconn_keys. */
+enum { RCONN_HANDSHAKE = 1, RCONN_SESSION };
 
 /* The leader's state for one replica connection. */
 typedef struct ship_s {
     rconn_t c;
+    unsigned char src[ADMIT_KEY]; /* admit_source() */
     char id[CS_ID];
     int stage;     /* SHIP_* */
     uint64_t next; /* next LSN to send */
@@ -72,6 +81,7 @@ typedef struct ship_s {
     int snap_fd;
     uint64_t snap_left;
     uint64_t acked;
+    struct ship_s *next_dropped; /* on repl_t.dropped */
 } ship_t;
 
 /* Stages of a replica's connection (follow.c). */
@@ -158,8 +168,9 @@ typedef struct repl_s {
         bool sent;
     } xfer;
 
-    ship_t *ships[REPL_MAX_SHIPS];
+    ship_t *ships[REPL_MAX_SHIPS + ADMIT_TOTAL];
     int nships;
+    ship_t *dropped; /* closed, freed after this turn's events */
     follow_t fol;
     uint64_t cmd_seen;     /* shm cluster cmd requests handled */
     char *cmd_err;         /* the error text of the request run */
@@ -209,11 +220,19 @@ void elect_seen(repl_t *r, int peer);
 void elect_failover(repl_t *r, const char *target);
 
 /* rconn (ship.c) */
-void rconn_init(rconn_t *c, int ev, int fd);
+void rconn_init(repl_t *r, rconn_t *c, int ev, int fd);
 void rconn_close(repl_t *r, rconn_t *c);
-/* Queues a frame (MAC'd with the session key once authed). */
+/* Sets c's MAC keys for a step of the handshake (RCONN_*), from the
+ * nonces it has by then: RCONN_HANDSHAKE once the leader's nonce is known
+ * (the CHALLENGE and HELLO keys), RCONN_SESSION once both are (a key per
+ * direction for everything after the HELLO). */
+void rconn_keys(repl_t *r, rconn_t *c, int step);
+/* Queues a frame, MAC'd with c->key_tx. */
 void rconn_send(repl_t *r, rconn_t *c, uint8_t type, const void *p,
                 uint32_t len);
+/* Counts a refused frame or connection (repl_bad), logs one in 100;
+ * returns false. */
+bool rconn_bad(repl_t *r, rconn_t *c, const char *why);
 /* Reads what is there; calls fn for each complete, checked frame.
  * false: the connection failed (bad frame, EOF, error). */
 bool rconn_read(repl_t *r, rconn_t *c,

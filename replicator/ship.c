@@ -42,11 +42,12 @@ static int ev_tcp = EVT_TCP;
 /* ---- framing ---------------------------------------------------------- */
 
 void
-rconn_init(rconn_t *c, int ev, int fd)
+rconn_init(repl_t *r, rconn_t *c, int ev, int fd)
 {
     memset(c, 0, sizeof(*c));
     c->ev = ev;
     c->fd = fd;
+    c->open_ms = c->last_rx_ms = r->now_ms;
 }
 
 void
@@ -61,34 +62,32 @@ rconn_close(repl_t *r, rconn_t *c)
     buf_free(&c->in);
     buf_free(&c->out);
     c->out_off = 0;
+    explicit_bzero(c->key_tx, AUTH_KEY);
+    explicit_bzero(c->key_rx, AUTH_KEY);
 }
 
-/* The key a frame is MAC'd with: the static key before the handshake is
- * done (with the peer's nonce mixed in for HELLO), the session key after. */
-static void
-frame_key(repl_t *r, rconn_t *c, uint8_t type, bool sending,
-          unsigned char out[AUTH_KEY])
+void
+rconn_keys(repl_t *r, rconn_t *c, int step)
 {
-    static const unsigned char zero[FRAME_NONCE];
+    bool leader = c->ev == EVT_SHIP;
+    const unsigned char *nl = leader ? c->nonce_mine : c->nonce_peer;
+    const unsigned char *nr = leader ? c->nonce_peer : c->nonce_mine;
+    unsigned char *kl = leader ? c->key_tx : c->key_rx; /* L's frames */
+    unsigned char *kr = leader ? c->key_rx : c->key_tx; /* R's frames */
 
-    if (c->authed) {
-        memcpy(out, c->key, AUTH_KEY);
-    } else if (type == FR_CHALLENGE) {
-        memcpy(out, r->auth.key, AUTH_KEY);
-    } else {
-        /* HELLO: keyed to the leader's challenge */
-        const unsigned char *nl = c->ev == EVT_SHIP ? c->nonce_mine
-                                                    : c->nonce_peer;
-        auth_session(r->auth.key, nl, zero, FRAME_NONCE, out);
+    if (step == RCONN_HANDSHAKE) {
+        memcpy(kl, r->auth.key, AUTH_KEY); /* CHALLENGE */
+        auth_session(r->auth.key, AUTH_K_HELLO, nl, NULL, FRAME_NONCE, kr);
+        return;
     }
-    (void) sending;
+    auth_session(r->auth.key, AUTH_K_LEADER, nl, nr, FRAME_NONCE, kl);
+    auth_session(r->auth.key, AUTH_K_REPLICA, nl, nr, FRAME_NONCE, kr);
 }
 
 void
 rconn_send(repl_t *r, rconn_t *c, uint8_t type, const void *p, uint32_t len)
 {
     size_t start = c->out.len;
-    unsigned char key[AUTH_KEY];
 
     if (c->fd < 0)
         return;
@@ -97,9 +96,8 @@ rconn_send(repl_t *r, rconn_t *c, uint8_t type, const void *p, uint32_t len)
     if (len > 0)
         buf_append(&c->out, p, len);
     if (r->auth.on) {
-        frame_key(r, c, type, true, key);
         buf_reserve(&c->out, AUTH_MAC);
-        auth_mac(key, c->out.data + start, c->out.len - start,
+        auth_mac(c->key_tx, c->out.data + start, c->out.len - start,
                  (unsigned char *) c->out.data + c->out.len);
         c->out.len += AUTH_MAC;
     }
@@ -127,49 +125,44 @@ rconn_flush(repl_t *r, rconn_t *c)
     return true;
 }
 
-static bool
+bool
 rconn_bad(repl_t *r, rconn_t *c, const char *why)
 {
     shm_cluster_t *cl = r->shm->cluster;
 
     if (atomic_fetch_add(&cl->repl_bad, 1) % 100 == 0)
-        log_warn("dropping a replication connection: %s", why);
-    (void) c;
+        log_warn("dropping a replication connection %s %s: %s",
+                 c->ev == EVT_SHIP ? "from" : "to", c->peer[0] ? c->peer : "?",
+                 why);
     return false;
 }
 
 typedef bool (*rconn_fn)(repl_t *, rconn_t *, uint8_t, const unsigned char *,
                          uint32_t);
 
-static bool rconn_frames(repl_t *r, rconn_t *c, rconn_fn fn);
-
-/* Takes the frames already in (a paused connection first finishes what it
- * holds), then reads what is there unless a frame paused it. */
-bool
-rconn_read(repl_t *r, rconn_t *c, rconn_fn fn)
+/* Why a header is refused, or NULL.  Before the handshake is done, no
+ * frame may be longer than the largest handshake frame. */
+static const char *
+rconn_check_hdr(const rconn_t *c, const frame_hdr_t *h)
 {
-    if (!rconn_frames(r, c, fn))
-        return false;
-    while (!c->paused) {
-        buf_reserve(&c->in, 256 * 1024);
-        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len,
-                         0);
-        if (n == 0)
-            return false;
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return false;
-            break;
-        }
-        c->in.len += (size_t) n;
-        c->last_rx_ms = r->now_ms;
+    static char other[96];
+    const char *why;
+
+    if (frame_check_hdr(h, &why) != MEMDB_OK) {
+        if (h->magic != FRAME_MAGIC || h->version == FRAME_VERSION)
+            return why;
+        snprintf(other, sizeof(other),
+                 "frame version %u, this node speaks %u (another memdb "
+                 "release?)",
+                 (unsigned) h->version, (unsigned) FRAME_VERSION);
+        return other;
     }
-    return rconn_frames(r, c, fn);
+    if (!c->authed && h->length > FRAME_PREAUTH_MAX)
+        return "frame too long for a handshake";
+    return NULL;
 }
 
-/* Checks and hands to fn each complete frame in c->in, consuming them. */
+/* The complete frames in c->in: checked, authenticated, handed to fn. */
 static bool
 rconn_frames(repl_t *r, rconn_t *c, rconn_fn fn)
 {
@@ -178,24 +171,21 @@ rconn_frames(repl_t *r, rconn_t *c, rconn_fn fn)
     while (c->in.len - off >= FRAME_HDR && !c->closed && !c->paused) {
         frame_hdr_t h;
         const char *why;
-        unsigned char key[AUTH_KEY];
 
         memcpy(&h, c->in.data + off, sizeof(h));
-        if (frame_check_hdr(&h, &why) != MEMDB_OK)
+        if ((why = rconn_check_hdr(c, &h)) != NULL)
             return rconn_bad(r, c, why);
         size_t mac = (h.flags & FRAME_F_AUTH) ? AUTH_MAC : 0;
         size_t need = FRAME_HDR + h.length + mac;
         if (c->in.len - off < need)
             break;
         const unsigned char *f = (const unsigned char *) c->in.data + off;
-        if (r->auth.on) {
-            frame_key(r, c, h.type, false, key);
-            if (!mac
-                || !auth_verify(key, f, FRAME_HDR + h.length,
-                                f + FRAME_HDR + h.length)) {
-                atomic_fetch_add(&r->shm->cluster->auth_bad, 1);
-                return rconn_bad(r, c, "frame failed authentication");
-            }
+        if (r->auth.on
+            && (!mac
+                || !auth_verify(c->key_rx, f, FRAME_HDR + h.length,
+                                f + FRAME_HDR + h.length))) {
+            atomic_fetch_add(&r->shm->cluster->auth_bad, 1);
+            return rconn_bad(r, c, "frame failed authentication");
         }
         if (h.counter != c->rx_counter + 1)
             return rconn_bad(r, c, "frame out of sequence");
@@ -212,6 +202,52 @@ rconn_frames(repl_t *r, rconn_t *c, rconn_fn fn)
         off += need;
     }
     buf_consume(&c->in, off);
+    return !c->closed;
+}
+
+/* How much the next read may take: before the handshake is done, no more
+ * than the largest handshake frame in all (so a connection that has not
+ * authenticated holds a few KiB at most); after it, 256 KiB a read. */
+static size_t
+rconn_room(const rconn_t *c)
+{
+    size_t cap = FRAME_HDR + FRAME_PREAUTH_MAX + AUTH_MAC;
+
+    if (c->authed)
+        return 256 * 1024;
+    return c->in.len < cap ? cap - c->in.len : 0;
+}
+
+/* Takes the frames already in (a paused connection first finishes what it
+ * holds), then reads and takes what is there, unless a frame pauses it. */
+bool
+rconn_read(repl_t *r, rconn_t *c, rconn_fn fn)
+{
+    if (!rconn_frames(r, c, fn))
+        return false;
+    while (!c->paused) {
+        size_t room = rconn_room(c);
+        ssize_t n;
+
+        if (room == 0)
+            return rconn_bad(r, c, "handshake frame too long");
+        buf_reserve(&c->in, room);
+        n = recv(c->fd, c->in.data + c->in.len, room, 0);
+        if (n == 0)
+            return false;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? !c->closed
+                                                           : false;
+        }
+        c->in.len += (size_t) n;
+        c->last_rx_ms = r->now_ms;
+        /* frames are handled as they arrive, so the buffer never holds
+         * more than one incomplete frame and one read */
+        if (!rconn_frames(r, c, fn))
+            return false;
+    }
     return !c->closed;
 }
 
@@ -239,7 +275,7 @@ ship_listen(repl_t *r)
 }
 
 static void
-ship_free(repl_t *r, ship_t *s)
+ship_unlist(repl_t *r, ship_t *s)
 {
     for (int i = 0; i < r->nships; i++) {
         if (r->ships[i] == s) {
@@ -247,6 +283,12 @@ ship_free(repl_t *r, ship_t *s)
             break;
         }
     }
+}
+
+static void
+ship_free(repl_t *r, ship_t *s)
+{
+    ship_unlist(r, s);
     rconn_close(r, &s->c);
     if (s->rd_open)
         seg_close(&s->rd);
@@ -255,43 +297,106 @@ ship_free(repl_t *r, ship_t *s)
     free(s);
 }
 
+/* Closes s and gives up its slot now, but frees it only after this turn's
+ * events (ship_free_dropped): one of them may still name it. */
+static void
+ship_drop(repl_t *r, ship_t *s)
+{
+    ship_unlist(r, s);
+    rconn_close(r, &s->c);
+    s->next_dropped = r->dropped;
+    r->dropped = s;
+}
+
+static void
+ship_free_dropped(repl_t *r)
+{
+    while (r->dropped != NULL) {
+        ship_t *s = r->dropped;
+        r->dropped = s->next_dropped;
+        ship_free(r, s);
+    }
+}
+
 void
 ship_close_all(repl_t *r)
 {
     while (r->nships > 0)
         ship_free(r, r->ships[0]);
+    ship_free_dropped(r);
+}
+
+/* Makes room for one more connection from src waiting for its handshake:
+ * drops the oldest waiting one of that source, or of all, when there are
+ * too many (admit.h). */
+static void
+ship_admit(repl_t *r, const unsigned char *src)
+{
+    admit_t w[MEMDB_NELEM(r->ships)];
+    ship_t *who[MEMDB_NELEM(r->ships)];
+    int n = 0, v;
+
+    for (int i = 0; i < r->nships; i++) {
+        if (r->ships[i]->c.authed)
+            continue;
+        memcpy(w[n].src, r->ships[i]->src, ADMIT_KEY);
+        w[n].since_ms = r->ships[i]->c.open_ms;
+        who[n++] = r->ships[i];
+    }
+    v = admit_victim(w, n, src, ADMIT_PER_SOURCE, ADMIT_TOTAL);
+    if (v < 0)
+        return;
+    rconn_bad(r, &who[v]->c,
+              "too many connections waiting for their handshake: dropping "
+              "the oldest");
+    ship_drop(r, who[v]);
+}
+
+static void
+ship_new(repl_t *r, int fd, const struct sockaddr *sa)
+{
+    ship_t *s;
+    frame_challenge_t ch;
+    unsigned char src[ADMIT_KEY];
+    int one = 1;
+
+    admit_source(sa, src);
+    ship_admit(r, src);
+    if (r->nships == (int) MEMDB_NELEM(r->ships)) {
+        close(fd); /* every slot holds an authenticated replica */
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    s = xcalloc(1, sizeof(*s));
+    rconn_init(r, &s->c, EVT_SHIP, fd);
+    util_format_addr(sa, s->c.peer, sizeof(s->c.peer));
+    memcpy(s->src, src, ADMIT_KEY);
+    s->snap_fd = -1;
+    s->stage = SHIP_HELLO;
+    r->ships[r->nships++] = s;
+    if (repl_watch(r, fd, EPOLLIN | EPOLLOUT | EPOLLET, s, false)
+        != MEMDB_OK) {
+        ship_free(r, s);
+        return;
+    }
+    auth_nonce(s->c.nonce_mine, FRAME_NONCE);
+    rconn_keys(r, &s->c, RCONN_HANDSHAKE);
+    memcpy(ch.nonce, s->c.nonce_mine, FRAME_NONCE);
+    rconn_send(r, &s->c, FR_CHALLENGE, &ch, sizeof(ch));
 }
 
 void
 ship_accept(repl_t *r)
 {
     for (;;) {
-        int fd = accept4(r->tcp, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        ship_t *s;
-        frame_challenge_t ch;
-        int one = 1;
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(r->tcp, (struct sockaddr *) &ss, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (fd < 0)
             return;
-        if (r->nships == REPL_MAX_SHIPS) {
-            close(fd);
-            continue;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        s = xcalloc(1, sizeof(*s));
-        rconn_init(&s->c, EVT_SHIP, fd);
-        s->snap_fd = -1;
-        s->stage = SHIP_HELLO;
-        r->ships[r->nships++] = s;
-        if (repl_watch(r, fd, EPOLLIN | EPOLLOUT | EPOLLET, s, false)
-            != MEMDB_OK) {
-            ship_free(r, s);
-            continue;
-        }
-        auth_nonce(s->c.nonce_mine, FRAME_NONCE);
-        memcpy(ch.nonce, s->c.nonce_mine, FRAME_NONCE);
-        rconn_send(r, &s->c, FR_CHALLENGE, &ch, sizeof(ch));
-        s->c.last_rx_ms = r->now_ms;
+        ship_new(r, fd, (struct sockaddr *) &ss);
     }
 }
 
@@ -355,8 +460,12 @@ ship_hello(repl_t *r, ship_t *s, const unsigned char *p, uint32_t len)
 
     memcpy(&h, p, sizeof(h));
     memcpy(hist, p + sizeof(h), h.nhist * sizeof(frame_hist_t));
-    memcpy(s->c.nonce_peer, h.nonce, FRAME_NONCE);
     snprintf(s->id, sizeof(s->id), "%s", h.id);
+    /* the HELLO was fresh for our nonce: from here on, both directions
+     * are under keys of both nonces, the WELCOME included */
+    memcpy(s->c.nonce_peer, h.nonce, FRAME_NONCE);
+    rconn_keys(r, &s->c, RCONN_SESSION);
+    s->c.authed = true;
     if (atomic_load(&r->shm->node->role) != ROLE_LEADER) {
         static const char msg[] = "not the leader";
         rconn_send(r, &s->c, FR_ERROR, msg, sizeof(msg) - 1);
@@ -378,9 +487,6 @@ ship_hello(repl_t *r, ship_t *s, const unsigned char *p, uint32_t len)
     buf_append(&b, r->cs.hist, sizeof(frame_hist_t) * (size_t) r->cs.nhist);
     rconn_send(r, &s->c, FR_WELCOME, b.data, (uint32_t) b.len);
     buf_free(&b);
-    auth_session(r->auth.key, s->c.nonce_mine, s->c.nonce_peer, FRAME_NONCE,
-                 s->c.key);
-    s->c.authed = true;
     log_info("replica %s connected at lsn %llu (fork %llu): %s", s->id,
              (unsigned long long) h.last_lsn, (unsigned long long) fork,
              w.mode == FR_MODE_PARTIAL ? "partial resync" : "full sync");
@@ -556,6 +662,8 @@ ship_run(repl_t *r, ship_t *s)
 void
 ship_event(repl_t *r, ship_t *s, uint32_t events)
 {
+    if (s->c.closed)
+        return; /* dropped (ship_drop): freed after this turn's events */
     if ((events & (EPOLLERR | EPOLLHUP))
         || ((events & EPOLLIN) && !rconn_read(r, &s->c, ship_frame))
         || !ship_run(r, s)) {
@@ -567,6 +675,7 @@ ship_event(repl_t *r, ship_t *s, uint32_t events)
 void
 ship_pump(repl_t *r)
 {
+    ship_free_dropped(r);
     for (int i = 0; i < r->nships; i++) {
         ship_t *s = r->ships[i];
         /* ship_free() moves the last ship into slot i, hence i--; the
@@ -576,8 +685,9 @@ ship_pump(repl_t *r)
             log_info("replica %s disconnected", s->id);
             ship_free(r, s);
             i--;
-        } else if (s->stage == SHIP_HELLO
-                   && r->now_ms - s->c.last_rx_ms > 5000) {
+        } else if (!s->c.authed && r->now_ms - s->c.open_ms > REPL_AUTH_MS) {
+            /* a fixed deadline from accept: bytes do not extend it */
+            rconn_bad(r, &s->c, "no handshake in time");
             ship_free(r, s);
             i--;
         }

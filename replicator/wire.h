@@ -3,7 +3,7 @@
  *
  * All integers are little-endian.  A datagram is:
  *
- *   gsp_hdr_t      32 bytes
+ *   gsp_hdr_t      40 bytes
  *   gsp_member_t   the sender as it sees itself (GSP_MEMBER bytes)
  *   body           by type (below)
  *   nupd x gsp_member_t   piggybacked updates about other members
@@ -31,8 +31,8 @@
 #include "../src/memdb.h"
 
 #define GSP_MAGIC   0x5053474dU /* "MGSP" */
-#define GSP_VERSION 1
-#define GSP_MAX     1400 /* bytes per datagram */
+#define GSP_VERSION 2           /* 2: the boot in the header */
+#define GSP_MAX     1400        /* bytes per datagram */
 #define GSP_ID      64
 #define GSP_ADDR    48
 #define GSP_MAX_UPD 4
@@ -61,7 +61,8 @@ typedef struct gsp_hdr_s {
     uint8_t flags;
     uint16_t reserved; /* 0 */
     uint64_t time_ms;  /* sender's wall clock */
-    uint64_t msg_id;   /* strictly increasing per sender */
+    uint64_t boot;     /* sender's boot number, never 0 (auth.h) */
+    uint64_t msg_id;   /* 1, 2, 3... within each boot of the sender */
 } gsp_hdr_t;
 
 typedef struct gsp_member_s {
@@ -92,7 +93,7 @@ typedef struct gsp_vote_s {
     uint8_t reserved[7];
 } gsp_vote_t;
 
-_Static_assert(sizeof(gsp_hdr_t) == 32, "gossip header is 32 bytes");
+_Static_assert(sizeof(gsp_hdr_t) == 40, "gossip header is 40 bytes");
 _Static_assert(sizeof(gsp_member_t) == 240, "member is 240 bytes");
 _Static_assert(sizeof(gsp_vote_req_t) == 32, "vote request is 32 bytes");
 _Static_assert(sizeof(gsp_vote_t) == 16, "vote is 16 bytes");

@@ -231,8 +231,8 @@ put_cluster(buf_t *b, shm_t *s)
           "malformed.",
           "counter", atomic_load(&cl->gossip_bad));
     gauge(b, "memdb_replication_malformed_total",
-          "Replication frames "
-          "refused.",
+          "Replication frames and "
+          "connections refused.",
           "counter", atomic_load(&cl->repl_bad));
     gauge(b, "memdb_auth_failures_total",
           "Cluster traffic that failed "

@@ -199,6 +199,7 @@ seeds_wire(void)
         m.hdr.type = (uint8_t) t;
         m.hdr.seq = 7;
         m.hdr.time_ms = 1700000000000ULL;
+        m.hdr.boot = 1700000000001ULL;
         m.hdr.msg_id = 99;
         member(&m.from, "n1", 7001, ROLE_LEADER);
         member(&m.target, "n3", 7021, ROLE_REPLICA);

@@ -268,41 +268,83 @@ Test(auth, mac_is_deterministic_and_covers_empty_input)
 
 /* ---- session keys and nonces ------------------------------------------ */
 
+/* The keys of a replication connection: keyed BLAKE2b of a tag byte and
+ * the nonces; each key differs from the others, from the long-term key,
+ * and with any bit of either nonce. */
 Test(auth, session_keys)
 {
-    unsigned char key[AUTH_KEY], key2[AUTH_KEY], nl[32], nr[32], cat[64];
-    unsigned char s1[AUTH_KEY], s2[AUTH_KEY], want[AUTH_KEY];
+    unsigned char key[AUTH_KEY], key2[AUTH_KEY], nl[32], nr[32], cat[65];
+    unsigned char kl[AUTH_KEY], kr[AUTH_KEY], kh[AUTH_KEY], s2[AUTH_KEY];
+    unsigned char want[AUTH_KEY];
 
     key_of(key, 3);
     key_of(key2, 4);
     memset(nl, 0x11, sizeof(nl));
     memset(nr, 0x22, sizeof(nr));
 
-    /* Keyed BLAKE2b of nonce_l || nonce_r. */
-    memcpy(cat, nl, 32);
-    memcpy(cat + 32, nr, 32);
+    cat[0] = 'L';
+    memcpy(cat + 1, nl, 32);
+    memcpy(cat + 33, nr, 32);
     cr_assert_eq(sodium_init() < 0, 0);
     crypto_generichash(want, AUTH_KEY, cat, sizeof(cat), key, AUTH_KEY);
-    auth_session(key, nl, nr, 32, s1);
-    cr_assert(memcmp(s1, want, AUTH_KEY) == 0);
-    auth_session(key, nl, nr, 32, s2);
-    cr_assert(memcmp(s1, s2, AUTH_KEY) == 0, "deterministic");
-    cr_assert(memcmp(s1, key, AUTH_KEY) != 0, "not the long-term key");
+    auth_session(key, AUTH_K_LEADER, nl, nr, 32, kl);
+    cr_assert(memcmp(kl, want, AUTH_KEY) == 0);
+    cat[0] = 'R';
+    crypto_generichash(want, AUTH_KEY, cat, sizeof(cat), key, AUTH_KEY);
+    auth_session(key, AUTH_K_REPLICA, nl, nr, 32, kr);
+    cr_assert(memcmp(kr, want, AUTH_KEY) == 0);
+    cat[0] = 'H';
+    crypto_generichash(want, AUTH_KEY, cat, 33, key, AUTH_KEY);
+    auth_session(key, AUTH_K_HELLO, nl, NULL, 32, kh);
+    cr_assert(memcmp(kh, want, AUTH_KEY) == 0, "HELLO: the leader's nonce");
 
-    auth_session(key, nr, nl, 32, s2);
-    cr_assert(memcmp(s1, s2, AUTH_KEY) != 0, "order matters");
-    auth_session(key2, nl, nr, 32, s2);
-    cr_assert(memcmp(s1, s2, AUTH_KEY) != 0, "key matters");
+    auth_session(key, AUTH_K_LEADER, nl, nr, 32, s2);
+    cr_assert(memcmp(kl, s2, AUTH_KEY) == 0, "deterministic");
+    cr_assert(memcmp(kl, kr, AUTH_KEY) != 0, "one key per direction");
+    cr_assert(memcmp(kl, kh, AUTH_KEY) != 0);
+    cr_assert(memcmp(kr, kh, AUTH_KEY) != 0);
+    cr_assert(memcmp(kl, key, AUTH_KEY) != 0, "not the long-term key");
+    cr_assert(memcmp(kh, key, AUTH_KEY) != 0);
+
+    auth_session(key, AUTH_K_LEADER, nr, nl, 32, s2);
+    cr_assert(memcmp(kl, s2, AUTH_KEY) != 0, "order matters");
+    auth_session(key2, AUTH_K_LEADER, nl, nr, 32, s2);
+    cr_assert(memcmp(kl, s2, AUTH_KEY) != 0, "key matters");
     for (size_t i = 0; i < 32 * 8; i++) {
         nl[i / 8] ^= (unsigned char) (1u << (i % 8));
-        auth_session(key, nl, nr, 32, s2);
-        cr_assert(memcmp(s1, s2, AUTH_KEY) != 0, "nonce_l bit %zu", i);
+        auth_session(key, AUTH_K_LEADER, nl, nr, 32, s2);
+        cr_assert(memcmp(kl, s2, AUTH_KEY) != 0, "nonce_l bit %zu", i);
+        auth_session(key, AUTH_K_HELLO, nl, NULL, 32, s2);
+        cr_assert(memcmp(kh, s2, AUTH_KEY) != 0, "HELLO nonce_l bit %zu", i);
         nl[i / 8] ^= (unsigned char) (1u << (i % 8));
         nr[i / 8] ^= (unsigned char) (1u << (i % 8));
-        auth_session(key, nl, nr, 32, s2);
-        cr_assert(memcmp(s1, s2, AUTH_KEY) != 0, "nonce_r bit %zu", i);
+        auth_session(key, AUTH_K_LEADER, nl, nr, 32, s2);
+        cr_assert(memcmp(kl, s2, AUTH_KEY) != 0, "nonce_r bit %zu", i);
+        auth_session(key, AUTH_K_REPLICA, nl, nr, 32, s2);
+        cr_assert(memcmp(kr, s2, AUTH_KEY) != 0, "nonce_r bit %zu", i);
         nr[i / 8] ^= (unsigned char) (1u << (i % 8));
     }
+}
+
+/* What the handshake of version 1 let through: the WELCOME of a recorded
+ * handshake, replayed after the recorded CHALLENGE to a replica that sent
+ * a fresh nonce, verified, because its key depended on the leader's nonce
+ * alone.  Now it is made with the key of both nonces and fails. */
+Test(auth, recorded_welcome_fails_with_a_fresh_replica_nonce)
+{
+    unsigned char key[AUTH_KEY], nl[32], nr_then[32], nr_now[32];
+    unsigned char k_then[AUTH_KEY], k_now[AUTH_KEY], mac[AUTH_MAC];
+    static const char welcome[] = "MREP... a WELCOME frame";
+
+    key_of(key, 8);
+    auth_nonce(nl, sizeof(nl));
+    auth_nonce(nr_then, sizeof(nr_then));
+    auth_nonce(nr_now, sizeof(nr_now));
+    auth_session(key, AUTH_K_LEADER, nl, nr_then, 32, k_then);
+    auth_mac(k_then, welcome, sizeof(welcome), mac);
+    auth_session(key, AUTH_K_LEADER, nl, nr_now, 32, k_now);
+    cr_assert_not(auth_verify(k_now, welcome, sizeof(welcome), mac));
+    cr_assert(auth_verify(k_then, welcome, sizeof(welcome), mac));
 }
 
 Test(auth, session_key_from_fresh_nonces)
@@ -312,9 +354,9 @@ Test(auth, session_key_from_fresh_nonces)
     key_of(key, 5);
     auth_nonce(nl, sizeof(nl));
     auth_nonce(nr, sizeof(nr));
-    auth_session(key, nl, nr, sizeof(nl), s1);
+    auth_session(key, AUTH_K_LEADER, nl, nr, sizeof(nl), s1);
     auth_nonce(nr, sizeof(nr));
-    auth_session(key, nl, nr, sizeof(nl), s2);
+    auth_session(key, AUTH_K_LEADER, nl, nr, sizeof(nl), s2);
     cr_assert(memcmp(s1, s2, AUTH_KEY) != 0);
 }
 
@@ -337,7 +379,7 @@ Test(auth, nonces)
 
 Test(window, basics)
 {
-    auth_window_t w = { 0, 0 };
+    auth_window_t w = { 0, 0, 0 };
 
     cr_assert_not(auth_window_accept(&w, 0), "id 0 is never valid");
     cr_assert(auth_window_accept(&w, 1));
@@ -360,7 +402,7 @@ Test(window, basics)
 
 Test(window, edges)
 {
-    auth_window_t w = { 0, 0 };
+    auth_window_t w = { 0, 0, 0 };
 
     cr_assert(auth_window_accept(&w, 100));
     cr_assert(auth_window_accept(&w, 37), "top - 63 is inside");
@@ -394,7 +436,7 @@ Test(window, edges)
 
 Test(window, small_ids_after_a_fresh_start)
 {
-    auth_window_t w = { 0, 0 };
+    auth_window_t w = { 0, 0, 0 };
 
     /* top - 64 underflows for small tops: nothing is "too old" then. */
     cr_assert(auth_window_accept(&w, 5));
@@ -411,7 +453,7 @@ Test(window, matches_a_model)
 {
     enum { SPAN = 1 << 21 };
     static bool seen[SPAN * 2];
-    auth_window_t w = { 0, 0 };
+    auth_window_t w = { 0, 0, 0 };
     uint64_t top = 0, s = 0x1234567887654321ULL;
     int yes = 0, no = 0;
 
@@ -449,4 +491,123 @@ Test(window, matches_a_model)
     cr_assert_eq(yes + no, 200000, "ran to the end");
     cr_assert_gt(yes, 1000);
     cr_assert_gt(no, 1000);
+}
+
+/* ---- boots ------------------------------------------------------------ */
+
+Test(boot, next_boot_increases_whatever_the_clock)
+{
+    /* the clock ahead of the counter: the clock */
+    cr_assert_eq(auth_next_boot(0, 1700000000000ULL), 1700000000000ULL);
+    cr_assert_eq(auth_next_boot(5, 1700000000000ULL), 1700000000000ULL);
+    /* the clock behind (set back, or two starts in one millisecond) */
+    cr_assert_eq(auth_next_boot(1700000000000ULL, 1700000000000ULL),
+                 1700000000001ULL);
+    cr_assert_eq(auth_next_boot(1700000000000ULL, 1000), 1700000000001ULL);
+    cr_assert_eq(auth_next_boot(41, 0), 42);
+    cr_assert_eq(auth_next_boot(0, 0), 1, "never 0");
+    cr_assert_eq(auth_next_boot(UINT64_MAX - 1, 0), UINT64_MAX);
+    cr_assert_eq(auth_next_boot(UINT64_MAX, 0), UINT64_MAX, "saturates");
+
+    /* a run of starts with a clock jumping about */
+    uint64_t b = 0, clock[] = { 100, 100, 50, 500, 499, 0, 501, 10000, 3 };
+    for (size_t i = 0; i < MEMDB_NELEM(clock); i++) {
+        uint64_t n = auth_next_boot(b, clock[i]);
+        cr_assert_gt(n, b, "start %zu", i);
+        b = n;
+    }
+}
+
+/* A node restarted: its ids start at 1 again in a later boot, and are
+ * taken at once; its old boot's ids are refused from then on. */
+Test(boot, a_new_boot_starts_a_new_window)
+{
+    auth_window_t w = { 0, 0, 0 };
+
+    cr_assert_eq(auth_window_check(&w, 10, 1), AUTH_WIN_NEW_BOOT, "first");
+    for (uint64_t id = 2; id <= 5000; id++)
+        cr_assert_eq(auth_window_check(&w, 10, id), AUTH_WIN_OK);
+    cr_assert_eq(auth_window_check(&w, 10, 4990), AUTH_WIN_REPLAY);
+    cr_assert_eq(auth_window_check(&w, 10, 17), AUTH_WIN_TOO_OLD);
+
+    /* the restart: id 1 of boot 11 */
+    cr_assert_eq(auth_window_check(&w, 11, 1), AUTH_WIN_NEW_BOOT);
+    cr_assert_eq(w.boot, 11);
+    cr_assert_eq(w.top, 1);
+    cr_assert_eq(auth_window_check(&w, 11, 2), AUTH_WIN_OK);
+    cr_assert_eq(auth_window_check(&w, 11, 1), AUTH_WIN_REPLAY);
+    cr_assert_eq(auth_window_check(&w, 11, 2), AUTH_WIN_REPLAY);
+
+    /* anything of the old boot, recorded or late: refused */
+    cr_assert_eq(auth_window_check(&w, 10, 5001), AUTH_WIN_OLD_BOOT);
+    cr_assert_eq(auth_window_check(&w, 10, 3), AUTH_WIN_OLD_BOOT);
+    cr_assert_eq(auth_window_check(&w, 9, 1), AUTH_WIN_OLD_BOOT);
+    cr_assert_eq(w.boot, 11, "an old boot does not move the window");
+    cr_assert_eq(auth_window_check(&w, 11, 3), AUTH_WIN_OK);
+
+    /* boots need not be consecutive (the clock, auth_next_boot) */
+    cr_assert_eq(auth_window_check(&w, 1700000000000ULL, 7),
+                 AUTH_WIN_NEW_BOOT);
+    cr_assert_eq(auth_window_check(&w, 12, 1), AUTH_WIN_OLD_BOOT);
+    cr_assert_eq(auth_window_check(&w, 1700000000000ULL, 6), AUTH_WIN_OK,
+                 "out of order within the boot");
+}
+
+Test(boot, zero_and_edges)
+{
+    auth_window_t w = { 0, 0, 0 };
+
+    cr_assert_eq(auth_window_check(&w, 0, 1), AUTH_WIN_ZERO);
+    cr_assert_eq(auth_window_check(&w, 1, 0), AUTH_WIN_ZERO);
+    cr_assert_eq(w.boot, 0, "refused: nothing recorded");
+    cr_assert_eq(auth_window_check(&w, 1, 100), AUTH_WIN_NEW_BOOT);
+    cr_assert_eq(auth_window_check(&w, 1, 0), AUTH_WIN_ZERO);
+    cr_assert_eq(auth_window_check(&w, 0, 101), AUTH_WIN_ZERO);
+    /* a new boot may begin past id 1 (its first datagrams were lost) */
+    cr_assert_eq(auth_window_check(&w, 2, 50), AUTH_WIN_NEW_BOOT);
+    cr_assert_eq(auth_window_check(&w, 2, 1), AUTH_WIN_OK, "in the window");
+    cr_assert_eq(auth_window_check(&w, 2, 49), AUTH_WIN_OK);
+    cr_assert_eq(auth_window_check(&w, 2, 200), AUTH_WIN_OK);
+    cr_assert_eq(auth_window_check(&w, 2, 100), AUTH_WIN_TOO_OLD);
+    cr_assert_eq(auth_window_check(&w, UINT64_MAX, 1), AUTH_WIN_NEW_BOOT);
+    cr_assert_eq(auth_window_check(&w, UINT64_MAX, 1), AUTH_WIN_REPLAY);
+    cr_assert_eq(auth_window_check(&w, UINT64_MAX - 1, 9), AUTH_WIN_OLD_BOOT);
+
+    for (int e = AUTH_WIN_OK; e <= AUTH_WIN_ZERO; e++) {
+        cr_assert(auth_win_str((auth_win_e) e)[0] != '\0');
+        cr_assert_eq(auth_win_ok((auth_win_e) e),
+                     e == AUTH_WIN_OK || e == AUTH_WIN_NEW_BOOT);
+    }
+}
+
+/* Within one boot, auth_window_check agrees with auth_window_accept (the
+ * model test above), and tells a replay from an id below the window. */
+Test(boot, within_a_boot_matches_the_plain_window)
+{
+    auth_window_t a = { 0, 0, 0 }, b = { 0, 0, 0 };
+    uint64_t s = 0x0badc0ffee0ddf00dULL;
+
+    cr_assert_eq(auth_window_check(&b, 7, 1), AUTH_WIN_NEW_BOOT);
+    cr_assert(auth_window_accept(&a, 1));
+    for (int i = 0; i < 100000; i++) {
+        uint64_t id, top = a.top;
+        bool seen_before;
+        auth_win_e e;
+
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        id = top + 3 > (s * 0x2545F4914F6CDD1DULL) % 90
+                 ? top + 3 - (s * 0x2545F4914F6CDD1DULL) % 90
+                 : 1;
+        seen_before = !auth_window_accept(&a, id);
+        e = auth_window_check(&b, 7, id);
+        cr_assert_eq(auth_win_ok(e), !seen_before, "step %d id %llu", i,
+                     (unsigned long long) id);
+        if (seen_before)
+            cr_assert_eq(e, top - id < 64 ? AUTH_WIN_REPLAY : AUTH_WIN_TOO_OLD,
+                         "step %d", i);
+        cr_assert_eq(a.top, b.top);
+        cr_assert_eq(a.bits, b.bits);
+    }
 }

@@ -175,6 +175,10 @@ Test(frame, hdr_checks)
     h.version = FRAME_VERSION - 1;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
     h = g;
+    h.version = 1; /* the handshake of version 1 replays */
+    cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
+    cr_assert_str_eq(why, "bad frame version");
+    h = g;
     h.version = 0;
     cr_assert_eq(frame_check_hdr(&h, &why), MEMDB_ERR);
     h = g;
@@ -336,6 +340,24 @@ Test(frame, hello_valid)
     hello(&b, "r", 3);
     hist_at(&b, 120, 2)->start_lsn = hist_at(&b, 120, 1)->start_lsn;
     OK(FR_HELLO, b.data, b.len);
+    buf_free(&b);
+}
+
+/* The bound on frames before the handshake is done is the largest
+ * HELLO, and a WELCOME with a full history fits under it too. */
+Test(frame, preauth_max_is_the_largest_handshake_frame)
+{
+    buf_t b = { 0 };
+
+    hello(&b, "r", FRAME_MAX_HIST);
+    cr_assert_eq(b.len, FRAME_PREAUTH_MAX);
+    OK(FR_HELLO, b.data, b.len);
+    hello(&b, "r", FRAME_MAX_HIST + 1);
+    BAD(FR_HELLO, b.data, b.len);
+    welcome(&b, FR_MODE_FULL, FRAME_MAX_HIST);
+    cr_assert_leq(b.len, FRAME_PREAUTH_MAX);
+    OK(FR_WELCOME, b.data, b.len);
+    cr_assert_lt(FRAME_HDR + FRAME_PREAUTH_MAX + 32, 6400, "a few KiB");
     buf_free(&b);
 }
 

@@ -16,6 +16,8 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
+#define HDR sizeof(gsp_hdr_t)
+
 static void
 member(gsp_member_t *mb, const char *id, int port, uint8_t role, uint8_t state,
        uint64_t seed)
@@ -54,6 +56,7 @@ msg(gsp_msg_t *m, uint8_t type, int nupd, bool auth)
     m->hdr.seq = 0xdeadbeef;
     m->hdr.flags = auth ? GSP_F_AUTH : 0;
     m->hdr.time_ms = 1700000000123ULL;
+    m->hdr.boot = 1700000000001ULL;
     m->hdr.msg_id = 424242;
     member(&m->from, "node-1", 7946, ROLE_LEADER, MS_ALIVE, 1);
     if (has_target(type))
@@ -80,7 +83,7 @@ msg(gsp_msg_t *m, uint8_t type, int nupd, bool auth)
 static size_t
 expect_len(uint8_t type, int nupd, bool auth)
 {
-    return 32 + GSP_MEMBER + wire_body_size(type) + (size_t) nupd * GSP_MEMBER
+    return HDR + GSP_MEMBER + wire_body_size(type) + (size_t) nupd * GSP_MEMBER
            + (auth ? AUTH_MAC : 0);
 }
 
@@ -135,6 +138,7 @@ assert_same(const gsp_msg_t *a, const gsp_msg_t *b, size_t len)
     cr_assert_eq(b->hdr.flags, a->hdr.flags);
     cr_assert_eq(b->hdr.reserved, 0);
     cr_assert_eq(b->hdr.time_ms, a->hdr.time_ms);
+    cr_assert_eq(b->hdr.boot, a->hdr.boot);
     cr_assert_eq(b->hdr.msg_id, a->hdr.msg_id);
     cr_assert(memcmp(&b->from, &a->from, GSP_MEMBER) == 0);
     if (has_target(type))
@@ -205,9 +209,10 @@ Test(wire, encoded_bytes)
 
     msg(&m, GSP_PING, 1, false);
     m.hdr.seq = 0x04030201;
+    m.hdr.boot = 0x0102030405060708ULL;
     m.hdr.msg_id = 0x1122334455667788ULL;
     n = wire_encode(&m, out);
-    cr_assert_eq(n, 32 + 2 * 240);
+    cr_assert_eq(n, HDR + 2 * 240);
     cr_assert(memcmp(out, "MGSP", 4) == 0, "magic spells MGSP");
     cr_assert_eq(out[4], GSP_VERSION);
     cr_assert_eq(out[5], GSP_PING);
@@ -218,14 +223,16 @@ Test(wire, encoded_bytes)
     cr_assert_eq(out[13], 0, "flags");
     cr_assert_eq(out[14], 0);
     cr_assert_eq(out[15], 0);
-    cr_assert(memcmp(out + 24, "\x88\x77\x66\x55\x44\x33\x22\x11", 8) == 0,
+    cr_assert(memcmp(out + 24, "\x08\x07\x06\x05\x04\x03\x02\x01", 8) == 0,
+              "boot is LE");
+    cr_assert(memcmp(out + 32, "\x88\x77\x66\x55\x44\x33\x22\x11", 8) == 0,
               "msg_id is LE");
-    cr_assert_str_eq((const char *) out + 32, "node-1");
-    cr_assert_str_eq((const char *) out + 32 + 64, "127.0.0.1:7946");
-    cr_assert_eq(out[32 + 208], ROLE_LEADER);
-    memcpy(&v, out + 32 + 216, 8);
+    cr_assert_str_eq((const char *) out + HDR, "node-1");
+    cr_assert_str_eq((const char *) out + HDR + 64, "127.0.0.1:7946");
+    cr_assert_eq(out[HDR + 208], ROLE_LEADER);
+    memcpy(&v, out + HDR + 216, 8);
     cr_assert_eq(v, m.from.epoch);
-    cr_assert_str_eq((const char *) out + 32 + 240, "upd-0");
+    cr_assert_str_eq((const char *) out + HDR + 240, "upd-0");
 }
 
 Test(wire, round_trip_every_type)
@@ -268,14 +275,37 @@ Test(wire, largest_datagrams_fit)
 
     /* Types with a member body carry at most 3 updates... */
     msg(&m, GSP_PING_REQ, 3, true);
-    cr_assert_eq(wire_encode(&m, out), 32 + 5 * 240 + AUTH_MAC);
+    cr_assert_eq(wire_encode(&m, out), HDR + 5 * 240 + AUTH_MAC);
     msg(&m, GSP_FORGET, 4, false);
-    cr_assert_eq(wire_encode(&m, out), 0, "1472 bytes > GSP_MAX");
+    cr_assert_eq(wire_encode(&m, out), 0, "1480 bytes > GSP_MAX");
     /* ...the others all 4, with a MAC. */
     msg(&m, GSP_VOTE_REQ, 4, true);
-    cr_assert_eq(wire_encode(&m, out), 32 + 5 * 240 + 32 + AUTH_MAC);
+    cr_assert_eq(wire_encode(&m, out), HDR + 5 * 240 + 32 + AUTH_MAC);
     msg(&m, GSP_SYNC, 4, true);
-    cr_assert_eq(wire_encode(&m, out), 32 + 5 * 240 + AUTH_MAC);
+    cr_assert_eq(wire_encode(&m, out), HDR + 5 * 240 + AUTH_MAC);
+}
+
+/* The datagrams of version 1 (a 32-byte header without the boot) are
+ * refused by their version byte, before their length is looked at. */
+Test(wire, other_versions_rejected)
+{
+    gsp_msg_t m, d;
+    unsigned char out[GSP_MAX];
+    const char *why = NULL;
+    size_t n;
+
+    msg(&m, GSP_PING, 0, true);
+    n = wire_encode(&m, out);
+    for (int v = 0; v < 256; v++) {
+        if (v == GSP_VERSION)
+            continue;
+        out[4] = (unsigned char) v;
+        cr_assert_eq(dec(out, n, &d, &why), MEMDB_ERR, "version %d", v);
+        cr_assert_str_eq(why, "bad version");
+        out[4] = (unsigned char) v;
+        cr_assert_eq(dec(out, n - 8, &d, &why), MEMDB_ERR, "version %d", v);
+        cr_assert_str_eq(why, "bad version");
+    }
 }
 
 Test(wire, encode_refuses_bad_update_counts)
@@ -411,7 +441,7 @@ Test(wire, every_header_byte)
     msg(&m, GSP_PING_REQ, 2, true);
     n = wire_encode(&m, out);
     cr_assert_gt(n, 0);
-    for (size_t off = 0; off < 32; off++) {
+    for (size_t off = 0; off < HDR; off++) {
         for (int v = 0; v < 256; v++) {
             bool free_form = (off >= 8 && off < 12) || off >= 16;
             bool ok;
@@ -422,7 +452,7 @@ Test(wire, every_header_byte)
             memcpy(buf, out, n);
             buf[off] = (unsigned char) v;
             if (free_form)
-                ok = true;     /* seq, time_ms, msg_id */
+                ok = true;     /* seq, time_ms, boot, msg_id */
             else if (off == 5) /* type: same body size only */
                 ok = v >= 1 && v <= GSP_TYPE_MAX
                      && wire_body_size((uint8_t) v)
@@ -486,10 +516,10 @@ Test(wire, every_member_field_byte)
     msg(&m, GSP_FORGET, 2, true);
     n = wire_encode(&m, out);
     cr_assert_gt(n, 0);
-    member_bytes(out, n, 32);       /* sender */
-    member_bytes(out, n, 32 + 240); /* target */
-    member_bytes(out, n, 32 + 480); /* first update */
-    member_bytes(out, n, 32 + 720); /* last update */
+    member_bytes(out, n, HDR);       /* sender */
+    member_bytes(out, n, HDR + 240); /* target */
+    member_bytes(out, n, HDR + 480); /* first update */
+    member_bytes(out, n, HDR + 720); /* last update */
 }
 
 Test(wire, every_vote_byte)
@@ -497,7 +527,7 @@ Test(wire, every_vote_byte)
     unsigned char out[GSP_MAX], buf[GSP_MAX];
     gsp_msg_t m, d;
     const char *why;
-    size_t n, base = 32 + 240;
+    size_t n, base = HDR + 240;
 
     msg(&m, GSP_VOTE, 1, false);
     n = wire_encode(&m, out);
@@ -527,7 +557,7 @@ Test(wire, every_vote_request_byte)
     unsigned char out[GSP_MAX], buf[GSP_MAX];
     gsp_msg_t m, d;
     const char *why;
-    size_t base = 32 + 240;
+    size_t base = HDR + 240;
 
     for (size_t t = 0; t < MEMDB_NELEM(types); t++) {
         size_t n;
@@ -678,7 +708,7 @@ Test(wire, member_enums_and_reserved)
  * raw, as encode would clean it). */
 Test(wire, bad_members_in_datagrams)
 {
-    static const size_t where[] = { 32, 32 + 240, 32 + 480, 32 + 720 };
+    static const size_t where[] = { HDR, HDR + 240, HDR + 480, HDR + 720 };
     unsigned char out[GSP_MAX], buf[GSP_MAX];
     gsp_msg_t m, d;
     const char *why;
@@ -713,7 +743,7 @@ Test(wire, random_garbage_rejected)
         size_t len = (size_t) (rnd() % (GSP_MAX + 64));
 
         rnd_fill(buf, len);
-        if (i % 2 == 1 && len >= 32) {
+        if (i % 2 == 1 && len >= HDR) {
             /* A valid header for a datagram of exactly this shape. */
             gsp_hdr_t h;
             uint8_t type = (uint8_t) (1 + rnd() % GSP_TYPE_MAX);
@@ -729,7 +759,7 @@ Test(wire, random_garbage_rejected)
             len = expect_len(type, nupd, auth);
             if (len > GSP_MAX)
                 len = GSP_MAX;
-            rnd_fill(buf + 32, len - 32);
+            rnd_fill(buf + HDR, len - HDR);
             h.length = (uint16_t) len;
             memcpy(buf, &h, sizeof(h));
         }
@@ -782,9 +812,9 @@ Test(wire, random_mutations_never_crash)
 Test(wire, why_is_optional_and_short_input_safe)
 {
     gsp_msg_t d;
-    unsigned char b[32] = { 0 };
+    unsigned char b[HDR] = { 0 };
 
     cr_assert_eq(wire_decode(b, 0, &d, NULL), MEMDB_ERR);
-    cr_assert_eq(wire_decode(b, 31, &d, NULL), MEMDB_ERR);
-    cr_assert_eq(wire_decode(b, 32, &d, NULL), MEMDB_ERR);
+    cr_assert_eq(wire_decode(b, HDR - 1, &d, NULL), MEMDB_ERR);
+    cr_assert_eq(wire_decode(b, HDR, &d, NULL), MEMDB_ERR);
 }
