@@ -17,6 +17,18 @@
  * up-to-date replica usually asks first.  A node that sees a higher epoch
  * adopts it at once and steps down if it led.
  *
+ * The write lease (cluster.write_quorum).  A node holds its vote, and does
+ * not stand, for elect_hold_ms() after it last heard from its leader
+ * (gossip from the leader itself, or any replication frame).  Each
+ * replica's ACK says how long ago it last heard from the leader, so the
+ * leader knows a time at which each replica still heard it; the time a
+ * majority (itself included) still heard it, plus the hold, minus a
+ * tenth for clock rates, is when the earliest other leader could be
+ * elected: writes are taken until then.  This holds by construction
+ * whatever the failure detector does (a leader seen SUSPECT by the
+ * others), and after a pause of the leader: what it heard before the
+ * pause dates from before it, and so does what replicas tell it then.
+ *
  * Manual failover: the leader pauses writes (shm transfer flag), waits
  * until the target has acknowledged its last LSN, and sends it
  * TIMEOUT_NOW; the target runs an election at once, marked as a transfer,
@@ -227,16 +239,44 @@ yield_to(repl_t *r, int l)
     return strcmp(r->conf->node_id, r->peers[l].m.id) < 0;
 }
 
+uint64_t
+elect_hold_ms(const repl_t *r)
+{
+    return 2 * r->conf->cl_probe_interval_ms;
+}
+
+/* Has this node heard from a leader too recently to vote or stand? */
+static bool
+elect_holding(const repl_t *r)
+{
+    return r->leader_heard_ms != 0
+           && r->now_ms - r->leader_heard_ms < elect_hold_ms(r);
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The leader: writes may be taken until the earliest time another leader
+ * could be elected (see the top of this file). */
 static void
 quorum_tick(repl_t *r)
 {
-    int alive = 1;
+    uint64_t proven[CL_MAX_MEMBERS], hold = elect_hold_ms(r), until;
+    int n = 0;
 
+    proven[n++] = r->now_ms;
     for (int i = 1; i < r->npeers; i++)
-        alive += r->peers[i].m.state <= MS_SUSPECT;
-    if (alive >= repl_majority(r))
-        atomic_store(&r->shm->cluster->quorum_until_ms,
-                     r->now_ms + 2 * r->conf->cl_probe_interval_ms);
+        if (r->peers[i].m.state != MS_LEFT)
+            proven[n++] = r->peers[i].proven_ms;
+    qsort(proven, (size_t) n, sizeof(proven[0]), cmp_desc);
+    until = proven[repl_majority(r) - 1] + hold - hold / 10;
+    if (until > atomic_load(&r->shm->cluster->quorum_until_ms))
+        atomic_store(&r->shm->cluster->quorum_until_ms, until);
 }
 
 static void
@@ -319,7 +359,7 @@ elect_tick(repl_t *r)
                          + r->conf->cl_probe_interval_ms
                                * (1 + (uint64_t) (rand() % 3));
     }
-    if (r->cs.epoch == 0 || leader_alive(r, -1)) {
+    if (r->cs.epoch == 0 || leader_alive(r, -1) || elect_holding(r)) {
         r->el.start_ms = 0;
         return;
     }
@@ -353,6 +393,12 @@ elect_on_vote_req(repl_t *r, int from, const gsp_vote_req_t *v,
     memset(&out, 0, sizeof(out));
     out.epoch = MEMDB_MAX(v->epoch, r->cs.epoch);
     if (v->epoch < r->cs.epoch) {
+        gossip_send(r, from, GSP_VOTE, 0, &out);
+        return;
+    }
+    /* heard from a leader within the hold: its lease may still run */
+    if (!v->transfer && elect_holding(r)) {
+        out.epoch = r->cs.epoch;
         gossip_send(r, from, GSP_VOTE, 0, &out);
         return;
     }

@@ -134,6 +134,7 @@ follow_ack(repl_t *r)
     a.applied_lsn = atomic_load(&r->shm->cluster->applied_lsn);
     a.written_lsn = atomic_load(&n->written_lsn);
     a.durable_lsn = atomic_load(&n->durable_lsn);
+    a.leader_age_ms = r->now_ms - MEMDB_MIN(r->now_ms, r->fol.c.last_rx_ms);
     rconn_send(r, &r->fol.c, FR_ACK, &a, sizeof(a));
     r->fol.ack_ms = r->now_ms;
 }
@@ -177,6 +178,17 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
         cstate_hist_add(&r->cs, h.epoch, h.lsn, follow_epoch_boot(r, &h));
         if (cstate_save(&r->cs) != MEMDB_OK)
             return MEMDB_ERR;
+    }
+    if (!shm_mem_fits(r->shm, rec)) {
+        /* never log what cannot be applied: wait (reads go on; the lag
+         * shows) until a restart with a larger store.max_memory */
+        if (f->full_lsn != h.lsn)
+            log_error("the store is full (store.max_memory): record lsn "
+                      "%llu of the leader is not taken; this replica stops "
+                      "following until it has room",
+                      (unsigned long long) h.lsn);
+        f->full_lsn = h.lsn;
+        return MEMDB_AGAIN;
     }
     me->resv.lsn = h.lsn; /* the fence: exactly this LSN, as a replica */
     rc = ring_reserve(&r->shm->ring, len, r->shm->ht.self, RING_W_REPLICATE,
@@ -426,6 +438,7 @@ follow_frame(repl_t *r, rconn_t *c, uint8_t type, const unsigned char *p,
         log_warn("leader %s: %.*s", f->leader, (int) len, (const char *) p);
         return false;
     }
+    r->leader_heard_ms = r->now_ms; /* any checked frame of the leader */
     if (type == FR_PING)
         return true;
     switch (f->stage) {

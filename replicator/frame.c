@@ -20,7 +20,7 @@ _Static_assert(sizeof(frame_challenge_t) == FRAME_NONCE, "challenge");
 _Static_assert(sizeof(frame_hello_t) == 120, "hello is 120 bytes");
 _Static_assert(sizeof(frame_welcome_t) == 80, "welcome is 80 bytes");
 _Static_assert(sizeof(frame_snap_t) == 24, "snap is 24 bytes");
-_Static_assert(sizeof(frame_ack_t) == 24, "ack is 24 bytes");
+_Static_assert(sizeof(frame_ack_t) == 32, "ack is 32 bytes");
 _Static_assert(sizeof(frame_merge_t) == 16, "merge is 16 bytes");
 _Static_assert(FRAME_PREAUTH_MAX == 6264, "HELLO with a full history");
 _Static_assert(FRAME_PREAUTH_MAX

@@ -41,10 +41,10 @@
 #include "../src/memdb.h"
 #include "../src/buf.h"
 
-#define FRAME_MAGIC    0x5045524dU /* "MREP" */
-#define FRAME_VERSION  3 /* 3: history entries and records with origins, */
-                          /* merge batches; keys per direction, WELCOME */
-                          /* under them */
+#define FRAME_MAGIC   0x5045524dU /* "MREP" */
+#define FRAME_VERSION 3 /* 3: history entries and records with origins, */
+                        /* merge batches; keys per direction, WELCOME */
+                        /* under them */
 #define FRAME_HDR      24
 #define FRAME_MAX      (64u << 20)
 #define FRAME_F_AUTH   0x01
@@ -122,6 +122,7 @@ typedef struct frame_ack_s {
     uint64_t applied_lsn;
     uint64_t written_lsn;
     uint64_t durable_lsn;
+    uint64_t leader_age_ms; /* since R last heard from L (the write lease) */
 } frame_ack_t;
 
 /* MERGE: a batch of records handed over (they follow); MERGED: the

@@ -80,6 +80,17 @@ gossip_leader(const repl_t *r)
     return best;
 }
 
+/* A message from member i itself: if it leads our epoch or a later one,
+ * it counts for the write lease (elect.c). */
+static void
+gossip_heard_leader(repl_t *r, int i)
+{
+    const gsp_member_t *m = &r->peers[i].m;
+
+    if (m->role == ROLE_LEADER && m->epoch >= r->cs.epoch)
+        r->leader_heard_ms = r->now_ms;
+}
+
 static int
 peer_add(repl_t *r, const gsp_member_t *m)
 {
@@ -179,6 +190,7 @@ gossip_apply(repl_t *r, const gsp_member_t *m, bool from_itself)
         if (from_itself) {
             r->peers[i].m.state = MS_ALIVE;
             r->peers[i].heard_ms = r->now_ms;
+            gossip_heard_leader(r, i);
         }
         gossip_queue(r, &r->peers[i].m);
         elect_seen(r, i);
@@ -192,6 +204,7 @@ gossip_apply(repl_t *r, const gsp_member_t *m, bool from_itself)
 
         p->heard_ms = r->now_ms;
         p->m = *m;
+        gossip_heard_leader(r, i);
         p->m.state = st;
         p->m.incarnation = inc;
         if (moved) {

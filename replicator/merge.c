@@ -277,6 +277,8 @@ merge_prepare(repl_t *r, uint64_t fork, uint64_t last)
         unlink(tmp);
         return MEMDB_ERR;
     }
+    /* counted at once: until the file is gone this node is not in step */
+    atomic_fetch_add(&r->shm->cluster->pending_merges, 1);
     log_warn("our records %llu..%llu are not in the leader's log: %llu of "
              "them will be handed over to it (%s)",
              (unsigned long long) (fork + 1), (unsigned long long) last,
@@ -476,6 +478,12 @@ merge_take(repl_t *r, const void *rec, uint32_t *taken)
         if (merge_covered(r, &w, rec, i))
             continue;
         merge_build(r, &out, &w, rec, i);
+        if (!shm_mem_fits(r->shm, out.data)) {
+            log_error("the store is full (store.max_memory): a handed-over "
+                      "record waits");
+            rc = MEMDB_AGAIN;
+            break;
+        }
         rc = merge_commit(r, &out);
         *taken += rc == MEMDB_OK;
     }

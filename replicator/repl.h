@@ -37,6 +37,7 @@ typedef struct peer_s {
     uint64_t suspect_ms; /* when it became suspect */
     uint64_t heard_ms;   /* last message from it */
     uint64_t acked;      /* replication ack (we lead) */
+    uint64_t proven_ms;  /* it heard from us then, or later (we lead) */
     auth_window_t win;
     bool self;
 } peer_t;
@@ -60,7 +61,7 @@ typedef struct rconn_s {
     unsigned char key_tx[AUTH_KEY], key_rx[AUTH_KEY];
     bool authed; /* the peer's handshake frame (HELLO, WELCOME) is in */
     bool closed;
-    bool paused; /* a frame could not be taken yet: read nothing more */
+    bool paused;      /* a frame could not be taken yet: read nothing more */
     uint64_t open_ms; /* accepted or connecting since */
     uint64_t last_rx_ms, last_tx_ms;
 } rconn_t;
@@ -103,6 +104,7 @@ typedef struct follow_s {
     frame_hist_t lhist[FRAME_MAX_HIST];
     int nlhist;
     uint64_t merge_ms;     /* next time pending merges are (re)sent */
+    uint64_t full_lsn;     /* a record that did not fit the store */
     uint64_t merge_seq;    /* MERGE batches sent on this connection */
     char merge_file[1400]; /* the file being handed over... */
     uint64_t merge_off;    /* ...sent up to here on this connection */
@@ -151,7 +153,8 @@ typedef struct repl_s {
     } relay[16];
 
     /* leadership */
-    uint64_t leader_seen_ms; /* last time a live leader was seen */
+    uint64_t leader_seen_ms;  /* last time a live leader was seen */
+    uint64_t leader_heard_ms; /* last message from the leader (any) */
     struct {
         bool running;
         uint64_t epoch;
@@ -212,6 +215,9 @@ void gossip_forget(repl_t *r, const char *id);
 int gossip_leader(const repl_t *r);
 
 /* elect.c */
+/* The write lease (elect.c): how long after it last heard from its
+ * leader a node holds its vote and does not stand. */
+uint64_t elect_hold_ms(const repl_t *r);
 void elect_tick(repl_t *r);
 void elect_on_vote_req(repl_t *r, int from, const gsp_vote_req_t *v,
                        bool timeout_now);

@@ -514,6 +514,9 @@ ship_frame(repl_t *r, rconn_t *c, uint8_t type, const unsigned char *p,
         int i = gossip_find(r, s->id);
         memcpy(&a, p, sizeof(a));
         s->acked = a.written_lsn;
+        if (i > 0 && a.leader_age_ms < r->now_ms)
+            r->peers[i].proven_ms = MEMDB_MAX(r->peers[i].proven_ms,
+                                              r->now_ms - a.leader_age_ms);
         if (i > 0 && r->peers[i].acked != a.written_lsn) {
             r->peers[i].acked = a.written_lsn;
             atomic_store(&r->shm->cluster->acked[i], a.written_lsn);
@@ -649,7 +652,10 @@ ship_run(repl_t *r, ship_t *s)
         return false;
     if (s->stage == SHIP_STREAM && !ship_records(r, s))
         return false;
-    if (s->c.out.len == s->c.out_off && r->now_ms - s->c.last_tx_ms > 1000)
+    /* an idle replica hears from us often: its ACKs tell when it last
+     * did, which is what the write lease is made of (elect.c) */
+    if (s->c.out.len == s->c.out_off
+        && r->now_ms - s->c.last_tx_ms >= elect_hold_ms(r) / 8)
         rconn_send(r, &s->c, FR_PING, NULL, 0);
     if (r->now_ms - s->c.last_rx_ms
         > 10 * r->conf->cl_probe_interval_ms + 5000) {

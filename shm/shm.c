@@ -149,6 +149,8 @@ shm_repair_dead(shm_t *s, pid_t dead, int worker)
                     worker >= 0 ? &s->workers[worker].resv : &none,
                     s->ht.self);
     n += ht_repair(&s->ht, (uint32_t) dead, progress_of, s);
+    if (lock_force_release(&s->node->mem_lock, (uint32_t) dead))
+        n++; /* it held no data: the promises are the worker slots' */
     if (worker >= 0) {
         shm_worker_t *w = &s->workers[worker];
         uint64_t pos = atomic_load(&w->inflight_pos);
@@ -181,16 +183,43 @@ int
 shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes)
 {
     uint64_t promised = 0;
+    int rc = MEMDB_OK;
 
     if (bytes == 0)
         return MEMDB_OK; /* no new word: needs no memory */
+    lock_acquire(&s->node->mem_lock, s->ht.self);
     for (unsigned i = 0; i < SHM_MAX_WORKERS; i++)
-        promised += atomic_load_explicit(&s->workers[i].mem_reserved,
-                                         memory_order_relaxed);
+        if (&s->workers[i] != w)
+            promised += atomic_load_explicit(&s->workers[i].mem_reserved,
+                                             memory_order_relaxed);
+    FAULT("mem.reserve"); /* sleep: widen the window a lock must close */
     if (shm_mem_used(s) + promised + bytes > s->arena->limit)
-        return MEMDB_BUSY;
-    atomic_store_explicit(&w->mem_reserved, bytes, memory_order_relaxed);
-    return MEMDB_OK;
+        rc = MEMDB_BUSY;
+    else
+        atomic_store_explicit(&w->mem_reserved, bytes, memory_order_relaxed);
+    lock_release(&s->node->mem_lock);
+    return rc;
+}
+
+bool
+shm_mem_fits(shm_t *s, const void *rec)
+{
+    uint64_t room = s->arena->limit + (s->arena->size - s->arena->limit) / 2;
+    uint64_t used = shm_mem_used(s), cost = 0;
+    rec_iter_t it;
+    const char *w;
+    size_t len;
+    uint64_t d;
+    rec_hdr_t h;
+
+    memcpy(&h, rec, sizeof(h));
+    if (used + h.len * 2ULL + 64ULL * h.nwords <= room)
+        return true; /* even every word new fits */
+    rec_iter_init(&it, rec);
+    while (rec_next(&it, &w, &len, &d) == MEMDB_OK)
+        if (ht_get(&s->ht, ht_hash(w, len), w, len) == 0)
+            cost += ht_cost(len);
+    return used + cost <= room;
 }
 
 void

@@ -72,7 +72,7 @@ typedef struct shm_node_s {
     _Atomic uint32_t role;
     _Atomic uint32_t accepting;   /* 0 while shutting down */
     _Atomic uint32_t writer_idle; /* master sleeps: write its eventfd */
-    uint32_t _pad0;
+    lock_t mem_lock;              /* shm_mem_reserve: check and promise */
     _Atomic uint64_t epoch;
     _Atomic uint64_t written_lsn; /* written to the log file */
     _Atomic uint64_t durable_lsn; /* fsynced */
@@ -165,9 +165,18 @@ unsigned shm_repair_dead(shm_t *s, pid_t dead, int worker);
 uint64_t shm_mem_used(shm_t *s);
 uint64_t shm_mem_limit(shm_t *s);
 /* Promises bytes to an upload of worker w: MEMDB_OK, or MEMDB_BUSY when
- * store.max_memory would be exceeded.  shm_mem_done() ends the promise. */
+ * store.max_memory would be exceeded.  The check and the promise are one
+ * step (under mem_lock), so two workers cannot both be promised the last
+ * room.  shm_mem_done() ends the promise. */
 int shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes);
 void shm_mem_done(shm_worker_t *w);
+/* Can the table take every word of a checked record (a replicated or
+ * handed-over one, which no store.max_memory check let in here)?  Counts
+ * the words not in the table yet at their worst-case cost against the
+ * store's room beyond the limit as well (a replica follows its leader's
+ * limit), keeping half of that room for index growth.  A record that does
+ * not fit must not be logged: it could only be applied in part. */
+bool shm_mem_fits(shm_t *s, const void *rec);
 
 /* Applies the words of a checked change record, from word index `from`,
  * reporting progress in *progress (NULL for none) for crash repair.  worker

@@ -131,8 +131,9 @@ cluster_write_gate(conn_t *c)
         }
         return false;
     }
+    /* a fresh clock: the loop's may date from before a pause */
     if (c->w->conf->cl_write_quorum
-        && c->w->now_ms > atomic_load(&s->cluster->quorum_until_ms)) {
+        && util_now_ms() > atomic_load(&s->cluster->quorum_until_ms)) {
         resp_error(c, 503,
                    "this leader cannot see a majority of the "
                    "cluster (cluster.write_quorum): write refused");

@@ -353,3 +353,39 @@ def test_wrong_secret_cannot_join():
                         what="replication with the secret")
     assert c.nodes[2].allwords() == {}
     assert "authentication" in n1.log()
+
+
+def test_write_quorum_lease_ends_before_another_leader_and_survives_a_pause():
+    # The whole leader is paused (SIGSTOP of every process) long enough
+    # for the others to elect a new leader, then resumed.  With
+    # cluster.write_quorum it must not take one write after the pause:
+    # its lease was proven before the pause, and the new leader exists.
+    c = Cluster(3, probe="100ms", timeout="50ms",
+                cluster={"write_quorum": True})
+    old = c.wait_leader()
+    old.upload("before")
+    c.wait_converged()
+    os.killpg(old.pid, signal.SIGSTOP)
+    try:
+        new = c.wait_leader([n for n in c.nodes if n is not old],
+                            exclude=(old.id,))
+    finally:
+        os.killpg(old.pid, signal.SIGCONT)
+    taken = []
+    deadline = time.monotonic() + 1.0
+    i = 0
+    while time.monotonic() < deadline:
+        try:
+            st, _, _ = old.request("POST", "/api/v1/upload",
+                                   f"late{i}".encode(), timeout=2)
+        except OSError:
+            st = None
+        if st == 200:
+            taken.append(i)
+        i += 1
+    assert not taken, f"{len(taken)} writes taken after the pause"
+    assert i > 20
+    new.upload("after")
+    table = c.wait_converged()
+    assert table["before"] == 1 and table["after"] == 1
+    c.assert_one_leader_per_epoch()

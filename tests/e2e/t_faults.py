@@ -282,3 +282,29 @@ def test_upload_parked_for_ring_room_is_fenced_after_a_step_down():
     assert acked > 20
     st = old.get("/api/v1/status")
     assert st["role"] == "replica" and time.monotonic() > stepped
+
+
+def test_two_workers_cannot_both_be_promised_the_last_room():
+    # Two uploads that each fit in store.max_memory but not together,
+    # on two workers at the same moment (a fault point holds each one
+    # between the sum of promises and its own promise): one is taken,
+    # the other gets 507.  Before, both were promised the same room.
+    need_faults()
+    n = Node(workers=2, store={"max_memory": "16MiB"}).start()
+    n.fault("mem.reserve", "sleep:400", process="worker", count=0)
+    bodies = [" ".join(f"{p}{i:06d}" for i in range(220000)).encode()
+              for p in ("a", "b")]
+    results = []
+
+    def up(body):
+        results.append(n.request("POST", "/api/v1/upload", body,
+                                 timeout=30)[0])
+    ts = [threading.Thread(target=up, args=(b,)) for b in bodies]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    n.fault("mem.reserve", "off")
+    assert sorted(results) == [200, 507], results
+    st = n.get("/api/v1/status")
+    assert st["memory"]["used"] <= st["memory"]["limit"], st["memory"]
