@@ -8,7 +8,8 @@
  * PH_CLOSING instead, and the entry point closes it once the last response
  * has been written.
  *
- * Pipelining: requests are parsed as they arrive and answered in order.
+ * Pipelining: requests are parsed as they arrive and answered in order,
+ * one answer each.
  * When a response cannot be finished at once (a parked upload, a streamed
  * body) or the output backs up, the parser is paused and nothing more is
  * read until the response is done: a client cannot make the worker buffer
@@ -19,6 +20,7 @@
 #include "../src/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -159,6 +161,24 @@ conn_write(conn_t *c)
     return true;
 }
 
+/* An error of the parser: 400.  A callback that failed has answered
+ * already: one answer per request, then close. */
+static void
+parse_error(conn_t *c, enum http_errno e)
+{
+    if (e >= HPE_CB_message_begin && e <= HPE_CB_chunk_complete) {
+        c->want_close = true;
+        if (c->phase != PH_CLOSING)
+            conn_set_phase(c, PH_CLOSING);
+        return;
+    }
+    if (c->phase == PH_CLOSING)
+        return;
+    c->want_close = true;
+    resp_error(c, 400, http_errno_description(e));
+    resp_done(c);
+}
+
 static void
 conn_parse(conn_t *c)
 {
@@ -172,11 +192,7 @@ conn_parse(conn_t *c)
         if (e == HPE_PAUSED)
             break;
         if (e != HPE_OK) {
-            if (c->phase != PH_CLOSING) {
-                c->want_close = true;
-                resp_error(c, 400, http_errno_description(e));
-                resp_done(c);
-            }
+            parse_error(c, e);
             break;
         }
     }
@@ -305,6 +321,14 @@ conn_timeout(conn_t *c)
         conn_write(c);
     }
     conn_close(c);
+}
+
+bool
+conn_has_body(const conn_t *c)
+{
+    return (c->parser.flags & F_CHUNKED)
+           || (c->parser.content_length > 0
+               && c->parser.content_length != ULLONG_MAX);
 }
 
 /* ---- parser callbacks ---------------------------------------------- */

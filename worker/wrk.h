@@ -167,6 +167,8 @@ void conn_resume(conn_t *c);
 void conn_flush(conn_t *c);
 void conn_timeout(conn_t *c);
 void conn_set_phase(conn_t *c, conn_phase_e ph);
+/* The request being read has a body (Content-Length > 0 or chunked). */
+bool conn_has_body(const conn_t *c);
 
 /* resp.c */
 void resp_head(conn_t *c, int status, const char *ctype, int64_t clen,

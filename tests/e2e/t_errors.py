@@ -80,6 +80,18 @@ def test_malformed_http_gets_400_and_close():
     assert n.allwords() == {}
 
 
+def test_upload_refused_before_its_body_gets_one_answer():
+    n = Node().start()
+    out = parse_responses(raw(
+        n.port, b"POST /api/v1/upload?bad=1 HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: 5\r\n\r\nmkO01"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+    assert [r[0] for r in out] == [400], out
+    assert out[0][1].get("connection") == "close"
+    assert "bad" in json.loads(out[0][2])["error"]
+    assert n.count("mkO01") == {"mkO01": 0}
+
+
 def test_headers_too_large():
     n = Node(http={"max_header": "2KiB"}).start()
     req = (b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * 4000 + b"\r\n\r\n")
