@@ -219,8 +219,6 @@ conn_read(conn_t *c)
         n = recv(c->fd, c->in.data + c->in.len, room, 0);
         if (n > 0) {
             c->in.len += (size_t) n;
-            if (c->phase == PH_BODY)
-                conn_set_phase(c, PH_BODY);
             conn_parse(c);
             /* A short read drained the socket: with edge-triggered epoll
              * new data raises a new event, so skip the recv that would

@@ -164,3 +164,66 @@ def test_expect_100_continue():
     out = raw(n.port, b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 1\r\n"
               b"Expect: something\r\n\r\nx")
     assert parse_responses(out)[0][0] == 417
+
+
+def _trickle(n, head, body, every):
+    """Sends head, then body a byte every `every` seconds until the server
+    answers; returns (seconds from the end of head to the answer, answer,
+    whether it closed)."""
+    s = socket.create_connection(("127.0.0.1", n.port), timeout=10)
+    s.sendall(head)
+    t0 = time.monotonic()
+    s.settimeout(every)
+    got, i = b"", 0
+    while time.monotonic() - t0 < 10:
+        try:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+            continue
+        except socket.timeout:
+            pass
+        except ConnectionResetError:    # closed with our bytes unread
+            break
+        if got:
+            continue
+        if i < len(body):
+            try:
+                s.sendall(body[i:i + 1])
+            except OSError:
+                break
+            i += 1
+    dt = time.monotonic() - t0
+    s.close()
+    return dt, got
+
+
+def test_body_and_head_deadlines_are_totals():
+    """http.body_timeout bounds the whole body from the end of the head,
+    however often bytes arrive; http.header_timeout the whole head."""
+    n = Node(http={"header_timeout": "1500ms",
+                   "body_timeout": "1500ms"}).start()
+    body = b"mkD01 " + b"x" * 200
+    head = (b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    dt, got = _trickle(n, head, body, 0.3)      # 0.3 s < body_timeout
+    (st, hdrs, err), = parse_responses(got)
+    assert st == 408 and "body" in json.loads(err)["error"], got
+    assert 1.3 < dt < 2.5, dt
+    assert hdrs.get("connection") == "close"
+    # the same with a chunked body
+    chunks = b"".join(b"1\r\n" + bytes([c]) + b"\r\n" for c in body)
+    dt, got = _trickle(n, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n", chunks, 0.1)
+    (st, _, _), = parse_responses(got)
+    assert st == 408 and 1.3 < dt < 2.5, (dt, got)
+    # a head trickled in: 408 once header_timeout has passed since its
+    # first byte
+    req = b"GET /api/v1/wordcount?word=mkD01 HTTP/1.1\r\nHost: x\r\n" + \
+        b"".join(b"X-%d: y\r\n" % i for i in range(100))
+    dt, got = _trickle(n, req[:1], req[1:], 0.1)
+    (st, _, err), = parse_responses(got)
+    assert st == 408 and "headers" in json.loads(err)["error"], got
+    assert 1.3 < dt < 2.5, dt
+    assert n.count("mkD01") == {"mkD01": 0}
