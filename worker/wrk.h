@@ -55,6 +55,9 @@ typedef enum {
     RT_DOCS,
 } route_e;
 
+/* conn_t.lf_check: the parser paused at a byte that must be LF (conn.c) */
+enum { LF_NONE, LF_LAST /* the last byte it took */, LF_NEXT /* the next */ };
+
 /* What a parked connection waits for. */
 typedef enum {
     WAIT_RING = 1, /* room in the change ring */
@@ -105,7 +108,12 @@ struct conn_s {
     size_t head_bytes;
     buf_t hname;
     bool in_value;
+    bool value_ended; /* the value's line ended: more of it is obs-fold */
     bool expect_continue;
+    bool headers_done;     /* header fields from now on are trailer fields */
+    uint8_t lf_check;      /* LF_*: the parser paused to have a byte checked */
+    const char *want;      /* framing bytes the stream must go on with */
+    const char *want_what; /* what the error names if it does not */
     route_e route;
     const char *allow; /* Allow: for a 405 */
     wait_e wait;       /* while PH_WAIT */

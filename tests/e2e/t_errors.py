@@ -227,3 +227,28 @@ def test_body_and_head_deadlines_are_totals():
     assert st == 408 and "headers" in json.loads(err)["error"], got
     assert 1.3 < dt < 2.5, dt
     assert n.count("mkD01") == {"mkD01": 0}
+
+
+def test_chunk_size_over_max_body_is_413_at_once():
+    n = Node(http={"max_body": "1KiB", "body_timeout": "5s"}).start()
+    for size in (b"401", b"fffffffff", b"ffffffffffffffff",
+                 b"fffffffffffffffffffffffff", b"0000000000000000000401"):
+        t0 = time.monotonic()
+        st, hdrs, body = one(n, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n" + size +
+                             b"\r\nmkZ01 ")
+        assert st == 413 and time.monotonic() - t0 < 2, (size, st, body)
+        err = json.loads(body)
+        assert err["limit"] == 1024 and "content-length" not in err["error"]
+        assert hdrs.get("connection") == "close"
+    # the sum counts: 0x200 + 0x201 is over 1 KiB before the second's data
+    st, _, _ = one(n, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n200\r\n" + b"a" * 512 +
+                   b"\r\n201\r\nmkZ01 ")
+    assert st == 413
+    assert n.count("mkZ01") == {"mkZ01": 0}
+    # exactly max_body is fine
+    st, _, _ = one(n, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                   b"400\r\n" + b"b" * 1024 + b"\r\n0\r\n\r\n")
+    assert st == 200

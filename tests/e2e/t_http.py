@@ -1,4 +1,5 @@
-"""HTTP/1.1 behaviour: keep-alive, pipelining, HTTP/1.0."""
+"""HTTP/1.1 behaviour: keep-alive, pipelining, HTTP/1.0, and framing as
+RFC 9112 has it: what memdb refuses rather than guess."""
 import http.client
 import json
 import socket
@@ -70,3 +71,78 @@ def test_http10_closes_unless_keep_alive():
     data = s.recv(4096)
     assert b" 200 " in data
     s.close()
+
+
+UPLOAD = b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+
+
+def refused(n, req, status, marker, **kw):
+    """Sends req on a connection of its own: one answer, status, then the
+    server closes; and marker was not counted.  Returns the answer."""
+    out = parse_responses(raw(n.port, req, **kw))
+    assert len(out) == 1, (req, out)
+    st, hdrs, body = out[0]
+    assert st == status, (req, st, body)
+    assert hdrs.get("connection") == "close", (req, hdrs)
+    assert json.loads(body)["status"] == status
+    assert n.count(marker) == {marker: 0}, (req, marker)
+    return out[0]
+
+
+def test_whitespace_before_the_colon_and_obs_fold_are_400():
+    n = Node().start()
+    refused(n, UPLOAD + b"Content-Length : 5\r\n\r\nmkW01", 400, "mkW01")
+    refused(n, UPLOAD + b"Transfer-Encoding : chunked\r\n\r\n"
+            b"5\r\nmkW02\r\n0\r\n\r\n", 400, "mkW02")
+    refused(n, UPLOAD + b"Content-Length: 5\r\nTransfer-Encoding\t : chunked"
+            b"\r\n\r\n5\r\nmkW03\r\n0\r\n\r\n", 400, "mkW03")
+    # a field line folded onto the next (RFC 9112 section 5.2)
+    refused(n, UPLOAD + b"Transfer-Encoding: gzip,\r\n chunked\r\n\r\n"
+            b"5\r\nmkW04\r\n0\r\n\r\n", 400, "mkW04")
+    refused(n, UPLOAD + b"Content-Length: 5\r\nX-A: b\r\n\tc\r\n\r\nmkW05",
+            400, "mkW05")
+    # a version other than "HTTP/" (the parser reads only its H)
+    refused(n, b"POST /api/v1/upload HXYZ/1.1\r\nHost: x\r\n"
+            b"Content-Length: 5\r\n\r\nmkW06", 400, "mkW06")
+
+
+def test_chunk_data_must_be_followed_by_crlf():
+    n = Node().start()
+    te = b"Transfer-Encoding: chunked\r\n\r\n"
+    refused(n, UPLOAD + te + b"5\r\nmkR06ZZ0\r\n\r\n", 400, "mkR06")
+    st, _, err = refused(n, UPLOAD + te + b"5\r\nmkB01AB5\r\nmkB02\r\n0\r\n"
+                         b"\r\n", 400, "mkB01mkB02")
+    assert "CRLF" in json.loads(err)["error"]
+    assert n.count("mkB01") == {"mkB01": 0}
+    # the LF after the CR of a chunk-size line and of the last line
+    refused(n, UPLOAD + te + b"5\rXmkR07\r\n0\r\n\r\n", 400, "mkR07")
+    refused(n, UPLOAD + te + b"5\r\nmkR08\r\n0\rX\r\n", 400, "mkR08")
+    refused(n, UPLOAD + te + b"5\r\nmkR09\r\n0\r\nX-T: v\r\n\rX", 400,
+            "mkR09")
+    # the same, a byte at a time (the check spans reads)
+    for bad in (b"5\r\nmkR10\rX0\r\n\r\n", b"5\r\nmkR10X\n0\r\n\r\n"):
+        s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
+        for b in UPLOAD + te + bad:
+            s.sendall(bytes([b]))
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        (st, _, _), = parse_responses(got)
+        assert st == 400, (bad, got)
+    assert n.count("mkR10") == {"mkR10": 0}
+    # a good chunked body a byte at a time: extensions, trailers, pipelined
+    good = (UPLOAD + te + b"5;ext=1\r\nokR01\r\n2\r\n a\r\n0\r\nX-T: v\r\n"
+            b"\r\n" + UPLOAD + te + b"5\r\nokR01\r\n0\r\n\r\n")
+    s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
+    for b in good:
+        s.sendall(bytes([b]))
+    got = b""
+    while got.count(b"}\n") < 2:
+        got += s.recv(4096)
+    s.close()
+    assert [r[0] for r in parse_responses(got)] == [200, 200], got
+    assert n.count("okR01", "a") == {"okR01": 2, "a": 1}
