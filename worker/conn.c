@@ -16,13 +16,16 @@
  * without bound.
  *
  * Framing (RFC 9112): what the parser lets through but the RFC does not
- * is refused here (see "framing bytes the parser does not check"): a
- * space in a field name, obs-fold, a version that is not "HTTP/", chunk
- * framing that is not CRLF.  A refused request is answered and the
- * connection closed.
+ * is refused here (see "framing bytes the parser does not check" and
+ * on_headers_complete): a space in a field name, obs-fold, a version that
+ * is not "HTTP/", a Host field missing in HTTP/1.1, repeated or invalid,
+ * a Transfer-Encoding in HTTP/1.0 or with a coding other than chunked
+ * (501), chunk framing that is not CRLF.  A refused request is answered
+ * and the connection closed.
  */
 #include "wrk.h"
 #include "../src/log.h"
+#include "../src/url.h"
 #include "../src/util.h"
 
 #include <errno.h>
@@ -476,6 +479,9 @@ on_message_begin(http_parser *p)
     c->value_ended = false;
     c->expect_continue = false;
     c->headers_done = false;
+    c->hosts = 0;
+    c->host_bad = false;
+    c->te = 0;
     c->route = RT_NONE;
     c->body_bytes = 0;
     c->status = 0;
@@ -504,24 +510,100 @@ on_url(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-/* Called with a complete header: only a few are of interest. */
+static bool
+name_is(const conn_t *c, const char *name)
+{
+    size_t n = strlen(name);
+
+    return c->hname.len == n && strncasecmp(c->hname.data, name, n) == 0;
+}
+
+/* tchar (RFC 9110 section 5.6.2) */
+static bool
+token_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+           || (ch >= '0' && ch <= '9')
+           || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* One transfer coding, OWS trimmed: chunked (without parameters, as it
+ * has none) or one memdb does not implement. */
+static void
+te_coding(conn_t *c, const char *s, size_t n)
+{
+    size_t name = 0;
+
+    while (name < n && token_char(s[name]))
+        name++;
+    if (name == 0
+        || (name < n && s[name] != ';' && s[name] != ' ' && s[name] != '\t')) {
+        c->te |= TE_BAD;
+        return;
+    }
+    if (name == 7 && strncasecmp(s, "chunked", 7) == 0) {
+        if (name < n)
+            c->te |= TE_BAD;
+        if (c->te & TE_CHUNKED)
+            c->te |= TE_TWICE;
+        c->te |= TE_CHUNKED | TE_LAST_CHUNKED;
+        return;
+    }
+    c->te |= TE_OTHER;
+    c->te &= (uint8_t) ~TE_LAST_CHUNKED;
+}
+
+/* A Transfer-Encoding field: a list of transfer codings (RFC 9112 section
+ * 6.1).  Empty elements are skipped (RFC 9110 section 5.6.1), but the
+ * parser does not take "chunked," as chunked: te_check() refuses what
+ * the parser did not see as chunked. */
+static void
+te_field(conn_t *c, const char *v, size_t n)
+{
+    size_t i = 0;
+
+    c->te |= TE_SEEN;
+    while (i < n) {
+        size_t start, end;
+
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        start = i;
+        while (i < n && v[i] != ',')
+            i++;
+        end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+            end--;
+        if (end > start)
+            te_coding(c, v + start, end - start);
+    }
+}
+
+/* Called with a complete header: only a few are of interest, and none of
+ * the trailer fields. */
 static int
 header_done(conn_t *c, const char *val, size_t vlen)
 {
-    if (c->hname.len == 13
-        && strncasecmp(c->hname.data, "authorization", 13) == 0) {
+    if (c->headers_done)
+        return 0;
+    while (vlen > 0 && (val[vlen - 1] == ' ' || val[vlen - 1] == '\t'))
+        vlen--;
+    if (name_is(c, "authorization")) {
         if (vlen < sizeof(c->auth)) {
             memcpy(c->auth, val, vlen);
             c->auth[vlen] = '\0';
         }
-        return 0;
-    }
-    if (c->hname.len == 6 && strncasecmp(c->hname.data, "expect", 6) == 0) {
-        if (vlen == 12 && strncasecmp(val, "100-continue", 12) == 0) {
-            c->expect_continue = true;
-            return 0;
-        }
-        return refuse(c, 417, "only \"Expect: 100-continue\" is supported");
+    } else if (name_is(c, "expect")) {
+        if (vlen != 12 || strncasecmp(val, "100-continue", 12) != 0)
+            return refuse(c, 417,
+                          "only \"Expect: 100-continue\" is supported");
+        c->expect_continue = true;
+    } else if (name_is(c, "host")) {
+        c->hosts++;
+        if (!url_host_valid(val, vlen))
+            c->host_bad = true;
+    } else if (name_is(c, "transfer-encoding")) {
+        te_field(c, val, vlen);
     }
     return 0;
 }
@@ -589,11 +671,85 @@ finish_header(conn_t *c)
     return rc;
 }
 
+/* Transfer-Encoding (RFC 9112 section 6): chunked, once and last, and not
+ * in HTTP/1.0, where it means the framing is faulty (section 6.1). */
+static int
+te_check(conn_t *c)
+{
+    uint8_t te = c->te;
+
+    if (!(te & TE_SEEN))
+        return (c->parser.flags & F_CHUNKED)
+                   ? refuse(c, 400, "malformed Transfer-Encoding")
+                   : 0;
+    if (c->parser.http_minor == 0)
+        return refuse(c, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    if ((te & TE_BAD) || !(te & (TE_CHUNKED | TE_OTHER)))
+        return refuse(c, 400, "malformed Transfer-Encoding");
+    if (!(te & TE_LAST_CHUNKED))
+        return refuse(c, 400, "chunked must be the last transfer coding");
+    if (te & TE_TWICE)
+        return refuse(c, 400, "chunked applied more than once");
+    if (te & TE_OTHER)
+        return refuse(c, 501,
+                      "transfer coding not implemented: only chunked is");
+    if (!(c->parser.flags & F_CHUNKED))
+        return refuse(c, 400, "malformed Transfer-Encoding");
+    return 0;
+}
+
+/* Host (RFC 9112 section 3.2): at most one, valid, and one in HTTP/1.1. */
+static int
+host_check(conn_t *c)
+{
+    if (c->hosts > 1)
+        return refuse(c, 400, "more than one Host field");
+    if (c->host_bad)
+        return refuse(c, 400, "invalid Host field");
+    if (c->hosts == 0 && c->parser.http_minor >= 1)
+        return refuse(c, 400, "HTTP/1.1 request without a Host field");
+    return 0;
+}
+
+/* The request target and the route it names. */
+static int
+target_route(conn_t *c)
+{
+    struct http_parser_url u;
+
+    http_parser_url_init(&u);
+    if (http_parser_parse_url(c->url.data, c->url.len, 0, &u) != 0
+        || !(u.field_set & (1 << UF_PATH)))
+        return refuse(c, 400, "malformed request target");
+    c->path_len = u.field_data[UF_PATH].off + u.field_data[UF_PATH].len;
+    c->route = route_find(c, c->url.data + u.field_data[UF_PATH].off,
+                          u.field_data[UF_PATH].len, c->parser.method);
+    return 0;
+}
+
+/* Expect: 100-continue (RFC 9110 section 10.1.1) on an HTTP/1.1 request
+ * with a body: 100 at once, or the final status if the head decides it
+ * (404, 405), and then close, as the client may send the body or not.
+ * An HTTP/1.0 client gets no 1xx: its expectation is ignored. */
+static int
+expect_continue(conn_t *c)
+{
+    if (!c->expect_continue || c->parser.http_minor == 0 || !conn_has_body(c))
+        return 0;
+    if (c->route == RT_NONE) {
+        c->want_close = true;
+        route_dispatch(c);
+        return -1;
+    }
+    buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    conn_flush(c);
+    return 0;
+}
+
 static int
 on_headers_complete(http_parser *p)
 {
     conn_t *c = p->data;
-    struct http_parser_url u;
 
     /* The value of each header is checked when the next name starts. */
     if (finish_header(c))
@@ -604,24 +760,15 @@ on_headers_complete(http_parser *p)
     c->hname.len = 0;
     if (p->http_major != 1 || p->http_minor > 1)
         return refuse(c, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
-    http_parser_url_init(&u);
-    if (http_parser_parse_url(c->url.data, c->url.len, 0, &u) != 0
-        || !(u.field_set & (1 << UF_PATH)))
-        return refuse(c, 400, "malformed request target");
-    c->path_len = u.field_data[UF_PATH].off + u.field_data[UF_PATH].len;
-    c->route = route_find(c, c->url.data + u.field_data[UF_PATH].off,
-                          u.field_data[UF_PATH].len, p->method);
+    if (target_route(c) || te_check(c) || host_check(c))
+        return -1;
     if ((p->flags & F_CONTENTLENGTH)
         && p->content_length > c->w->conf->http_max_body)
         return refuse_too_large(c);
     conn_set_phase(c, PH_BODY);
     if (c->route == RT_UPLOAD && upload_begin(c) != MEMDB_OK)
         return -1;
-    if (c->expect_continue && c->route == RT_UPLOAD) {
-        buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-        conn_flush(c);
-    }
-    return 0;
+    return expect_continue(c);
 }
 
 /* A chunk-size line was read: its size is known before its data. */

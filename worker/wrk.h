@@ -55,6 +55,16 @@ typedef enum {
     RT_DOCS,
 } route_e;
 
+/* The Transfer-Encoding fields of a request (conn.c). */
+enum {
+    TE_SEEN = 1,         /* a Transfer-Encoding field */
+    TE_CHUNKED = 2,      /* chunked among the codings */
+    TE_LAST_CHUNKED = 4, /* chunked is the last coding so far */
+    TE_TWICE = 8,        /* chunked more than once */
+    TE_OTHER = 16,       /* a coding memdb does not implement */
+    TE_BAD = 32,         /* not a list of transfer codings */
+};
+
 /* conn_t.lf_check: the parser paused at a byte that must be LF (conn.c) */
 enum { LF_NONE, LF_LAST /* the last byte it took */, LF_NEXT /* the next */ };
 
@@ -111,6 +121,9 @@ struct conn_s {
     bool value_ended; /* the value's line ended: more of it is obs-fold */
     bool expect_continue;
     bool headers_done;     /* header fields from now on are trailer fields */
+    unsigned hosts;        /* Host fields */
+    bool host_bad;         /* a Host field that is not uri-host [":" port] */
+    uint8_t te;            /* TE_* of the Transfer-Encoding fields */
     uint8_t lf_check;      /* LF_*: the parser paused to have a byte checked */
     const char *want;      /* framing bytes the stream must go on with */
     const char *want_what; /* what the error names if it does not */

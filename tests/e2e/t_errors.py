@@ -112,8 +112,8 @@ def test_slow_headers_and_slow_body_are_cut_off():
     assert time.monotonic() - t0 < 5
     s.close()
     s = socket.create_connection(("127.0.0.1", n.port))
-    s.sendall(b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 100\r\n\r\n"
-              b"partial body")
+    s.sendall(b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 100\r\n\r\npartial body")
     s.settimeout(10)
     data = s.recv(4096)
     assert b" 408 " in data.split(b"\r\n")[0], data
@@ -161,8 +161,8 @@ def test_expect_100_continue():
     assert b" 200 " in rest
     s.close()
     assert n.count("cont", "inue") == {"cont": 1, "inue": 1}
-    out = raw(n.port, b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 1\r\n"
-              b"Expect: something\r\n\r\nx")
+    out = raw(n.port, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 1\r\nExpect: something\r\n\r\nx")
     assert parse_responses(out)[0][0] == 417
 
 

@@ -1,8 +1,9 @@
-"""HTTP/1.1 behaviour: keep-alive, pipelining, HTTP/1.0, and framing as
-RFC 9112 has it: what memdb refuses rather than guess."""
+"""HTTP/1.1 behaviour: keep-alive, pipelining, HTTP/1.0, Expect, and
+framing as RFC 9112 has it: what memdb refuses rather than guess."""
 import http.client
 import json
 import socket
+import time
 
 from lib import Node, raw, parse_responses
 
@@ -45,8 +46,8 @@ def test_pipelined_requests_answered_in_order():
 def test_pipelining_across_many_small_writes():
     n = Node().start()
     s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
-    req = b"".join(b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 3\r\n"
-                   b"\r\nab " for _ in range(100))
+    req = b"".join(b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 3\r\n\r\nab " for _ in range(100))
     for i in range(0, len(req), 7):
         s.sendall(req[i:i + 7])
     data = b""
@@ -87,6 +88,40 @@ def refused(n, req, status, marker, **kw):
     assert json.loads(body)["status"] == status
     assert n.count(marker) == {marker: 0}, (req, marker)
     return out[0]
+
+
+def chunked(te, body):
+    return UPLOAD + b"Transfer-Encoding: " + te + b"\r\n\r\n" + body
+
+
+def test_transfer_codings_other_than_chunked_are_501():
+    n = Node().start()
+    body = b"5\r\nmkT01\r\n0\r\n\r\n"
+    for te in (b"gzip, chunked", b"x-memdb, chunked", b"deflate,chunked",
+               b"gzip;q=1 , chunked"):
+        st, _, err = refused(n, chunked(te, body.replace(b"T01", b"T02")),
+                             501, "mkT02")
+        assert "only chunked" in json.loads(err)["error"]
+    # two fields make one list
+    refused(n, UPLOAD + b"Transfer-Encoding: gzip\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + body, 501, "mkT01")
+    # chunked not last (the length cannot be known), twice, with a
+    # parameter, or no coding at all: 400 (RFC 9112 section 6.3)
+    for te in (b"gzip", b"chunked, gzip", b"chunked, chunked",
+               b"chunked;x=1", b",", b"chu nked"):
+        refused(n, chunked(te, body), 400, "mkT01")
+    refused(n, UPLOAD + b"Transfer-Encoding: chunked\r\n"
+            b"Transfer-Encoding: gzip\r\n\r\n" + body, 400, "mkT01")
+    # what is fine: chunked, in any case
+    for te in (b"chunked", b"Chunked", b"CHUNKED"):
+        out = parse_responses(raw(n.port, chunked(te, b"3\r\nmkT\r\n0\r\n\r\n")
+                                  + b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                  b"Connection: close\r\n\r\n"))
+        assert [r[0] for r in out] == [200, 200], (te, out)
+    assert n.count("mkT") == {"mkT": 3}
+    st, _, metrics = n.request("GET", "/metrics")
+    assert b'memdb_http_requests_total{route="upload",status="501"} 5' \
+        in metrics, metrics
 
 
 def test_whitespace_before_the_colon_and_obs_fold_are_400():
@@ -146,3 +181,91 @@ def test_chunk_data_must_be_followed_by_crlf():
     s.close()
     assert [r[0] for r in parse_responses(got)] == [200, 200], got
     assert n.count("okR01", "a") == {"okR01": 2, "a": 1}
+
+
+def test_host_is_required_once_and_valid():
+    n = Node().start()
+    body = b"Content-Length: 5\r\n\r\n"
+    up = b"POST /api/v1/upload HTTP/1.1\r\n"
+    st, _, err = refused(n, up + body + b"mkH01", 400, "mkH01")
+    assert "Host" in json.loads(err)["error"]
+    refused(n, up + b"Host: a\r\nHost: a\r\n" + body + b"mkH02", 400, "mkH02")
+    refused(n, b"POST /api/v1/upload HTTP/1.0\r\nHost: a\r\nHost: b\r\n"
+            + body + b"mkH03", 400, "mkH03")
+    for host in (b"a b", b"a/b", b"a@b", b"[::1", b"a:x", b"caf\xc3\xa9"):
+        refused(n, up + b"Host: " + host + b"\r\n" + body + b"mkH04", 400,
+                "mkH04")
+    # fine: HTTP/1.0 without Host, an empty Host, addresses, ports
+    ok = [b"POST /api/v1/upload HTTP/1.0\r\n" + body + b"okH01"]
+    for host in (b"", b"[::1]:9889", b"127.0.0.1:80", b"example.com"):
+        ok.append(up + b"Host: " + host + b"\r\n" + body + b"okH01")
+    for req in ok:
+        (st, _, _), = parse_responses(raw(n.port, req, shut=True))
+        assert st == 200, (req, st)
+    assert n.count("okH01") == {"okH01": 5}
+
+
+def test_http10_with_transfer_encoding_is_refused_and_closed():
+    n = Node().start()
+    st, _, err = refused(
+        n, b"POST /api/v1/upload HTTP/1.0\r\nConnection: keep-alive\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nmkE01\r\n0\r\n\r\n"
+        b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 400,
+        "mkE01")
+    assert "HTTP/1.0" in json.loads(err)["error"]
+    refused(n, b"POST /api/v1/upload HTTP/1.0\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\nmkE02", 400, "mkE02")
+
+
+def _recv_until(s, pred, timeout):
+    s.settimeout(0.2)
+    got, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline and not pred(got):
+        try:
+            chunk = s.recv(4096)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:    # closed with our bytes unread
+            break
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def test_expect_100_continue_http10_and_refused_requests():
+    n = Node().start()
+    # HTTP/1.0: no 1xx; the server waits for the body
+    s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
+    s.sendall(b"POST /api/v1/upload HTTP/1.0\r\nExpect: 100-continue\r\n"
+              b"Content-Length: 5\r\n\r\n")
+    assert _recv_until(s, bool, 0.6) == b""
+    s.sendall(b"okX01")
+    got = _recv_until(s, lambda g: g.endswith(b"}\n"), 5)
+    s.close()
+    assert b"100 Continue" not in got and b" 200 " in got, got
+    assert n.count("okX01") == {"okX01": 1}
+    # a path or method that is refused: the final status at once, close
+    for head, status in (
+            (b"POST /api/v1/nope HTTP/1.1\r\nHost: x\r\n", 404),
+            (b"PUT /api/v1/upload HTTP/1.1\r\nHost: x\r\n", 405),
+            (b"POST /api/v1/upload?bad=1 HTTP/1.1\r\nHost: x\r\n", 400)):
+        s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
+        t0 = time.monotonic()
+        s.sendall(head + b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        got = _recv_until(s, lambda g: g.endswith(b"}\n"), 3)
+        assert time.monotonic() - t0 < 1, got
+        (st, hdrs, _), = parse_responses(got)
+        assert st == status and hdrs.get("connection") == "close", got
+        try:
+            s.sendall(b"mkX02")
+        except OSError:
+            pass
+        assert _recv_until(s, lambda g: False, 0.5) == b""
+        s.close()
+    assert n.count("mkX02") == {"mkX02": 0}
+    # an upload on HTTP/1.1 still gets 100 first
+    s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
+    s.sendall(UPLOAD + b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+    assert _recv_until(s, bool, 2).startswith(b"HTTP/1.1 100 Continue\r\n")
+    s.close()

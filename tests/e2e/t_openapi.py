@@ -97,6 +97,7 @@ def test_protocol_errors_on_every_operation():
                 (line + b"Content-Length: 2000\r\n\r\n", 413),
                 (line + b"Expect: nothing\r\n\r\n", 417),
                 (line + b"X-Big: " + b"a" * 1500 + b"\r\n\r\n", 431),
+                (line + b"Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
                 (f"{method} {path} HTTP/1.2\r\nHost: x\r\n\r\n".encode(),
                  505)):
             resp = parse_responses(raw(n.port, req))
