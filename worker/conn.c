@@ -22,6 +22,9 @@
  * a Transfer-Encoding in HTTP/1.0 or with a coding other than chunked
  * (501), chunk framing that is not CRLF.  A refused request is answered
  * and the connection closed.
+ *
+ * HEAD: every GET path answers it with the answer GET would get, without
+ * its body (resp.c, stream.c).
  */
 #include "wrk.h"
 #include "../src/log.h"
@@ -193,6 +196,10 @@ parse_error(conn_t *c, enum http_errno e)
     }
     if (c->phase == PH_CLOSING)
         return;
+    /* past its method, a HEAD request gets no body whatever went wrong
+     * (on_url may not have run: the target is what failed); a bad method
+     * may be the first byte of a request, after a HEAD */
+    c->is_head = e != HPE_INVALID_METHOD && c->parser.method == HTTP_HEAD;
     if (e == HPE_INVALID_CONTENT_LENGTH && c->headers_done
         && !(c->parser.flags & F_TRAILING)) {
         (void) refuse_too_large(c);
@@ -478,6 +485,7 @@ on_message_begin(http_parser *p)
     c->in_value = false;
     c->value_ended = false;
     c->expect_continue = false;
+    c->is_head = false;
     c->headers_done = false;
     c->hosts = 0;
     c->host_bad = false;
@@ -500,6 +508,7 @@ on_url(http_parser *p, const char *at, size_t n)
 {
     conn_t *c = p->data;
 
+    c->is_head = p->method == HTTP_HEAD;
     if (head_limit(c, n))
         return -1;
     buf_append(&c->url, at, n);

@@ -120,6 +120,7 @@ struct conn_s {
     bool in_value;
     bool value_ended; /* the value's line ended: more of it is obs-fold */
     bool expect_continue;
+    bool is_head;          /* HEAD: answers end after their header section */
     bool headers_done;     /* header fields from now on are trailer fields */
     unsigned hosts;        /* Host fields */
     bool host_bad;         /* a Host field that is not uri-host [":" port] */
@@ -195,6 +196,8 @@ bool conn_has_body(const conn_t *c);
 void resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
                const char *extra);
 void resp_json(conn_t *c, int status, const buf_t *body, const char *extra);
+/* Appends n bytes of body, unless the request is HEAD. */
+void resp_body(conn_t *c, const void *p, size_t n);
 /* {"error": msg, "status": N} plus an optional numeric field. */
 void resp_error(conn_t *c, int status, const char *msg);
 void resp_error_at(conn_t *c, int status, const char *msg, const char *key,

@@ -98,7 +98,7 @@ def record_raw(sent, got):
     except (ValueError, IndexError):
         reqs = []
     try:
-        resps = parse_responses(got)
+        resps = parse_responses(got, [m for m, _ in reqs])
     except (ValueError, IndexError):
         return
     for i, (status, hdrs, body) in enumerate(resps):
@@ -416,9 +416,11 @@ def raw(port, data, timeout=5, shut=False):
         s.close()
 
 
-def parse_responses(data):
+def parse_responses(data, methods=()):
     """Splits a byte stream into (status, headers, body) responses
-    (Content-Length or chunked bodies)."""
+    (Content-Length or chunked bodies).  methods: the methods of the
+    requests, in order, as far as known; the answer to a HEAD request ends
+    at its blank line."""
     out = []
     while data:
         head, sep, rest = data.partition(b"\r\n\r\n")
@@ -433,7 +435,9 @@ def parse_responses(data):
         if status == 100:
             data = rest
             continue
-        if "content-length" in hdrs:
+        if len(out) < len(methods) and methods[len(out)] == "HEAD":
+            body, data = b"", rest
+        elif "content-length" in hdrs:
             n = int(hdrs["content-length"])
             body, data = rest[:n], rest[n:]
         elif hdrs.get("transfer-encoding") == "chunked":

@@ -61,7 +61,7 @@ def test_unknown_path_and_wrong_method():
     st, hdrs, body = n.request("GET", "/api/v1/upload")
     assert st == 405 and hdrs["Allow"] == "POST"
     st, hdrs, _ = n.request("DELETE", "/api/v1/wordcount?word=x")
-    assert st == 405 and hdrs["Allow"] == "GET"
+    assert st == 405 and hdrs["Allow"] == "GET, HEAD"
     st, _, _ = n.request("POST", "/api/v1/status", b"x")
     assert st == 405
 

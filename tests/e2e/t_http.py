@@ -1,4 +1,4 @@
-"""HTTP/1.1 behaviour: keep-alive, pipelining, HTTP/1.0, Expect, and
+"""HTTP/1.1 behaviour: keep-alive, pipelining, HTTP/1.0, HEAD, Expect, and
 framing as RFC 9112 has it: what memdb refuses rather than guess."""
 import http.client
 import json
@@ -269,3 +269,47 @@ def test_expect_100_continue_http10_and_refused_requests():
     s.sendall(UPLOAD + b"Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
     assert _recv_until(s, bool, 2).startswith(b"HTTP/1.1 100 Continue\r\n")
     s.close()
+
+
+GET_PATHS = ["/api/v1/wordcount?word=the", "/api/v1/wordcount",
+             "/api/v1/allwords", "/api/v1/allwords?prefix=t",
+             "/api/v1/top?n=2", "/api/v1/top?n=0", "/api/v1/status",
+             "/healthz", "/api/v1/cluster/nodes", "/metrics",
+             "/openapi.yaml", "/docs"]
+
+
+def test_head_answers_as_get_without_the_body():
+    n = Node().start()
+    n.upload("the cat and the hat")
+    for path in GET_PATHS:
+        gst, ghdrs, gbody = n.request("GET", path)
+        hst, hhdrs, hbody = n.request("HEAD", path)
+        assert hst == gst and hbody == b"", (path, hst, hbody)
+        g = {k.lower(): v for k, v in ghdrs.items() if k.lower() != "date"}
+        h = {k.lower(): v for k, v in hhdrs.items() if k.lower() != "date"}
+        if path == "/metrics":       # the counters moved in between
+            g.pop("content-length")
+            h.pop("content-length")
+        assert g == h, (path, g, h)
+        if "content-length" in g:
+            assert int(h["content-length"]) == len(gbody), path
+    assert "transfer-encoding" in {
+        k.lower() for k in n.request("HEAD", "/api/v1/allwords")[1]}
+    # on one connection: the answer to HEAD ends at its blank line
+    reqs = [b"HEAD /api/v1/allwords HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"HEAD /api/v1/top HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"HEAD /api/v1/upload HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /api/v1/wordcount?word=hat HTTP/1.1\r\nHost: x\r\n"
+            b"Connection: close\r\n\r\n"]
+    got = raw(n.port, b"".join(reqs))
+    out = parse_responses(got, ["HEAD"] * 4 + ["GET"])
+    assert [r[0] for r in out] == [200, 200, 405, 404, 200], got
+    assert out[2][1]["allow"] == "POST" and out[3][2] == b""
+    assert json.loads(out[4][2]) == {"hat": 1}, got
+    # HTTP/1.0: as GET, closed at the end, and nothing after the head
+    got = raw(n.port, b"HEAD /api/v1/allwords HTTP/1.0\r\n\r\n")
+    assert got.endswith(b"Connection: close\r\n\r\n"), got
+    # a wrong method on a GET path names both
+    st, hdrs, _ = n.request("DELETE", "/healthz")
+    assert st == 405 and hdrs["Allow"] == "GET, HEAD"
