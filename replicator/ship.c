@@ -672,7 +672,8 @@ ship_event(repl_t *r, ship_t *s, uint32_t events)
         return; /* dropped (ship_drop): freed after this turn's events */
     if ((events & (EPOLLERR | EPOLLHUP))
         || ((events & EPOLLIN) && !rconn_read(r, &s->c, ship_frame))
-        || !ship_run(r, s)) {
+        || (s->stage == SHIP_HELLO ? !rconn_flush(r, &s->c)
+                                   : !ship_run(r, s))) {
         log_info("replica %s disconnected", s->id[0] ? s->id : "?");
         ship_free(r, s);
     }

@@ -60,7 +60,7 @@ _Static_assert(sizeof(shm_worker_t) == 128, "worker slot is 128 bytes");
 
 /* Request counters of one worker (read by GET /metrics). */
 #define STAT_ROUTES  16
-#define STAT_CODES   18
+#define STAT_CODES   19
 #define STAT_BUCKETS 14
 typedef struct shm_stats_s {
     _Atomic uint64_t req[STAT_ROUTES][STAT_CODES];

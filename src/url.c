@@ -1,7 +1,10 @@
 /*
- * url.c - percent-decoding and query strings (see url.h).
+ * url.c - percent-decoding and query strings, and the syntax of a Host
+ * field (see url.h).
  */
 #include "url.h"
+
+#include <string.h>
 
 static int
 hexval(char c)
@@ -65,4 +68,71 @@ url_query_next(url_query_t *q, buf_t *key, buf_t *val)
         return MEMDB_ERR;
     q->p = amp;
     return MEMDB_OK;
+}
+
+/* unreserved / sub-delims (RFC 3986 section 2) */
+static bool
+host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9')
+           || (c != '\0' && strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+/* IP-literal: "[" IPv6address / IPvFuture "]"; returns its length, 0 if
+ * it is not one. */
+static size_t
+host_ip_literal(const char *s, size_t len)
+{
+    bool future = len > 1 && (s[1] == 'v' || s[1] == 'V');
+    size_t i;
+
+    for (i = 1; i < len && s[i] != ']'; i++) {
+        bool ok = future ? host_char(s[i]) || s[i] == ':'
+                         : hexval(s[i]) >= 0 || s[i] == ':' || s[i] == '.';
+        if (!ok)
+            return 0;
+    }
+    return i < len && i > 1 ? i + 1 : 0;
+}
+
+/* reg-name or IPv4address: returns its length, or len + 1 if it holds a
+ * byte it may not. */
+static size_t
+host_reg_name(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && s[i] != ':') {
+        if (s[i] == '%') {
+            if (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+                return len + 1;
+            i += 3;
+        } else if (host_char(s[i])) {
+            i++;
+        } else {
+            return len + 1;
+        }
+    }
+    return i;
+}
+
+bool
+url_host_valid(const char *s, size_t len)
+{
+    size_t i = len > 0 && s[0] == '[' ? host_ip_literal(s, len)
+                                      : host_reg_name(s, len);
+
+    if (i == 0 && len > 0 && s[0] == '[')
+        return false;
+    if (i > len)
+        return false;
+    if (i == len)
+        return true;
+    if (s[i] != ':')
+        return false;
+    for (i++; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
 }

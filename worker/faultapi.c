@@ -128,7 +128,7 @@ faultapi_handle(conn_t *c)
     buf_t *b = &c->w->tmp;
     bool off;
 
-    if (c->parser.method == HTTP_GET) {
+    if (c->parser.method != HTTP_POST) { /* GET or HEAD */
         fault_list(c);
         return;
     }

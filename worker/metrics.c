@@ -15,7 +15,7 @@
 
 static const int codes[STAT_CODES - 1] = {
     200, 307, 400, 401, 404, 405, 408, 409, 413,
-    417, 431, 500, 503, 504, 505, 507, 411,
+    417, 431, 500, 503, 504, 505, 507, 411, 501,
 };
 
 /* clang-format off */
@@ -252,6 +252,6 @@ metrics_handle(conn_t *c)
     put_cluster(b, c->w->shm);
     resp_head(c, 200, "text/plain; version=0.0.4; charset=utf-8",
               (int64_t) b->len, NULL);
-    buf_append(&c->out, b->data, b->len);
+    resp_body(c, b->data, b->len);
     resp_done(c);
 }

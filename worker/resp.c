@@ -1,5 +1,8 @@
 /*
- * resp.c - writing HTTP responses into a connection's output buffer.
+ * resp.c - writing HTTP responses into a connection's output buffer.  The
+ * answer to a HEAD request is the one to GET without its body: the same
+ * status and header fields, Content-Length included (RFC 9110 section
+ * 9.3.2), and nothing after the blank line (RFC 9112 section 6.3).
  */
 #include "wrk.h"
 #include "../src/json.h"
@@ -29,6 +32,7 @@ resp_reason(int status)
     case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
@@ -85,7 +89,7 @@ resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
     }
     if (extra != NULL)
         buf_puts(b, extra);
-    if (c->parser.method == HTTP_GET) {
+    if (c->parser.method == HTTP_GET || c->is_head) {
         buf_puts(b, "X-Memdb-LSN: ");
         buf_put_u64(b, cluster_applied_lsn(c->w->shm));
         buf_puts(b, "\r\n");
@@ -95,16 +99,23 @@ resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
     else if (c->parser.http_minor == 0)
         buf_puts(b, "Connection: keep-alive\r\n");
     buf_puts(b, "\r\n");
-    if (clen > 0)
+    if (clen > 0 && !c->is_head)
         c->resp_bytes += (uint64_t) clen;
+}
+
+void
+resp_body(conn_t *c, const void *p, size_t n)
+{
+    if (!c->is_head)
+        buf_append(&c->out, p, n);
 }
 
 void
 resp_json(conn_t *c, int status, const buf_t *body, const char *extra)
 {
     resp_head(c, status, "application/json", (int64_t) body->len + 1, extra);
-    buf_append(&c->out, body->data, body->len);
-    buf_putc(&c->out, '\n');
+    resp_body(c, body->data, body->len);
+    resp_body(c, "\n", 1);
 }
 
 void

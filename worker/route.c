@@ -6,6 +6,7 @@
  *   GET /healthz                          200 while the node serves
  *   POST /api/v1/admin/snapshot           take a snapshot, answer its LSN
  * (uploads: upload.c; allwords: stream.c; /openapi.yaml, /docs: apidoc.c)
+ * Every GET path answers HEAD as well (resp.c leaves the body out).
  */
 #include "wrk.h"
 #include "../src/fault.h"
@@ -28,25 +29,28 @@ typedef struct route_s {
     const char *allow;
 } route_t;
 
+/* Every GET path takes HEAD too (RFC 9110 section 9.3.2). */
+#define GET_HEAD "GET, HEAD"
+
 /* clang-format off */
 static const route_t routes[] = {
     { "/api/v1/upload",    HTTP_POST, RT_UPLOAD,    "POST" },
-    { "/api/v1/wordcount", HTTP_GET,  RT_WORDCOUNT, "GET" },
-    { "/api/v1/allwords",  HTTP_GET,  RT_ALLWORDS,  "GET" },
-    { "/api/v1/top",       HTTP_GET,  RT_TOP,       "GET" },
-    { "/api/v1/status",    HTTP_GET,  RT_STATUS,    "GET" },
-    { "/healthz",          HTTP_GET,  RT_HEALTHZ,   "GET" },
+    { "/api/v1/wordcount", HTTP_GET,  RT_WORDCOUNT, GET_HEAD },
+    { "/api/v1/allwords",  HTTP_GET,  RT_ALLWORDS,  GET_HEAD },
+    { "/api/v1/top",       HTTP_GET,  RT_TOP,       GET_HEAD },
+    { "/api/v1/status",    HTTP_GET,  RT_STATUS,    GET_HEAD },
+    { "/healthz",          HTTP_GET,  RT_HEALTHZ,   GET_HEAD },
     { "/api/v1/admin/snapshot", HTTP_POST, RT_SNAPSHOT, "POST" },
-    { "/api/v1/cluster/nodes",  HTTP_GET,  RT_CL_NODES, "GET" },
+    { "/api/v1/cluster/nodes",  HTTP_GET,  RT_CL_NODES, GET_HEAD },
     { "/api/v1/cluster/meet",   HTTP_POST, RT_CL_MEET, "POST" },
     { "/api/v1/cluster/failover", HTTP_POST, RT_CL_FAILOVER, "POST" },
     { "/api/v1/cluster/forget", HTTP_POST, RT_CL_FORGET, "POST" },
-    { "/metrics",               HTTP_GET,  RT_METRICS, "GET" },
-    { "/openapi.yaml",          HTTP_GET,  RT_OPENAPI, "GET" },
-    { "/docs",                  HTTP_GET,  RT_DOCS,    "GET" },
+    { "/metrics",               HTTP_GET,  RT_METRICS, GET_HEAD },
+    { "/openapi.yaml",          HTTP_GET,  RT_OPENAPI, GET_HEAD },
+    { "/docs",                  HTTP_GET,  RT_DOCS,    GET_HEAD },
 #if FAULT_INJECTION
-    { "/api/v1/admin/fault",    HTTP_POST, RT_FAULT,   "GET, POST" },
-    { "/api/v1/admin/fault",    HTTP_GET,  RT_FAULT,   "GET, POST" },
+    { "/api/v1/admin/fault",    HTTP_POST, RT_FAULT,   "GET, HEAD, POST" },
+    { "/api/v1/admin/fault",    HTTP_GET,  RT_FAULT,   "GET, HEAD, POST" },
 #endif
 };
 /* clang-format on */
@@ -58,7 +62,8 @@ route_find(conn_t *c, const char *path, size_t len, int method)
         const route_t *r = &routes[i];
         if (strlen(r->path) != len || memcmp(r->path, path, len) != 0)
             continue;
-        if (r->method == method)
+        if (r->method == method
+            || (r->method == HTTP_GET && method == HTTP_HEAD))
             return r->route;
         c->allow = r->allow; /* a 405, unless another entry has method */
     }

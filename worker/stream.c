@@ -11,6 +11,9 @@
  * stream_static writes a body that is in memory already (the API
  * description, apidoc.c) the same way, a chunk at a time as the client
  * reads, so that a slow reader does not make the worker copy all of it.
+ *
+ * A HEAD request gets the head of either (chunked framing or
+ * Content-Length, as GET) and the stream ends at once.
  */
 #include "wrk.h"
 #include "../src/json.h"
@@ -108,6 +111,10 @@ stream_fill(conn_t *c)
     ht_t *ht = &c->w->shm->ht;
     buf_t *b = &c->w->tmp;
 
+    if (c->is_head) { /* the head was all of it */
+        stream_free(c);
+        return true;
+    }
     if (s->data != NULL)
         return stream_fill_static(c);
     b->len = 0;

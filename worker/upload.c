@@ -39,10 +39,12 @@ on_word(void *arg, const char *word, size_t len)
     agg_add(&((conn_t *) arg)->agg, word, len);
 }
 
-/* ?wait=N&timeout_ms=T; 400 and close on anything else. */
+/* ?wait=N&timeout_ms=T; 400 and close on anything else (the answer
+ * comes before the body, so it says "Connection: close"). */
 static int
 upload_params(conn_t *c)
 {
+    bool keep = c->want_close;
     const char *qs;
     size_t qlen;
 
@@ -51,13 +53,10 @@ upload_params(conn_t *c)
     route_query(c, &qs, &qlen);
     if (qlen == 0)
         return MEMDB_OK;
-    if (!cluster_wait_params(c, qs, qlen, "wait", &c->up_wait,
-                             &c->up_timeout)) {
-        c->want_close = true;
+    c->want_close = true;
+    if (!cluster_wait_params(c, qs, qlen, "wait", &c->up_wait, &c->up_timeout))
         return MEMDB_ERR;
-    }
     if (c->up_wait > CL_MAX_MEMBERS) {
-        c->want_close = true;
         resp_error_at(c, 400,
                       "parameter \"wait\" is larger than the "
                       "cluster can be",
@@ -65,6 +64,7 @@ upload_params(conn_t *c)
         resp_done(c);
         return MEMDB_ERR;
     }
+    c->want_close = keep;
     return MEMDB_OK;
 }
 
@@ -73,10 +73,13 @@ upload_begin(conn_t *c)
 {
     if (upload_params(c) != MEMDB_OK)
         return MEMDB_ERR;
-    /* a replica sends the client to the leader before reading the body */
-    if (atomic_load(&c->w->shm->node->role) == ROLE_REPLICA) {
-        c->want_close = c->parser.content_length > 0
-                        || (c->parser.flags & F_CHUNKED);
+    /* A replica sends the client to the leader before reading the body,
+     * and closes, as the client may send the body or not.  An upload
+     * without a body is answered when it is complete, like any request
+     * (upload_complete_gated): one answer, and the connection stays. */
+    if (atomic_load(&c->w->shm->node->role) == ROLE_REPLICA
+        && conn_has_body(c)) {
+        c->want_close = true;
         (void) cluster_write_gate(c);
         return MEMDB_ERR;
     }

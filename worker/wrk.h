@@ -56,6 +56,19 @@ typedef enum {
     RT_FAULT, /* test builds only (faultapi.c) */
 } route_e;
 
+/* The Transfer-Encoding fields of a request (conn.c). */
+enum {
+    TE_SEEN = 1,         /* a Transfer-Encoding field */
+    TE_CHUNKED = 2,      /* chunked among the codings */
+    TE_LAST_CHUNKED = 4, /* chunked is the last coding so far */
+    TE_TWICE = 8,        /* chunked more than once */
+    TE_OTHER = 16,       /* a coding memdb does not implement */
+    TE_BAD = 32,         /* not a list of transfer codings */
+};
+
+/* conn_t.lf_check: the parser paused at a byte that must be LF (conn.c) */
+enum { LF_NONE, LF_LAST /* the last byte it took */, LF_NEXT /* the next */ };
+
 /* What a parked connection waits for. */
 typedef enum {
     WAIT_RING = 1, /* room in the change ring */
@@ -106,7 +119,16 @@ struct conn_s {
     size_t head_bytes;
     buf_t hname;
     bool in_value;
+    bool value_ended; /* the value's line ended: more of it is obs-fold */
     bool expect_continue;
+    bool is_head;          /* HEAD: answers end after their header section */
+    bool headers_done;     /* header fields from now on are trailer fields */
+    unsigned hosts;        /* Host fields */
+    bool host_bad;         /* a Host field that is not uri-host [":" port] */
+    uint8_t te;            /* TE_* of the Transfer-Encoding fields */
+    uint8_t lf_check;      /* LF_*: the parser paused to have a byte checked */
+    const char *want;      /* framing bytes the stream must go on with */
+    const char *want_what; /* what the error names if it does not */
     route_e route;
     const char *allow; /* Allow: for a 405 */
     wait_e wait;       /* while PH_WAIT */
@@ -168,11 +190,15 @@ void conn_resume(conn_t *c);
 void conn_flush(conn_t *c);
 void conn_timeout(conn_t *c);
 void conn_set_phase(conn_t *c, conn_phase_e ph);
+/* The request being read has a body (Content-Length > 0 or chunked). */
+bool conn_has_body(const conn_t *c);
 
 /* resp.c */
 void resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
                const char *extra);
 void resp_json(conn_t *c, int status, const buf_t *body, const char *extra);
+/* Appends n bytes of body, unless the request is HEAD. */
+void resp_body(conn_t *c, const void *p, size_t n);
 /* {"error": msg, "status": N} plus an optional numeric field. */
 void resp_error(conn_t *c, int status, const char *msg);
 void resp_error_at(conn_t *c, int status, const char *msg, const char *key,

@@ -15,6 +15,8 @@
 //     protocol errors that every operation documents (400, 408, ...);
 //   - an answer to a request that did not even parse must be an error
 //     object (the exchange is otherwise skipped);
+//   - an answer to HEAD has no body (an error too: the JSON error object
+//     it stands for is not checked);
 //   - GET /openapi.yaml must be this very document.
 // Then coverage: every (path, method, status) the spec documents must have
 // been seen at least once, and a 404 and a 405 as well (skipped when the
@@ -195,11 +197,17 @@ function checkBody(ex, schemaPtr, ct) {
             ` in ${JSON.stringify(ex.body.slice(0, 160))}`);
 }
 
-// An error object of status code (404, 405, protocol errors, unparsed).
+// An error object of status code (404, 405, protocol errors, unparsed);
+// to HEAD, its header fields alone.
 function checkErrorBody(ex) {
   const ct = (ex.headers['content-type'] || '').split(';')[0].trim();
   if (ct !== 'application/json') {
     problem(ex, `Content-Type ${ct || '(none)'} for an error`);
+    return;
+  }
+  if (ex.method === 'HEAD') {
+    if (ex.body)
+      problem(ex, 'a body in an answer to HEAD');
     return;
   }
   checkBody(ex, errorPtr, ct);
@@ -228,6 +236,8 @@ for (const line of lines) {
     continue;
   }
   checked++;
+  if (ex.method === 'HEAD' && ex.body)
+    problem(ex, 'a body in an answer to HEAD');
   if (ex.method === null) {           // the request did not even parse
     skipped++;
     checkErrorBody(ex);

@@ -119,7 +119,7 @@ def record_raw(sent, got):
     except (ValueError, IndexError):
         reqs = []
     try:
-        resps = parse_responses(got)
+        resps = parse_responses(got, [m for m, _ in reqs])
     except (ValueError, IndexError):
         return
     for i, (status, hdrs, body) in enumerate(resps):
@@ -256,13 +256,15 @@ class Node:
         self.cfg_path = os.path.join(self.dir, "memdb.yaml")
         self.log_path = os.path.join(self.dir, "memdbd.log")
         self.proc = None
+        self.host = "127.0.0.1"  # where its HTTP listens
+        self.prefix = []         # run memdbd under this (ip netns exec NS)
         _nodes.append(self)
 
     def start(self, wait=True, extra_args=()):
         write_config(self.cfg_path, self.cfg)
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([MEMDBD, "-c", self.cfg_path,
-                                      *extra_args],
+        self.proc = subprocess.Popen([*self.prefix, MEMDBD, "-c",
+                                      self.cfg_path, *extra_args],
                                      stdout=self.logf, stderr=self.logf,
                                      start_new_session=True)
         if wait:
@@ -293,7 +295,7 @@ class Node:
             return f.read()
 
     def request(self, method, path, body=None, headers=None, timeout=30):
-        c = http.client.HTTPConnection("127.0.0.1", self.port,
+        c = http.client.HTTPConnection(self.host, self.port,
                                        timeout=timeout)
         try:
             c.request(method, path, body=body, headers=headers or {})
@@ -328,7 +330,7 @@ class Node:
     def _admin(self, method, path, timeout=10):
         """A request that is not part of the public API (not recorded for
         the contract test)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port,
+        c = http.client.HTTPConnection(self.host, self.port,
                                        timeout=timeout)
         try:
             c.request(method, path)
@@ -466,9 +468,11 @@ def raw(port, data, timeout=5, shut=False):
         s.close()
 
 
-def parse_responses(data):
+def parse_responses(data, methods=()):
     """Splits a byte stream into (status, headers, body) responses
-    (Content-Length or chunked bodies)."""
+    (Content-Length or chunked bodies).  methods: the methods of the
+    requests, in order, as far as known; the answer to a HEAD request ends
+    at its blank line."""
     out = []
     while data:
         head, sep, rest = data.partition(b"\r\n\r\n")
@@ -483,7 +487,9 @@ def parse_responses(data):
         if status == 100:
             data = rest
             continue
-        if "content-length" in hdrs:
+        if len(out) < len(methods) and methods[len(out)] == "HEAD":
+            body, data = b"", rest
+        elif "content-length" in hdrs:
             n = int(hdrs["content-length"])
             body, data = rest[:n], rest[n:]
         elif hdrs.get("transfer-encoding") == "chunked":
@@ -616,3 +622,94 @@ class Cluster:
         for (cluster, epoch), ids in self.leaders_per_epoch().items():
             assert len(ids) == 1, \
                 f"epoch {epoch} of cluster {cluster} had leaders {ids}"
+
+
+class Ledger(threading.Thread):
+    """A client that keeps a ledger (Jepsen's counter checker): it uploads
+    "MARKER shared" (plus padding words) to whichever node leads,
+    following 307s, one upload at a time, each with a marker never used
+    before.  attempted holds every marker sent, acked those answered 200;
+    an upload with no answer or an error is indeterminate and is not
+    retried (a retry would be a second attempt of the same marker)."""
+
+    def __init__(self, nodes, tag, pad=0, timeout=3):
+        super().__init__(daemon=True)
+        self.nodes = list(nodes)
+        self.tag = tag
+        self.pad = " ".join(f"p{tag}x{j}" for j in range(pad))
+        self.timeout = timeout
+        self.stop = threading.Event()
+        self.attempted, self.acked = [], []
+        self.errors = 0
+
+    def post(self, host, port, body):
+        c = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        try:
+            c.request("POST", "/api/v1/upload", body=body)
+            r = c.getresponse()
+            r.read()
+            return r.status, r.getheader("Location")
+        finally:
+            c.close()
+
+    def run(self):
+        target = (self.nodes[0].host, self.nodes[0].port)
+        i = 0
+        while not self.stop.is_set():
+            marker = f"m{self.tag}-{i}"
+            i += 1
+            self.attempted.append(marker)
+            body = f"{marker} shared {self.pad}".encode()
+            for _ in range(5):
+                try:
+                    st, loc = self.post(*target, body)
+                except (OSError, http.client.HTTPException):
+                    st, loc = None, None
+                if st == 200:
+                    self.acked.append(marker)
+                    break
+                if st == 307 and loc:
+                    hostport = loc.split("/")[2]
+                    h, _, p = hostport.rpartition(":")
+                    target = (h.strip("[]"), int(p))
+                    continue
+                self.errors += 1
+                n = random.choice(self.nodes)
+                target = (n.host, n.port)
+                time.sleep(0.02)
+                break
+
+
+def ledgers_start(nodes, n=3, pad=0):
+    ls = [Ledger(nodes, f"{t}", pad=pad) for t in range(n)]
+    for x in ls:
+        x.start()
+    return ls
+
+
+def ledgers_stop(ls):
+    for x in ls:
+        x.stop.set()
+    for x in ls:
+        x.join(30)
+
+
+def check_ledger(table, ledgers):
+    """acknowledged <= applied <= attempted, each applied exactly once, and
+    the shared word counted once per applied upload.  Returns (acked,
+    applied)."""
+    acked = {m for x in ledgers for m in x.acked}
+    attempted = {m for x in ledgers for m in x.attempted}
+    tags = {f"m{x.tag}-" for x in ledgers}
+    applied = {k for k in table if any(k.startswith(t) for t in tags)}
+    lost = acked - applied
+    assert not lost, f"{len(lost)} acknowledged uploads lost, e.g. " \
+                     f"{sorted(lost)[:5]}"
+    extra = applied - attempted
+    assert not extra, f"{len(extra)} counted never sent: {sorted(extra)[:5]}"
+    twice = {m: table[m] for m in applied if table[m] != 1}
+    assert not twice, f"{len(twice)} counted more than once, e.g. " \
+                      f"{list(twice.items())[:5]}"
+    assert table.get("shared", 0) == len(applied), \
+        f"shared {table.get('shared', 0)}, applied {len(applied)}"
+    return len(acked), len(applied)

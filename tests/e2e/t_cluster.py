@@ -185,6 +185,32 @@ def test_write_to_replica_is_redirected():
     assert hdrs["X-Memdb-LSN"] == "1"
 
 
+def test_upload_without_body_to_a_replica_gets_one_answer():
+    """One answer per request: a replica's 307 to an upload that has no
+    body comes when the request is complete, and the connection stays
+    open; one with a body is answered before it and closed."""
+    c = Cluster(2)
+    n1, n2 = c.nodes
+    up = b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+    reqs = (up + b"Content-Length: 0\r\n\r\n" + up + b"\r\n" +
+            b"POST /api/v1/upload?wait=1 HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 0\r\n\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    out = parse_responses(raw(n2.port, reqs))
+    assert [r[0] for r in out] == [307, 307, 307, 200], out
+    for st, hdrs, body in out[:3]:
+        assert "connection" not in hdrs, hdrs
+        assert hdrs["location"].startswith(f"http://127.0.0.1:{n1.port}/")
+        assert json.loads(body)["leader"] == "n1"
+    # with a body: 307 at once, then close (the body is not read)
+    out = parse_responses(raw(n2.port, up + b"Content-Length: 5\r\n\r\n"
+                              b"mkQ01GET /healthz HTTP/1.1\r\n\r\n"))
+    assert [r[0] for r in out] == [307], out
+    assert out[0][1]["connection"] == "close"
+    assert n1.count("mkQ01") == {"mkQ01": 0}
+    assert n2.get("/api/v1/status")["lsn"] == 0
+
+
 def test_wait_for_replicas_and_min_lsn():
     c = Cluster(3)
     n1, n2, n3 = c.nodes

@@ -61,7 +61,7 @@ def test_unknown_path_and_wrong_method():
     st, hdrs, body = n.request("GET", "/api/v1/upload")
     assert st == 405 and hdrs["Allow"] == "POST"
     st, hdrs, _ = n.request("DELETE", "/api/v1/wordcount?word=x")
-    assert st == 405 and hdrs["Allow"] == "GET"
+    assert st == 405 and hdrs["Allow"] == "GET, HEAD"
     st, _, _ = n.request("POST", "/api/v1/status", b"x")
     assert st == 405
 
@@ -78,6 +78,18 @@ def test_malformed_http_gets_400_and_close():
         assert resp and resp[0][0] == 400, (junk, out)
         assert resp[0][1].get("connection") == "close"
     assert n.allwords() == {}
+
+
+def test_upload_refused_before_its_body_gets_one_answer():
+    n = Node().start()
+    out = parse_responses(raw(
+        n.port, b"POST /api/v1/upload?bad=1 HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Length: 5\r\n\r\nmkO01"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+    assert [r[0] for r in out] == [400], out
+    assert out[0][1].get("connection") == "close"
+    assert "bad" in json.loads(out[0][2])["error"]
+    assert n.count("mkO01") == {"mkO01": 0}
 
 
 def test_headers_too_large():
@@ -100,8 +112,8 @@ def test_slow_headers_and_slow_body_are_cut_off():
     assert time.monotonic() - t0 < 5
     s.close()
     s = socket.create_connection(("127.0.0.1", n.port))
-    s.sendall(b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 100\r\n\r\n"
-              b"partial body")
+    s.sendall(b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 100\r\n\r\npartial body")
     s.settimeout(10)
     data = s.recv(4096)
     assert b" 408 " in data.split(b"\r\n")[0], data
@@ -149,6 +161,94 @@ def test_expect_100_continue():
     assert b" 200 " in rest
     s.close()
     assert n.count("cont", "inue") == {"cont": 1, "inue": 1}
-    out = raw(n.port, b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 1\r\n"
-              b"Expect: something\r\n\r\nx")
+    out = raw(n.port, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 1\r\nExpect: something\r\n\r\nx")
     assert parse_responses(out)[0][0] == 417
+
+
+def _trickle(n, head, body, every):
+    """Sends head, then body a byte every `every` seconds until the server
+    answers; returns (seconds from the end of head to the answer, answer,
+    whether it closed)."""
+    s = socket.create_connection(("127.0.0.1", n.port), timeout=10)
+    s.sendall(head)
+    t0 = time.monotonic()
+    s.settimeout(every)
+    got, i = b"", 0
+    while time.monotonic() - t0 < 10:
+        try:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+            continue
+        except socket.timeout:
+            pass
+        except ConnectionResetError:    # closed with our bytes unread
+            break
+        if got:
+            continue
+        if i < len(body):
+            try:
+                s.sendall(body[i:i + 1])
+            except OSError:
+                break
+            i += 1
+    dt = time.monotonic() - t0
+    s.close()
+    return dt, got
+
+
+def test_body_and_head_deadlines_are_totals():
+    """http.body_timeout bounds the whole body from the end of the head,
+    however often bytes arrive; http.header_timeout the whole head."""
+    n = Node(http={"header_timeout": "1500ms",
+                   "body_timeout": "1500ms"}).start()
+    body = b"mkD01 " + b"x" * 200
+    head = (b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    dt, got = _trickle(n, head, body, 0.3)      # 0.3 s < body_timeout
+    (st, hdrs, err), = parse_responses(got)
+    assert st == 408 and "body" in json.loads(err)["error"], got
+    assert 1.3 < dt < 2.5, dt
+    assert hdrs.get("connection") == "close"
+    # the same with a chunked body
+    chunks = b"".join(b"1\r\n" + bytes([c]) + b"\r\n" for c in body)
+    dt, got = _trickle(n, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n", chunks, 0.1)
+    (st, _, _), = parse_responses(got)
+    assert st == 408 and 1.3 < dt < 2.5, (dt, got)
+    # a head trickled in: 408 once header_timeout has passed since its
+    # first byte
+    req = b"GET /api/v1/wordcount?word=mkD01 HTTP/1.1\r\nHost: x\r\n" + \
+        b"".join(b"X-%d: y\r\n" % i for i in range(100))
+    dt, got = _trickle(n, req[:1], req[1:], 0.1)
+    (st, _, err), = parse_responses(got)
+    assert st == 408 and "headers" in json.loads(err)["error"], got
+    assert 1.3 < dt < 2.5, dt
+    assert n.count("mkD01") == {"mkD01": 0}
+
+
+def test_chunk_size_over_max_body_is_413_at_once():
+    n = Node(http={"max_body": "1KiB", "body_timeout": "5s"}).start()
+    for size in (b"401", b"fffffffff", b"ffffffffffffffff",
+                 b"fffffffffffffffffffffffff", b"0000000000000000000401"):
+        t0 = time.monotonic()
+        st, hdrs, body = one(n, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n" + size +
+                             b"\r\nmkZ01 ")
+        assert st == 413 and time.monotonic() - t0 < 2, (size, st, body)
+        err = json.loads(body)
+        assert err["limit"] == 1024 and "content-length" not in err["error"]
+        assert hdrs.get("connection") == "close"
+    # the sum counts: 0x200 + 0x201 is over 1 KiB before the second's data
+    st, _, _ = one(n, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n200\r\n" + b"a" * 512 +
+                   b"\r\n201\r\nmkZ01 ")
+    assert st == 413
+    assert n.count("mkZ01") == {"mkZ01": 0}
+    # exactly max_body is fine
+    st, _, _ = one(n, b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                   b"400\r\n" + b"b" * 1024 + b"\r\n0\r\n\r\n")
+    assert st == 200

@@ -29,7 +29,7 @@ def operations(text):
         if m:
             path = m.group(1)
             continue
-        m = re.match(r"^    (get|post|put|delete|patch):$", line)
+        m = re.match(r"^    (get|head|post|put|delete|patch):$", line)
         if m and path:
             ops.append((m.group(1).upper(), path))
     return ops
@@ -74,7 +74,10 @@ def test_openapi_yaml_and_docs_are_served():
     lib.record_raw(b"GET /docs HTTP/1.0\r\n\r\n", got)
     assert got.partition(b"\r\n\r\n")[2] == page
     st, hdrs, _ = n.request("POST", "/openapi.yaml", b"")
-    assert st == 405 and hdrs["Allow"] == "GET"
+    assert st == 405 and hdrs["Allow"] == "GET, HEAD"
+    st, hdrs, body = n.request("HEAD", "/docs")
+    assert st == 200 and body == b"" and \
+        int(hdrs["Content-Length"]) == len(page)
 
 
 def _slow_head(port, method, path):
@@ -97,13 +100,17 @@ def test_protocol_errors_on_every_operation():
                 (line + b"Content-Length: 2000\r\n\r\n", 413),
                 (line + b"Expect: nothing\r\n\r\n", 417),
                 (line + b"X-Big: " + b"a" * 1500 + b"\r\n\r\n", 431),
+                (line + b"Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
                 (f"{method} {path} HTTP/1.2\r\nHost: x\r\n\r\n".encode(),
                  505)):
-            resp = parse_responses(raw(n.port, req))
+            resp = parse_responses(raw(n.port, req), [method])
             assert resp and resp[0][0] == want, (method, path, want, resp)
+            assert resp[0][1].get("connection") == "close"
+            if method == "HEAD":        # the answer ends at its head
+                assert resp[0][2] == b"", resp
+                continue
             err = json.loads(resp[0][2])
             assert err["status"] == want and err["error"], err
-            assert resp[0][1].get("connection") == "close"
     for method, path, s, sent in slow:
         got = b""
         while b"\r\n\r\n" not in got or not got.endswith(b"}\n"):
@@ -112,7 +119,7 @@ def test_protocol_errors_on_every_operation():
                 break
             got += chunk
         s.close()
-        (st, hdrs, body), = parse_responses(got)
+        (st, hdrs, body), = parse_responses(got, [method])
         assert st == 408, (method, path, got)
         lib.record(method, path, st, hdrs, body)
 
@@ -127,6 +134,8 @@ def test_reads_time_out_waiting_for_min_lsn():
         assert json.loads(body)["lsn"] == 1 and hdrs["X-Memdb-LSN"] == "1"
         st, _, _ = n.request("GET", path + "min_lsn=1&timeout_ms=50")
         assert st == 200
+        st, hdrs, body = n.request("HEAD", path + "min_lsn=5&timeout_ms=50")
+        assert st == 504 and body == b"" and hdrs["X-Memdb-LSN"] == "1"
 
 
 def test_admin_token_and_cluster_commands_on_a_standalone_node():
@@ -202,23 +211,31 @@ def test_failed_snapshot_gives_500():
 
 def test_healthz_503_while_shutting_down():
     n = Node(workers=1).start()
-    s = socket.create_connection(("127.0.0.1", n.port), timeout=10)
-    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")   # not finished yet
+    socks = []
+    for method in (b"GET", b"HEAD"):
+        s = socket.create_connection(("127.0.0.1", n.port), timeout=10)
+        s.sendall(method + b" /healthz HTTP/1.1\r\nHost: x\r\n")  # not yet
+        socks.append((method, s))
     time.sleep(0.2)
     n.signal(signal.SIGTERM)
     time.sleep(0.5)                    # the worker drains, the request waits
-    s.sendall(b"\r\n")
-    got = b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        got += chunk
-    s.close()
-    lib.record_raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", got)
-    (st, hdrs, body), = parse_responses(got)
-    assert st == 503 and hdrs.get("connection") == "close", got
-    assert json.loads(body)["error"] == "shutting down"
+    for method, s in socks:
+        s.sendall(b"\r\n")
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+        lib.record_raw(method + b" /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                       got)
+        (st, hdrs, body), = parse_responses(got, [method.decode()])
+        assert st == 503 and hdrs.get("connection") == "close", got
+        if method == b"GET":
+            assert json.loads(body)["error"] == "shutting down"
+        else:
+            assert body == b"" and got.endswith(b"\r\n\r\n"), got
     assert n.proc.wait(timeout=30) == 0
 
 
@@ -247,6 +264,8 @@ def test_reads_503_while_a_replica_installs_a_full_copy():
         assert st == 503, (path, st, body)
         assert "resynchronized" in json.loads(body)["error"]
         assert "X-Memdb-LSN" in hdrs
+        st, hdrs, body = n2.request("HEAD", path)
+        assert st == 503 and body == b"" and "X-Memdb-LSN" in hdrs
     os.rmdir(blocker)
     table = c.wait_converged(timeout=30)
     assert table["old"] == 1 and table["bulk79-199"] == 1

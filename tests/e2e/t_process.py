@@ -79,7 +79,8 @@ def test_dead_worker_is_replaced():
 def test_sigterm_finishes_requests_in_progress():
     n = Node().start()
     s = socket.create_connection(("127.0.0.1", n.port), timeout=10)
-    s.sendall(b"POST /api/v1/upload HTTP/1.1\r\nContent-Length: 11\r\n\r\n"
+    s.sendall(b"POST /api/v1/upload HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 11\r\n\r\n"
               b"half")
     time.sleep(0.3)
     n.signal(signal.SIGTERM)

@@ -21,7 +21,10 @@
  * rest is the byte stream from the client.  Checks: the output is a
  * sequence of well-formed HTTP/1.1 responses (status line, Content-Length
  * or chunked framing that matches the body, nothing after "Connection:
- * close"), every JSON body parses, and the worker never loops.
+ * close"), every JSON body parses, and the worker never loops.  A second
+ * parser, apart from the worker's, splits the input into requests: there
+ * are no more final responses than requests (one answer each), and the
+ * answer to a HEAD request ends at its blank line.
  */
 #define route_dispatch fuzz_route_dispatch
 #include "../../worker/conn.c"
@@ -138,6 +141,69 @@ resume_parked(conn_t *c)
     FUZZ_CHECK(c->phase != PH_WAIT);
 }
 
+/* ---- the requests, as a parser of their own sees them ---------------- */
+
+#define MAX_REQS 4096
+
+typedef struct reqs_s {
+    bool head[MAX_REQS]; /* request i is HEAD */
+    size_t n;
+    bool open; /* request n - 1 is not complete yet */
+} reqs_t;
+
+static reqs_t reqs;
+
+static int
+req_begin(http_parser *p)
+{
+    (void) p;
+    if (reqs.n < MAX_REQS)
+        reqs.head[reqs.n++] = false;
+    reqs.open = true;
+    return 0;
+}
+
+static int
+req_url(http_parser *p, const char *at, size_t n)
+{
+    (void) at;
+    (void) n;
+    if (reqs.n > 0)
+        reqs.head[reqs.n - 1] = p->method == HTTP_HEAD;
+    return 0;
+}
+
+static int
+req_complete(http_parser *p)
+{
+    (void) p;
+    reqs.open = false;
+    return 0;
+}
+
+/* The requests in p[0..n): a request the parser fails on counts too (it
+ * is answered 400), and is HEAD if the parser read that method. */
+static void
+split_requests(const char *p, size_t n)
+{
+    static const http_parser_settings s = {
+        .on_message_begin = req_begin,
+        .on_url = req_url,
+        .on_message_complete = req_complete
+    };
+    http_parser hp;
+
+    memset(&reqs, 0, sizeof(reqs));
+    http_parser_init(&hp, HTTP_REQUEST);
+    http_parser_execute(&hp, &s, p, n);
+    if (HTTP_PARSER_ERRNO(&hp) == HPE_OK)
+        return;
+    if (!reqs.open && reqs.n < MAX_REQS)
+        reqs.head[reqs.n++] = false;
+    else if (reqs.open && HTTP_PARSER_ERRNO(&hp) != HPE_INVALID_METHOD)
+        reqs.head[reqs.n - 1] = hp.method == HTTP_HEAD;
+}
+
 /* ---- checking the output -------------------------------------------- */
 
 static const char *
@@ -168,13 +234,14 @@ static void
 check_responses(const char *p, size_t n)
 {
     const char *end;
+    size_t k = 0; /* final responses so far */
 
     if (n == 0)
         return;
     end = p + n;
     while (p < end) {
         const char *eoh, *cl, *te, *ct;
-        bool json, close;
+        bool json, close, head;
         int status;
 
         FUZZ_CHECK(end - p >= 13 && memcmp(p, "HTTP/1.1 ", 9) == 0);
@@ -195,7 +262,13 @@ check_responses(const char *p, size_t n)
             p = eoh;
             continue;
         }
-        if (cl != NULL) {
+        FUZZ_CHECK(k < reqs.n); /* one answer per request */
+        head = reqs.head[k++];
+        if (head) {
+            /* the head GET would get: its framing, and no body */
+            FUZZ_CHECK(cl != NULL || te != NULL || close);
+            p = eoh;
+        } else if (cl != NULL) {
             char *e;
             unsigned long long len = strtoull(cl + 18, &e, 10);
             FUZZ_CHECK(te == NULL);
@@ -280,6 +353,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     chunk = data[0];
+    split_requests((const char *) data + 1, size - 1);
     c = xcalloc(1, sizeof(*c));
     conn_init(c, &w, -1);
     snprintf(c->client, sizeof(c->client), "127.0.0.1:40000");

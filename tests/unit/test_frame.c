@@ -273,7 +273,7 @@ Test(frame, fixed_sizes)
                          "type %d len %zu", fx[i].type, l);
     cr_assert_eq(sizeof(frame_challenge_t), 32);
     cr_assert_eq(sizeof(frame_snap_t), 24);
-    cr_assert_eq(sizeof(frame_ack_t), 24);
+    cr_assert_eq(sizeof(frame_ack_t), 32);
 }
 
 Test(frame, snap_data_end_ping)

@@ -52,7 +52,24 @@ Test(route, wrong_method_names_the_allowed_one)
     cr_assert_eq(find("/api/v1/upload", HTTP_GET), RT_NONE);
     cr_assert_str_eq(c.allow, "POST");
     cr_assert_eq(find("/api/v1/wordcount", HTTP_POST), RT_NONE);
-    cr_assert_str_eq(c.allow, "GET");
+    cr_assert_str_eq(c.allow, "GET, HEAD");
+    cr_assert_eq(find("/api/v1/upload", HTTP_HEAD), RT_NONE);
+    cr_assert_str_eq(c.allow, "POST");
+}
+
+Test(route, head_is_served_wherever_get_is)
+{
+    const char *paths[] = {
+        "/api/v1/wordcount", "/api/v1/allwords", "/api/v1/top",
+        "/api/v1/status",    "/healthz",         "/api/v1/cluster/nodes",
+        "/metrics",          "/openapi.yaml",    "/docs"
+    };
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        route_e r = find(paths[i], HTTP_GET);
+        cr_assert_neq(r, RT_NONE, "%s", paths[i]);
+        cr_assert_eq(find(paths[i], HTTP_HEAD), r, "HEAD %s", paths[i]);
+        cr_assert_null(c.allow, "%s", paths[i]);
+    }
 }
 
 Test(route, unknown_paths_are_not_found)

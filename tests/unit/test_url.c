@@ -1,5 +1,5 @@
 /*
- * test_url.c - percent-decoding and query-string iteration.
+ * test_url.c - percent-decoding, query-string iteration and Host syntax.
  */
 #include <criterion/criterion.h>
 
@@ -298,4 +298,39 @@ Test(url, query_bad_escape_in_value)
     cr_assert_eq(url_query_next(&it, &k, &v), MEMDB_ERR);
     buf_free(&k);
     buf_free(&v);
+}
+
+static bool
+host_ok(const char *s)
+{
+    return url_host_valid(s, strlen(s));
+}
+
+Test(url, host_names_addresses_and_ports)
+{
+    const char *good[] = { "",
+                           "localhost",
+                           "127.0.0.1",
+                           "127.0.0.1:9889",
+                           "example.com:",
+                           "a-b_c~d.e!$&'()*+,;=",
+                           "caf%C3%A9.example",
+                           "[::1]",
+                           "[::1]:9889",
+                           "[2001:db8::7]:80",
+                           "[::ffff:192.0.2.1]",
+                           "[v7.fe80::a+en1]",
+                           ":80" };
+    const char *bad[] = { "a b",     "a/b",    "a@b",   "a?b",        "a#b",
+                          "a%4",     "a%zz",   "a:80x", "a:80:81",    "[::1",
+                          "[]",      "[::1]x", "[g::]", "a\"b",       "a\\b",
+                          "[::1]:x", "\x7f",   "a\tb",  "caf\xc3\xa9" };
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_assert(host_ok(good[i]), "\"%s\" is a valid Host", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert(!host_ok(bad[i]), "\"%s\" is not a valid Host", bad[i]);
+    /* the length counts, not a NUL */
+    cr_assert(url_host_valid("ab\0c", 2));
+    cr_assert(!url_host_valid("ab\0c", 4));
 }
