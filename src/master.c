@@ -17,8 +17,10 @@
  * that dies is reaped, the locks and half-done work it left in shm are
  * repaired (shm_repair_dead), its in-flight change record is finished from
  * its progress counter, and it is restarted after a backoff that doubles
- * from 100 ms to 5 s while it keeps dying young.  Exit status 2 means a
- * configuration or init error: that child is not restarted.
+ * from 100 ms to 5 s while it keeps dying young before it served or by
+ * exiting on its own; a child killed by a signal after it served comes
+ * back after 100 ms.  Exit status 2 means a configuration or init error:
+ * that child is not restarted.
  *
  * Repair order.  Finishing a record takes partition locks, and another
  * child may have died holding one of them.  So every child that can be
@@ -264,6 +266,7 @@ master_child_died(master_t *m, pid_t pid, int status)
                      repaired, pid);
         ch->finish = true;
         shm_worker_t *w = shm_worker(&m->shm, i);
+        bool served = atomic_load(&w->ready) != 0;
         atomic_store(&w->pid, 0);
         atomic_store(&w->ready, 0);
         atomic_store(&w->want_wake, 0);
@@ -276,7 +279,10 @@ master_child_died(master_t *m, pid_t pid, int status)
             ch->disabled = true;
             return;
         }
-        if (now - ch->started_ms > RESPAWN_STABLE_MS)
+        /* the backoff is for a child that cannot start (or keeps exiting
+         * on its own); one killed after it served comes back at once */
+        if (now - ch->started_ms > RESPAWN_STABLE_MS
+            || (served && WIFSIGNALED(status)))
             ch->backoff_ms = 0;
         ch->backoff_ms = ch->backoff_ms == 0
                              ? RESPAWN_MIN_MS

@@ -632,10 +632,11 @@ class Ledger(threading.Thread):
     an upload with no answer or an error is indeterminate and is not
     retried (a retry would be a second attempt of the same marker)."""
 
-    def __init__(self, nodes, tag, pad=0, timeout=3):
+    def __init__(self, nodes, tag, pad=0, timeout=3, shared="shared"):
         super().__init__(daemon=True)
         self.nodes = list(nodes)
         self.tag = tag
+        self.shared = shared
         self.pad = " ".join(f"p{tag}x{j}" for j in range(pad))
         self.timeout = timeout
         self.stop = threading.Event()
@@ -659,7 +660,7 @@ class Ledger(threading.Thread):
             marker = f"m{self.tag}-{i}"
             i += 1
             self.attempted.append(marker)
-            body = f"{marker} shared {self.pad}".encode()
+            body = f"{marker} {self.shared} {self.pad}".encode()
             for _ in range(5):
                 try:
                     st, loc = self.post(*target, body)
@@ -680,8 +681,11 @@ class Ledger(threading.Thread):
                 break
 
 
-def ledgers_start(nodes, n=3, pad=0):
-    ls = [Ledger(nodes, f"{t}", pad=pad) for t in range(n)]
+def ledgers_start(nodes, n=3, pad=0, prefix=""):
+    """n Ledger clients, tags prefix0.. (give each round its own prefix:
+    markers must never repeat)."""
+    ls = [Ledger(nodes, f"{prefix}{t}", pad=pad, shared=f"shared{prefix}")
+          for t in range(n)]
     for x in ls:
         x.start()
     return ls
@@ -710,6 +714,7 @@ def check_ledger(table, ledgers):
     twice = {m: table[m] for m in applied if table[m] != 1}
     assert not twice, f"{len(twice)} counted more than once, e.g. " \
                       f"{list(twice.items())[:5]}"
-    assert table.get("shared", 0) == len(applied), \
-        f"shared {table.get('shared', 0)}, applied {len(applied)}"
+    shared = ledgers[0].shared
+    assert table.get(shared, 0) == len(applied), \
+        f"{shared} {table.get(shared, 0)}, applied {len(applied)}"
     return len(acked), len(applied)

@@ -162,7 +162,7 @@ def test_partition_of_the_leader():
         c = lab.cluster()
         for rnd in range(2):
             t0 = time.monotonic()
-            ls = ledgers_start(c.nodes)
+            ls = ledgers_start(c.nodes, prefix=f"r{rnd}c")
             time.sleep(0.5)
             leader = c.wait_leader()
             li = index_of(c, leader)
@@ -205,7 +205,7 @@ def test_two_splits_of_five_nodes():
         c = lab.cluster()
         for rnd in range(2):
             t0 = time.monotonic()
-            ls = ledgers_start(c.nodes, n=4)
+            ls = ledgers_start(c.nodes, n=4, prefix=f"s{rnd}c")
             time.sleep(0.5)
             leader = c.wait_leader()
             li = index_of(c, leader)
