@@ -507,6 +507,8 @@ merge_on_merge(repl_t *r, rconn_t *c, const unsigned char *p, uint32_t len)
            && rec_check(p + off, len - off, &rl) == REC_OK) {
         one.len = 0;
         buf_append(&one, p + off, rl); /* aligned copy */
+        if (one.data == NULL)
+            break; /* not reached: rec_check gave rl >= REC_HDR */
         rc = merge_take(r, one.data, &taken);
         off += rl;
     }

@@ -143,7 +143,7 @@ seg_open(seg_reader_t *r, const char *path, char *err, size_t errlen)
         snprintf(err, errlen,
                  "%s: offset 0: segment format version %u; this memdbd "
                  "reads version %u (a development build's data directory)",
-                 path, r->hdr.version, SEG_VERSION);
+                 path, r->hdr.version, (unsigned) SEG_VERSION);
         close(r->fd);
         r->fd = -1;
         return MEMDB_ERR;
