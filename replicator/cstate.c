@@ -20,9 +20,12 @@
 static int
 cs_fail(char *err, size_t errlen, const char *path, int line, const char *what)
 {
+    /* Not "remove the file": the log would then stay without the history
+     * that says which of its records came from the cluster, and they
+     * would be handed over again as this node's own. */
     snprintf(err, errlen,
-             "%s:%d: %s (remove the file to start the node "
-             "as a new member)",
+             "%s:%d: %s (to start the node as a new member, empty its "
+             "data directory: its data come back from the cluster)",
              path, line, what);
     return MEMDB_ERR;
 }

@@ -700,12 +700,17 @@ def ledgers_stop(ls):
 
 def check_ledger(table, ledgers):
     """acknowledged <= applied <= attempted, each applied exactly once, and
-    the shared word counted once per applied upload.  Returns (acked,
-    applied)."""
+    the shared word counted once per applied upload.  Applied are the
+    words of the table shaped like the markers of these ledgers' tags
+    (m<tag>-<n>), so that a marker counted but never sent shows.  Returns
+    (acked, applied)."""
+    import re
     acked = {m for x in ledgers for m in x.acked}
     attempted = {m for x in ledgers for m in x.attempted}
-    tags = {f"m{x.tag}-" for x in ledgers}
-    applied = {k for k in table if any(k.startswith(t) for t in tags)}
+    marker = re.compile(r"^m([A-Za-z0-9]*)-[0-9]+$")
+    tags = {x.tag for x in ledgers} | {m[1:m.rindex("-")] for m in attempted}
+    applied = {k for k in table
+               if (t := marker.match(k)) is not None and t.group(1) in tags}
     lost = acked - applied
     assert not lost, f"{len(lost)} acknowledged uploads lost, e.g. " \
                      f"{sorted(lost)[:5]}"
@@ -718,3 +723,22 @@ def check_ledger(table, ledgers):
     assert table.get(shared, 0) == len(applied), \
         f"{shared} {table.get(shared, 0)}, applied {len(applied)}"
     return len(acked), len(applied)
+
+
+def first_write(nodes, exclude=(), timeout=15):
+    """(seconds, node) until one of nodes, other than those whose id is in
+    exclude, takes an upload."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        for n in nodes:
+            if n.id in exclude or n.proc is None or n.proc.poll() is not None:
+                continue
+            try:
+                st, _, _ = n.request("POST", "/api/v1/upload", b"probe",
+                                     timeout=1)
+            except OSError:
+                continue
+            if st == 200:
+                return time.monotonic() - t0, n
+        time.sleep(0.01)
+    raise AssertionError(f"no upload taken within {timeout}s")

@@ -2,61 +2,14 @@
 a disk that fills up, a cluster state that cannot be written.  What was
 acknowledged stays acknowledged; what cannot be made durable is not
 granted."""
-import http.client
 import os
 import re
 import subprocess
 import tempfile
-import threading
 import time
 
-from lib import MEMDBD, Cluster, Node, Skip, need_faults, write_config
-
-
-class Uploader(threading.Thread):
-    """Uploads "uN shared" to one node as fast as it answers; keeps the
-    markers attempted and acknowledged (200)."""
-
-    def __init__(self, node, tag="u", pad=0):
-        super().__init__(daemon=True)
-        self.node, self.tag, self.pad = node, tag, pad
-        self.stop = threading.Event()
-        self.attempted, self.acked, self.refused = [], [], 0
-
-    def run(self):
-        filler = " ".join(f"f{j}" for j in range(self.pad))
-        i = 0
-        while not self.stop.is_set():
-            m = f"{self.tag}{i}"
-            i += 1
-            self.attempted.append(m)
-            c = http.client.HTTPConnection("127.0.0.1", self.node.port,
-                                           timeout=5)
-            try:
-                c.request("POST", "/api/v1/upload",
-                          body=f"{m} shared {filler}".encode())
-                r = c.getresponse()
-                r.read()
-                if r.status == 200:
-                    self.acked.append(m)
-                else:
-                    self.refused += 1
-                    time.sleep(0.01)
-            except (OSError, http.client.HTTPException):
-                time.sleep(0.02)
-            finally:
-                c.close()
-
-
-def check_exact(table, up):
-    applied = {k for k in table if k.startswith(up.tag)}
-    lost = set(up.acked) - applied
-    assert not lost, f"{len(lost)} acknowledged uploads lost, e.g. " \
-                     f"{sorted(lost)[:5]}"
-    assert applied <= set(up.attempted)
-    twice = [m for m in applied if table[m] != 1]
-    assert not twice, twice[:5]
-    assert table.get("shared", 0) == len(applied)
+from lib import (MEMDBD, Cluster, Ledger, Node, Skip, check_ledger,
+                 ledgers_stop, need_faults, write_config)
 
 
 def test_second_memdbd_on_the_same_data_dir_exits_2_naming_the_holder():
@@ -88,19 +41,18 @@ def test_fsync_error_then_crash_keeps_every_acknowledged_upload():
     # the restart.
     need_faults()
     n = Node(persistence={"fsync": "everysec"}).start()
-    up = Uploader(n)
+    up = Ledger([n], "u")
     up.start()
     time.sleep(0.5)
     n.fault("logw.retry", "stop", process="master", count=1)
     n.fault("logw.fsync", "error:5", process="master", count=1)
     n.wait_for(lambda: n.fault_fired("logw.retry") >= 1, timeout=10,
                what="the master to stop before its rewrite")
-    up.stop.set()
-    up.join(10)
+    ledgers_stop([up])
     n.kill()
     assert len(up.acked) > 20, len(up.acked)
     n.start()
-    check_exact(n.allwords(), up)
+    check_ledger(n.allwords(), [up])
     print(f"# {len(up.acked)} acknowledged, all there after the restart")
 
 
@@ -126,23 +78,22 @@ def test_full_disk_refuses_uploads_and_loses_nothing_acknowledged():
                               "snapshot_every": "off"})
         n.data = n.cfg["node"]["data_dir"] = os.path.join(d, "data")
         n.start()
-        up = Uploader(n, pad=200)
+        up = Ledger([n], "u", pad=200)
         up.start()
-        n.wait_for(lambda: up.refused > 20, timeout=60,
+        n.wait_for(lambda: up.errors > 20, timeout=60,
                    what="the disk to fill up")
         st, _, body = n.request("POST", "/api/v1/upload", b"refused")
         assert st == 503 and b"No space left" in body, (st, body)
-        up.stop.set()
-        up.join(10)
+        ledgers_stop([up])
         assert n.count("refused")["refused"] == 0
         n.kill()
         subprocess.run(["mount", "-o", "remount,size=64m", d], check=True)
         n.start()
         table = n.allwords()
-        check_exact(table, up)
+        check_ledger(table, [up])
         assert "refused" not in table
         print(f"# {len(up.acked)} acknowledged before the disk was full, "
-              f"{up.refused} refused, all there after the restart")
+              f"{up.errors} refused, all there after the restart")
     finally:
         for x in list(__import__("lib")._nodes):
             if x.data.startswith(d):

@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 
-from lib import Cluster, Node, need_faults
+from lib import Cluster, Ledger, Node, check_ledger, ledgers_stop, need_faults
 
 
 def words(n, prefix):
@@ -191,63 +191,6 @@ def test_fault_endpoint_rejects_bad_arming():
     assert json.loads(body) == []
 
 
-class Writer(threading.Thread):
-    """Uploads "MARKER shared" plus padding to whichever node leads,
-    following 307s; keeps a ledger of attempted and acknowledged markers
-    and of which node acknowledged each."""
-
-    def __init__(self, cluster, tag, pad=20000):
-        super().__init__(daemon=True)
-        self.c, self.tag, self.pad = cluster, tag, pad
-        self.stop = threading.Event()
-        self.attempted, self.acked = [], []
-        self.by = {}
-
-    def run(self):
-        import http.client
-        port = self.c.nodes[0].port
-        i = 0
-        filler = " ".join(f"p{self.tag}x{j}" for j in range(self.pad // 8))
-        while not self.stop.is_set():
-            marker = f"w{self.tag}-{i}"
-            i += 1
-            self.attempted.append(marker)
-            body = f"{marker} shared {filler}".encode()
-            for _ in range(4):
-                conn = http.client.HTTPConnection("127.0.0.1", port,
-                                                  timeout=10)
-                try:
-                    conn.request("POST", "/api/v1/upload", body=body)
-                    r = conn.getresponse()
-                    r.read()
-                    st, loc = r.status, r.getheader("Location")
-                except (OSError, http.client.HTTPException):
-                    st, loc = None, None
-                finally:
-                    conn.close()
-                if st == 200:
-                    self.acked.append(marker)
-                    self.by[marker] = port
-                    break
-                if st == 307 and loc:
-                    port = int(loc.split(":")[2].split("/")[0])
-                    continue
-                time.sleep(0.05)
-                break
-
-
-def check_ledger(table, writers):
-    acked = {m for w in writers for m in w.acked}
-    attempted = {m for w in writers for m in w.attempted}
-    applied = {k for k in table if k.startswith("w")}
-    assert not acked - applied, sorted(acked - applied)[:5]
-    assert applied <= attempted, sorted(applied - attempted)[:5]
-    twice = [m for m in applied if table[m] != 1]
-    assert not twice, f"applied twice: {twice[:5]}"
-    assert table["shared"] == len(applied), (table["shared"], len(applied))
-    return len(acked), len(applied)
-
-
 def test_upload_parked_for_ring_room_is_fenced_after_a_step_down():
     # The leader's disk is slow: its ring fills and uploads park for room.
     # Meanwhile the cluster elects another leader and this one steps down.
@@ -258,7 +201,7 @@ def test_upload_parked_for_ring_room_is_fenced_after_a_step_down():
                 http={"max_body": "256KiB"})
     old = c.wait_leader()
     old.fault("logw.write", "sleep:300", process="master", count=0)
-    ws = [Writer(c, t, pad=150000) for t in range(8)]
+    ws = [Ledger(c.nodes, f"w{t}", pad=16000, timeout=10) for t in range(8)]
     for w in ws:
         w.start()
     time.sleep(1.5)                       # the ring is full, uploads park
@@ -272,10 +215,7 @@ def test_upload_parked_for_ring_room_is_fenced_after_a_step_down():
     stepped = time.monotonic()
     old.fault("logw.write", "off")
     time.sleep(1.0)
-    for w in ws:
-        w.stop.set()
-    for w in ws:
-        w.join(30)
+    ledgers_stop(ws)
     table = c.wait_converged(timeout=30)
     acked, applied = check_ledger(table, ws)
     print(f"# {acked} acknowledged, {applied} applied; new leader {new.id}")

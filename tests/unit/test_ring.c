@@ -206,15 +206,19 @@ Test(ring, repair_forgets_uncommitted_reservation)
     cr_assert_eq(put(16, 2), 2);
 }
 
-/* A real writer process killed while it copies (fork(): the test is
- * another process).  Its reservation is the last one: repair takes it back
- * and the ring is as if it had never been made. */
-Test(ring, killed_writer_last_slot_is_taken_back)
+/* A writer process (fork(): the test is another process) that reserves a
+ * slot for worker 1 and then waits to be killed; returns its pid once the
+ * reservation is made. */
+static pid_t
+reserving_writer(void)
 {
     shm_worker_t *wk = shm_worker(&s, 1);
     int pfd[2];
+    char c;
+    pid_t pid;
+
     cr_assert_eq(pipe(pfd), 0);
-    pid_t pid = fork();
+    pid = fork();
     if (pid == 0) {
         ring_slot_t *sl;
         shm_attach_child(&s);
@@ -224,8 +228,19 @@ Test(ring, killed_writer_last_slot_is_taken_back)
         pause();
         _exit(0);
     }
-    char c;
     cr_assert_eq(read(pfd[0], &c, 1), 1);
+    close(pfd[0]);
+    close(pfd[1]);
+    return pid;
+}
+
+/* A real writer process killed while it copies.  Its reservation is the
+ * last one: repair takes it back
+ * and the ring is as if it had never been made. */
+Test(ring, killed_writer_last_slot_is_taken_back)
+{
+    pid_t pid = reserving_writer();
+
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     cr_assert_eq(shm_repair_dead(&s, pid, 1), 1);
@@ -239,21 +254,8 @@ Test(ring, killed_writer_last_slot_is_taken_back)
  * becomes VOID (a no-op under its LSN), the later record stays. */
 Test(ring, killed_writer_slot_before_another_is_voided)
 {
-    shm_worker_t *wk = shm_worker(&s, 1);
-    int pfd[2];
-    cr_assert_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        ring_slot_t *sl;
-        shm_attach_child(&s);
-        ring_reserve(&s.ring, 100, (uint32_t) getpid(), RING_W_UPLOAD,
-                     &wk->resv, &sl);
-        (void) write(pfd[1], "x", 1);
-        pause();
-        _exit(0);
-    }
-    char c;
-    cr_assert_eq(read(pfd[0], &c, 1), 1);
+    pid_t pid = reserving_writer();
+
     cr_assert_eq(put(16, 2), 2);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
