@@ -468,6 +468,16 @@ def raw(port, data, timeout=5, shut=False):
         s.close()
 
 
+def recv_all(s):
+    """Every byte until the peer closes (or a timeout of the socket)."""
+    got = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            return got
+        got += chunk
+
+
 def parse_responses(data, methods=()):
     """Splits a byte stream into (status, headers, body) responses
     (Content-Length or chunked bodies).  methods: the methods of the

@@ -5,7 +5,7 @@ import json
 import socket
 import time
 
-from lib import Node, raw, parse_responses
+from lib import Node, parse_responses, raw, recv_all
 
 
 def test_keep_alive_reuses_the_connection():
@@ -159,12 +159,7 @@ def test_chunk_data_must_be_followed_by_crlf():
         s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
         for b in UPLOAD + te + bad:
             s.sendall(bytes([b]))
-        got = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
+        got = recv_all(s)
         s.close()
         (st, _, _), = parse_responses(got)
         assert st == 400, (bad, got)

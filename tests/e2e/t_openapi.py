@@ -10,7 +10,7 @@ import threading
 import time
 
 import lib
-from lib import Cluster, Node, parse_responses, raw, tempdir
+from lib import Cluster, Node, parse_responses, raw, recv_all, tempdir
 
 SPEC = os.path.join(lib.SRCDIR, "swagger", "openapi.yaml")
 
@@ -221,12 +221,7 @@ def test_healthz_503_while_shutting_down():
     time.sleep(0.5)                    # the worker drains, the request waits
     for method, s in socks:
         s.sendall(b"\r\n")
-        got = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
+        got = recv_all(s)
         s.close()
         lib.record_raw(method + b" /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
                        got)
