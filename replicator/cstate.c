@@ -66,6 +66,10 @@ cs_parse_line(cstate_t *cs, char *l)
         cstate_member_set(cs, a, b);
         return MEMDB_OK;
     }
+    if (strcmp(l, "syncing\n") == 0) {
+        cs->syncing = true;
+        return MEMDB_OK;
+    }
     if (sscanf(l, "forgot %63s", a) == 1 && cs->nforgot < CS_MAX_MEMBERS) {
         cstate_forget(cs, a);
         return MEMDB_OK;
@@ -152,6 +156,8 @@ cstate_save(cstate_t *cs)
                    cs->members[i].gossip);
     for (int i = 0; i < cs->nforgot; i++)
         buf_printf(&b, "forgot %s\n", cs->forgot[i]);
+    if (cs->syncing)
+        buf_printf(&b, "syncing\n");
     buf_printf(&b, "sum %016llx\n",
                (unsigned long long) XXH3_64bits(b.data, b.len));
     int e = FAULT("cstate.save"); /* error: a full or failing disk */
@@ -195,6 +201,16 @@ cstate_hist_at(const frame_hist_t *h, int n, uint64_t lsn)
     for (int i = 0; i < n && h[i].start_lsn <= lsn; i++)
         e = &h[i];
     return e;
+}
+
+bool
+cstate_syncing(const char *data_dir)
+{
+    static cstate_t cs; /* large: not on the stack */
+    char err[256];
+
+    return cstate_load(&cs, data_dir, err, sizeof(err)) == MEMDB_OK
+           && cs.syncing;
 }
 
 uint64_t

@@ -14,6 +14,9 @@
  *   member   id and gossip address of every member known (a restarted
  *            node rejoins through them)
  *   forgot   ids removed with `memdbctl cluster forget`
+ *   syncing  a full sync is under way: the log and table are not this
+ *            history's until it is through (no reads, no candidacy, and
+ *            the next HELLO asks for a full sync again)
  *   boot     the number of the replicator's last start (auth.h: gossip
  *            replay windows are per boot); raised and saved at each start
  *            before anything is sent
@@ -50,6 +53,7 @@ typedef struct cstate_s {
     int nmembers;
     char forgot[CS_MAX_MEMBERS][CS_ID];
     int nforgot;
+    bool syncing;
     uint64_t boot;
 } cstate_t;
 
@@ -57,6 +61,9 @@ typedef struct cstate_s {
  * MEMDB_ERR with a message when it is damaged. */
 int cstate_load(cstate_t *cs, const char *data_dir, char *err, size_t errlen);
 int cstate_save(cstate_t *cs);
+/* Does data_dir's cluster state say a full sync is under way? (false when
+ * it cannot be read: the replicator reports that) */
+bool cstate_syncing(const char *data_dir);
 
 /* Epoch of the record at lsn according to h (0 before the first entry). */
 uint64_t cstate_epoch_at(const frame_hist_t *h, int n, uint64_t lsn);

@@ -17,8 +17,11 @@
  * master repairs and finishes it if the replicator dies.  ACKs (applied,
  * written, durable) go back every REPL_ACK_MS and after each batch.
  *
- * A replicator that dies in the middle of a full sync leaves node->syncing
- * set; the next one asks for a full sync again (last LSN 0).
+ * A full sync persists "syncing" in the cluster state before anything is
+ * replaced and clears it once the leader's snapshot is installed, the log
+ * starts over and the history is the leader's.  A node that crashed in
+ * between (or whose replicator died) serves no reads and does not stand,
+ * and its next HELLO asks for a FULL sync (FR_HELLO_FULL).
  */
 #include "repl.h"
 #include "../src/fault.h"
@@ -115,6 +118,7 @@ follow_hello(repl_t *r)
     h.epoch = r->cs.epoch;
     h.last_lsn = resync ? 0 : repl_last_lsn(r);
     h.nhist = resync ? 0 : (uint32_t) r->cs.nhist;
+    h.flags = resync ? FR_HELLO_FULL : 0;
     buf_append(&b, &h, sizeof(h));
     buf_append(&b, r->cs.hist, sizeof(frame_hist_t) * h.nhist);
     rconn_send(r, &f->c, FR_HELLO, b.data, (uint32_t) b.len);
@@ -286,68 +290,82 @@ follow_load_snapshot(repl_t *r, const char *path)
     return rc == MEMDB_AGAIN;
 }
 
-/* The snapshot is complete: check it, install it, rebase the log. */
+/* The leader's snapshot is all in (its temporary file): fsynced and read
+ * through once.  false when it is damaged. */
+static bool
+follow_snap_check(follow_t *f)
+{
+    snap_reader_t rd;
+    char err[1400];
+    const char *w;
+    size_t l;
+    uint64_t c;
+    int rc = MEMDB_ERR;
+
+    if (fsync(f->snap_fd) < 0) {
+        log_errno("fsync(%s) failed", f->snap_tmp);
+        return false;
+    }
+    close(f->snap_fd);
+    f->snap_fd = -1;
+    if (snap_open(&rd, f->snap_tmp, err, sizeof(err)) == MEMDB_OK) {
+        while ((rc = snap_next(&rd, &w, &l, &c, err, sizeof(err))) == MEMDB_OK)
+            ;
+        snap_close(&rd);
+    }
+    if (rc != MEMDB_AGAIN)
+        log_error("the leader's snapshot is damaged: %s", err);
+    return rc == MEMDB_AGAIN;
+}
+
+/* Asks the master to start the log over after the snapshot, installing
+ * it (rebase, persist.c); waits for it. */
+static bool
+follow_rebase(repl_t *r, const char *snap)
+{
+    shm_node_t *n = r->shm->node;
+    uint64_t lsn = r->fol.snap_lsn + 1, one = 1;
+
+    snprintf(n->rebase_snap, sizeof(n->rebase_snap), "%s", snap);
+    atomic_store(&n->rebase_done, 0);
+    atomic_store(&n->rebase_lsn, lsn);
+    (void) write(r->master_fd, &one, sizeof(one));
+    for (int i = 0; i < 20000 && atomic_load(&n->rebase_done) != lsn; i++)
+        usleep(500);
+    if (atomic_load(&n->rebase_done) != lsn) {
+        log_error("the master did not rebase the log");
+        return false;
+    }
+    return true;
+}
+
+/* The snapshot is complete: check it, load it, have the master install
+ * it and start the log over, take the leader's history.  "syncing" is
+ * persisted before anything is replaced and cleared once all of it is
+ * done, so a crash in between leaves a node that serves no reads, does
+ * not stand, and asks for a full sync again (persist_rebase). */
 static bool
 follow_snap_end(repl_t *r)
 {
     follow_t *f = &r->fol;
     shm_node_t *n = r->shm->node;
-    char path[1100];
-    snap_reader_t rd;
-    char err[1400];
-    bool have = f->snap_lsn > 0 || f->snap_left != (uint64_t) -1;
-    const char *w;
-    size_t l;
-    uint64_t c;
-    int rc = MEMDB_AGAIN;
+    bool have = f->snap_fd >= 0;
 
-    if (f->snap_fd >= 0) {
-        if (fsync(f->snap_fd) < 0) {
-            log_errno("fsync(%s) failed", f->snap_tmp);
-            return false;
-        }
-        close(f->snap_fd);
-        f->snap_fd = -1;
-        if (snap_open(&rd, f->snap_tmp, err, sizeof(err)) == MEMDB_OK) {
-            while ((rc = snap_next(&rd, &w, &l, &c, err, sizeof(err)))
-                   == MEMDB_OK)
-                ;
-            snap_close(&rd);
-        }
-        if (rc != MEMDB_AGAIN) {
-            log_error("the leader's snapshot is damaged: %s", err);
-            return false;
-        }
-        snap_path(path, sizeof(path), r->snap_dir, f->snap_lsn);
-        if (rename(f->snap_tmp, path) < 0) {
-            log_errno("rename(%s) failed", f->snap_tmp);
-            return false;
-        }
-        util_fsync_dir(r->snap_dir);
-    }
-    (void) have;
+    if (have && !follow_snap_check(f))
+        return false;
+    r->cs.syncing = true;
+    if (cstate_save(&r->cs) != MEMDB_OK)
+        return false;
+    FAULT("follow.snapshot_in");
     atomic_store(&n->syncing, 1);
     repl_wake_workers(r);
-    if (!follow_load_snapshot(r,
-                              f->snap_fd < 0 && f->snap_lsn > 0 ? path : NULL))
+    if (!follow_load_snapshot(r, have ? f->snap_tmp : NULL)
+        || !follow_rebase(r, have ? f->snap_tmp : ""))
         return false;
-    /* the master starts the log over after the snapshot */
-    atomic_store(&n->rebase_done, 0);
-    atomic_store(&n->rebase_lsn, f->snap_lsn + 1);
-    {
-        uint64_t one = 1;
-        (void) write(r->master_fd, &one, sizeof(one));
-    }
-    for (int i = 0;
-         i < 20000 && atomic_load(&n->rebase_done) != f->snap_lsn + 1; i++)
-        usleep(500);
-    if (atomic_load(&n->rebase_done) != f->snap_lsn + 1) {
-        log_error("the master did not rebase the log");
-        return false;
-    }
     r->cs.nhist = 0;
     for (int i = 0; i < f->nlhist && f->lhist[i].start_lsn <= f->snap_lsn; i++)
         r->cs.hist[r->cs.nhist++] = f->lhist[i];
+    r->cs.syncing = false;
     if (cstate_save(&r->cs) != MEMDB_OK)
         return false;
     atomic_store(&r->shm->cluster->applied_lsn, f->snap_lsn);

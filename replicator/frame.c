@@ -168,7 +168,7 @@ frame_check_payload(uint8_t type, const unsigned char *p, uint32_t len,
         memcpy(&h, p, sizeof(h));
         if (!util_id_ok(h.id, sizeof(h.id)))
             FAIL("bad node id");
-        if (h.reserved != 0)
+        if ((h.flags & ~(uint32_t) FR_HELLO_FULL) != 0)
             FAIL("reserved hello bits set");
         if (h.nhist > FRAME_MAX_HIST)
             FAIL("history too long");

@@ -98,8 +98,12 @@ typedef struct frame_hello_s {
     uint64_t epoch;    /* R's current epoch */
     uint64_t last_lsn; /* R's log ends here */
     uint32_t nhist;    /* frame_hist_t entries that follow */
-    uint32_t reserved;
+    uint32_t flags;    /* FR_HELLO_FULL */
 } frame_hello_t;
+
+/* R's log and table are not whole (a full sync that did not finish):
+ * only a FULL sync will do. */
+#define FR_HELLO_FULL 0x1
 
 typedef struct frame_welcome_s {
     uint8_t mode; /* FR_MODE_* */

@@ -263,6 +263,10 @@ repl_main(const repl_args_t *a)
     proctitle_set("memdbd: replicator");
     if (repl_setup(&r, a) != MEMDB_OK)
         return MEMDB_EXIT_CONFIG;
+    /* a full sync that did not finish (a crash): no reads until one does */
+    if (r.cs.syncing)
+        atomic_store(&r.shm->node->syncing, 1);
+    FAULT("repl.started");
     /* a replica reports what it applied: a replicator that died left that
      * behind what the master then finished for it */
     if (atomic_load(&r.shm->node->role) == ROLE_REPLICA)

@@ -478,8 +478,9 @@ ship_hello(repl_t *r, ship_t *s, const unsigned char *p, uint32_t len)
     w.epoch = r->cs.epoch;
     w.nhist = (uint32_t) r->cs.nhist;
     snprintf(w.cluster, sizeof(w.cluster), "%s", r->cs.cluster);
-    w.mode = (fork == h.last_lsn && oldest_lsn(r) <= fork + 1)
-                     || (fork == h.last_lsn && fork == last)
+    w.mode = !(h.flags & FR_HELLO_FULL)
+                     && ((fork == h.last_lsn && oldest_lsn(r) <= fork + 1)
+                         || (fork == h.last_lsn && fork == last))
                  ? FR_MODE_PARTIAL
                  : FR_MODE_FULL;
     w.from_lsn = fork + 1;

@@ -101,6 +101,7 @@ typedef struct shm_node_s {
     _Atomic uint32_t clustered;
     _Atomic uint64_t rebase_lsn;  /* replicator asks: log starts over */
     _Atomic uint64_t rebase_done; /* master answers with the same LSN */
+    char rebase_snap[1200];       /* ...from this snapshot ("" none) */
     /* what start-up recovery found */
     uint64_t rec_snap_lsn;
     uint64_t rec_snap_words;

@@ -45,6 +45,7 @@
 #include "proctitle.h"
 #include "util.h"
 #include "../shm/shm.h"
+#include "../replicator/cstate.h"
 #include "../replicator/replicator.h"
 #include "../worker/worker.h"
 
@@ -486,6 +487,10 @@ master_recover(master_t *m)
     atomic_store(&n->role,
                  conf_clustered(m->conf) ? ROLE_REPLICA : ROLE_STANDALONE);
     atomic_store(&n->clustered, conf_clustered(m->conf));
+    /* a full sync that did not finish: no reads before one does (the
+     * replicator takes it from there) */
+    atomic_store(&n->syncing,
+                 conf_clustered(m->conf) && cstate_syncing(m->conf->data_dir));
     atomic_store(&n->epoch, rs.last_epoch);
     atomic_store(&m->shm.cluster->applied_lsn, rs.last_lsn);
     n->rec_snap_lsn = rs.snap_lsn;

@@ -193,9 +193,14 @@ persist_snapshot_due(persist_t *p, uint64_t now_ms)
            && now_ms - p->last_snap_ms >= c->persist_snap_ms;
 }
 
-/* A replica installed its leader's snapshot (full sync): its own log is
- * another history now.  Drop every segment and every other snapshot and
- * start the log at lsn, once the ring is written out. */
+/* A replica loaded its leader's snapshot (full sync): its own log is
+ * another history now.  Once the ring is written out, drop every segment
+ * and snapshot, newest first, then rename the leader's snapshot (a
+ * temporary file, which recovery ignores) into place and start the log at
+ * lsn.  A crash at any point leaves a prefix of the old history or the
+ * new one, never the leader's snapshot under the old segments; the
+ * replicator persisted "syncing" before, so the node does not serve reads
+ * or stand for election until a full sync is through. */
 static void
 persist_rebase(persist_t *p, uint64_t lsn)
 {
@@ -218,17 +223,24 @@ persist_rebase(persist_t *p, uint64_t lsn)
     }
     logw_close(&p->lw);
     ns = seg_list(p->log_dir, &segs);
-    for (int i = 0; i < ns; i++)
+    for (int i = ns - 1; i >= 0; i--)
         unlink(segs[i].path);
     free(segs);
     snap_path(keep, sizeof(keep), p->snap_dir, lsn - 1);
-    nn = snap_list(p->snap_dir, &snaps);
+    nn = snap_list(p->snap_dir, &snaps); /* newest first */
     for (int i = 0; i < nn; i++)
-        if (strcmp(snaps[i].path, keep) != 0)
-            unlink(snaps[i].path);
+        unlink(snaps[i].path);
     free(snaps);
     util_fsync_dir(p->log_dir);
     util_fsync_dir(p->snap_dir);
+    FAULT("rebase.removed");
+    if (n->rebase_snap[0] != '\0'
+        && (rename(n->rebase_snap, keep) < 0
+            || util_fsync_dir(p->snap_dir) != MEMDB_OK)) {
+        log_errno("installing the leader's snapshot %s failed",
+                  n->rebase_snap);
+        return; /* the replicator gives up and syncs again */
+    }
     ring_release(r, head);
     lock_acquire(&r->hdr->lock, p->shm->ht.self);
     atomic_store(&r->hdr->next_lsn, lsn);

@@ -107,3 +107,48 @@ def test_overlapping_hand_over_files_count_once():
     exactly_once(table, tail + ["prefix", "after"])
     assert table["shared"] == 40, table["shared"]
     assert not glob.glob(os.path.join(old.data, "cluster", "merge-*.rec"))
+
+
+def test_node_killed_during_a_full_sync_serves_no_mixed_table():
+    # The old leader comes back with a tail longer than what the new
+    # leader has, takes a full sync (from a snapshot), and the node is
+    # killed once the leader's snapshot is in and before the log starts
+    # over.  Restarted, it must not answer reads from the leader's
+    # snapshot with its own later records on top (503 until a full sync
+    # is through), and it ends exact.
+    need_faults()
+    c = Cluster(3, probe="100ms", timeout="50ms")
+    old = c.wait_leader()
+    pre = [f"pre{i}" for i in range(20)]
+    for m in pre:
+        old.upload(f"{m} shared")
+    c.wait_converged()
+    stop(old)
+    tail = [f"tail{i}" for i in range(40)]
+    for m in tail:
+        old.upload(f"{m} shared")
+    new = c.wait_leader([n for n in c.nodes if n is not old],
+                        exclude=(old.id,))
+    fresh = [f"new{i}" for i in range(20)]
+    for m in fresh:
+        new.upload(f"{m} shared")
+    new.json("POST", "/api/v1/admin/snapshot")
+    old.fault("follow.snapshot_in", "stop", process="replicator")
+    cont(old)
+    old.wait_for(lambda: old.fault_fired("follow.snapshot_in") >= 1,
+                 what="the snapshot to be in")
+    time.sleep(0.2)
+    old.kill()
+    os.environ["MEMDB_FAULTS"] = "repl.started=stop@replicator"
+    try:
+        old.start()
+    finally:
+        del os.environ["MEMDB_FAULTS"]
+    old.wait_for(lambda: old.fault_fired("repl.started") >= 1,
+                 what="the replicator to stop at its start")
+    st, _, body = old.request("GET", "/api/v1/wordcount?word=tail39")
+    assert st == 503, (st, body)
+    cont(old)
+    table = c.wait_converged(timeout=30)
+    exactly_once(table, pre + tail + fresh)
+    assert table["shared"] == 80, table["shared"]
