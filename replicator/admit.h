@@ -21,7 +21,7 @@
 #ifndef MEMDB_ADMIT_H
 #define MEMDB_ADMIT_H
 
-#include "../src/memdb.h"
+#include "src/core/memdb.h"
 
 #include <sys/socket.h>
 

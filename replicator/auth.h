@@ -23,7 +23,7 @@
 #ifndef MEMDB_AUTH_H
 #define MEMDB_AUTH_H
 
-#include "../src/memdb.h"
+#include "src/core/memdb.h"
 
 #define AUTH_MAC        32
 #define AUTH_KEY        32

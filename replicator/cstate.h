@@ -25,8 +25,8 @@
 #ifndef MEMDB_CSTATE_H
 #define MEMDB_CSTATE_H
 
-#include "../src/memdb.h"
-#include "frame.h"
+#include "src/core/memdb.h"
+#include "replicator/frame.h"
 
 #define CS_MAX_HIST    FRAME_MAX_HIST
 #define CS_MAX_MEMBERS 64

@@ -20,13 +20,13 @@
  * A replicator that dies in the middle of a full sync leaves node->syncing
  * set; the next one asks for a full sync again (last LSN 0).
  */
-#include "repl.h"
-#include "../src/fault.h"
-#include "../src/loader.h"
-#include "../src/log.h"
-#include "../src/rec.h"
-#include "../src/snap.h"
-#include "../src/util.h"
+#include "replicator/repl.h"
+#include "src/core/fault.h"
+#include "src/changelog/loader.h"
+#include "src/core/log.h"
+#include "src/changelog/rec.h"
+#include "src/changelog/snap.h"
+#include "src/core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -38,8 +38,8 @@
 #ifndef MEMDB_FRAME_H
 #define MEMDB_FRAME_H
 
-#include "../src/memdb.h"
-#include "../src/buf.h"
+#include "src/core/memdb.h"
+#include "src/core/buf.h"
 
 #define FRAME_MAGIC   0x5045524dU /* "MREP" */
 #define FRAME_VERSION 3 /* 3: history entries and records with origins, */

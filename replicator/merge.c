@@ -48,11 +48,11 @@
  * 0xFF cannot come from an upload (not UTF-8); the table keeps them out of
  * counts, allwords and top.
  */
-#include "repl.h"
-#include "../src/fault.h"
-#include "../src/log.h"
-#include "../src/rec.h"
-#include "../src/util.h"
+#include "replicator/repl.h"
+#include "src/core/fault.h"
+#include "src/core/log.h"
+#include "src/changelog/rec.h"
+#include "src/core/util.h"
 
 #include <dirent.h>
 #include <errno.h>

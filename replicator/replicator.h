@@ -7,8 +7,8 @@
 #ifndef MEMDB_REPLICATOR_H
 #define MEMDB_REPLICATOR_H
 
-#include "../src/conf.h"
-#include "../shm/shm.h"
+#include "src/core/conf.h"
+#include "shm/shm.h"
 
 typedef struct repl_args_s {
     const conf_t *conf;

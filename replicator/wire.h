@@ -28,7 +28,7 @@
 #ifndef MEMDB_WIRE_H
 #define MEMDB_WIRE_H
 
-#include "../src/memdb.h"
+#include "src/core/memdb.h"
 
 #define GSP_MAGIC   0x5053474dU /* "MGSP" */
 #define GSP_VERSION 2           /* 2: the boot in the header */

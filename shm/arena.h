@@ -13,7 +13,7 @@
 #ifndef MEMDB_ARENA_H
 #define MEMDB_ARENA_H
 
-#include "lock.h"
+#include "shm/lock.h"
 
 #define ARENA_CLASSES 48
 

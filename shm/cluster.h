@@ -20,7 +20,7 @@
 #ifndef MEMDB_CLUSTER_H
 #define MEMDB_CLUSTER_H
 
-#include "memdb.h"
+#include "src/core/memdb.h"
 
 #include <stdatomic.h>
 

@@ -31,7 +31,7 @@
 #ifndef MEMDB_HT_H
 #define MEMDB_HT_H
 
-#include "arena.h"
+#include "shm/arena.h"
 
 #define HT_PARTS_LOG2 12
 #define HT_PARTS      (1u << HT_PARTS_LOG2)

@@ -17,7 +17,7 @@
 #ifndef MEMDB_LOCK_H
 #define MEMDB_LOCK_H
 
-#include "memdb.h"
+#include "src/core/memdb.h"
 
 #include <stdatomic.h>
 

@@ -43,7 +43,7 @@
 #ifndef MEMDB_RING_H
 #define MEMDB_RING_H
 
-#include "lock.h"
+#include "shm/lock.h"
 
 /* A node's role: who leads takes the writes (see the write fence above). */
 enum { ROLE_STANDALONE = 0, ROLE_LEADER = 1, ROLE_REPLICA = 2 };

@@ -1,10 +1,10 @@
 /*
  * shm.c - creation and repair of the shared segment (layout in shm.h).
  */
-#include "shm.h"
-#include "../src/log.h"
-#include "../src/util.h"
-#include "../src/rec.h"
+#include "shm/shm.h"
+#include "src/core/log.h"
+#include "src/core/util.h"
+#include "src/changelog/rec.h"
 
 #include <errno.h>
 #include <stdio.h>

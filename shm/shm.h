@@ -22,11 +22,11 @@
 #ifndef MEMDB_SHM_H
 #define MEMDB_SHM_H
 
-#include "arena.h"
-#include "cluster.h"
-#include "fault.h"
-#include "ht.h"
-#include "ring.h"
+#include "shm/arena.h"
+#include "shm/cluster.h"
+#include "src/core/fault.h"
+#include "shm/ht.h"
+#include "shm/ring.h"
 
 #define SHM_MAGIC       0x4d48534244424d4dULL /* "MMDBSHMM" */
 #define SHM_LAYOUT      1

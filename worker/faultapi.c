@@ -10,10 +10,10 @@
  * It is not part of the public API (swagger/openapi.yaml): builds without
  * fault injection answer 404, like any unknown path.
  */
-#include "wrk.h"
-#include "../src/fault.h"
-#include "../src/json.h"
-#include "../src/url.h"
+#include "worker/wrk.h"
+#include "src/core/fault.h"
+#include "src/core/json.h"
+#include "src/core/url.h"
 
 #include <stdio.h>
 #include <string.h>

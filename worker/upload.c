@@ -22,11 +22,11 @@
  * answered 503 too, though it may still be persisted once the disk works:
  * a 503 means "not acknowledged", as with any lost answer.
  */
-#include "wrk.h"
-#include "../src/fault.h"
-#include "../src/json.h"
-#include "../src/log.h"
-#include "../src/rec.h"
+#include "worker/wrk.h"
+#include "src/core/fault.h"
+#include "src/core/json.h"
+#include "src/core/log.h"
+#include "src/changelog/rec.h"
 
 #include <stdio.h>
 #include <string.h>

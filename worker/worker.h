@@ -12,8 +12,8 @@
 #ifndef MEMDB_WORKER_H
 #define MEMDB_WORKER_H
 
-#include "../src/conf.h"
-#include "../shm/shm.h"
+#include "src/core/conf.h"
+#include "shm/shm.h"
 
 typedef struct wrk_args_s {
     const conf_t *conf;

@@ -11,10 +11,10 @@
 #ifndef MEMDB_WRK_H
 #define MEMDB_WRK_H
 
-#include "worker.h"
-#include "../src/agg.h"
-#include "../src/buf.h"
-#include "../src/tok.h"
+#include "worker/worker.h"
+#include "src/words/agg.h"
+#include "src/core/buf.h"
+#include "src/words/tok.h"
 
 #include <http_parser.h>
 

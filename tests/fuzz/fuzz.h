@@ -10,8 +10,8 @@
 #ifndef MEMDB_FUZZ_H
 #define MEMDB_FUZZ_H
 
-#include "memdb.h"
-#include "rec.h"
+#include "src/core/memdb.h"
+#include "src/changelog/rec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

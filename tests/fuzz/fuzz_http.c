@@ -27,11 +27,11 @@
  * answer to a HEAD request ends at its blank line.
  */
 #define route_dispatch fuzz_route_dispatch
-#include "../../worker/conn.c"
+#include "worker/conn.c"
 #undef route_dispatch
 
-#include "fuzz.h"
-#include "../../src/rec.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/changelog/rec.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>

@@ -10,7 +10,7 @@
  * (one encoding per record), and varint_get reads back what varint_put
  * wrote.
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 static void
 check(const unsigned char *p, size_t size)

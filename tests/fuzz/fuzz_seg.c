@@ -8,9 +8,9 @@
  * seg_next() returns passes rec_check() and decodes to its end; offsets
  * grow by the record lengths; a clean end is the end of the file.
  */
-#include "fuzz.h"
-#include "seg.h"
-#include "log.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/changelog/seg.h"
+#include "src/core/log.h"
 
 #include <xxhash.h>
 

@@ -9,9 +9,9 @@
  * verified end agrees with the words and counts returned; an error names
  * the file and an offset.
  */
-#include "fuzz.h"
-#include "snap.h"
-#include "log.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/changelog/snap.h"
+#include "src/core/log.h"
 
 #include <xxhash.h>
 

@@ -13,8 +13,8 @@
  *     exactly its whitespace-separated runs (checked against a reference);
  *   - a body rejected for bad UTF-8 is rejected at utf8_check's offset.
  */
-#include "fuzz.h"
-#include "tok.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/words/tok.h"
 
 typedef struct words_s {
     buf_t all; /* len (8 bytes) + word, for each word */

@@ -8,8 +8,8 @@
  * ends (every call consumes input), and a query that decodes yields pairs
  * whose key and value are the decoded text around the first '='.
  */
-#include "fuzz.h"
-#include "url.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/core/url.h"
 
 static bool
 is_hex(unsigned char c)
