@@ -20,8 +20,8 @@
  * Without a secret file, traffic carries no MAC and is accepted as is;
  * a node with a secret rejects traffic without a valid MAC.
  */
-#ifndef MEMDB_AUTH_H
-#define MEMDB_AUTH_H
+#ifndef MEMDB_REPLICATOR_AUTH_H
+#define MEMDB_REPLICATOR_AUTH_H
 
 #include "src/core/memdb.h"
 

@@ -22,8 +22,8 @@
  * over the lines before it; it is written to a temp file, fsynced and
  * renamed, and the directory fsynced.
  */
-#ifndef MEMDB_CSTATE_H
-#define MEMDB_CSTATE_H
+#ifndef MEMDB_REPLICATOR_CSTATE_H
+#define MEMDB_REPLICATOR_CSTATE_H
 
 #include "src/core/memdb.h"
 #include "replicator/frame.h"

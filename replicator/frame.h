@@ -35,8 +35,8 @@
  *   either ERROR     text, then the connection closes
  *   either PING      keeps an idle connection alive
  */
-#ifndef MEMDB_FRAME_H
-#define MEMDB_FRAME_H
+#ifndef MEMDB_REPLICATOR_FRAME_H
+#define MEMDB_REPLICATOR_FRAME_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"

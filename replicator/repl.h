@@ -8,8 +8,8 @@
  *   merge.c    handing a divergent tail over to the new leader
  * See replicator/README for the protocol.
  */
-#ifndef MEMDB_REPL_H
-#define MEMDB_REPL_H
+#ifndef MEMDB_REPLICATOR_REPL_H
+#define MEMDB_REPLICATOR_REPL_H
 
 #include "replicator/replicator.h"
 #include "replicator/admit.h"

@@ -4,8 +4,8 @@
  * a cluster section; restarted by it if it dies, while the workers keep
  * serving.
  */
-#ifndef MEMDB_REPLICATOR_H
-#define MEMDB_REPLICATOR_H
+#ifndef MEMDB_REPLICATOR_REPLICATOR_H
+#define MEMDB_REPLICATOR_REPLICATOR_H
 
 #include "src/core/conf.h"
 #include "shm/shm.h"

@@ -25,8 +25,8 @@
  * and made of node-id characters; addresses must parse; enums must be in
  * range.  A datagram that fails any check is rejected whole.
  */
-#ifndef MEMDB_WIRE_H
-#define MEMDB_WIRE_H
+#ifndef MEMDB_REPLICATOR_WIRE_H
+#define MEMDB_REPLICATOR_WIRE_H
 
 #include "src/core/memdb.h"
 

@@ -28,8 +28,8 @@
  * recomputed, and only then is the lock released.  The master then finishes
  * the dead worker's change record from its progress (see master.c).
  */
-#ifndef MEMDB_HT_H
-#define MEMDB_HT_H
+#ifndef MEMDB_SHM_HT_H
+#define MEMDB_SHM_HT_H
 
 #include "shm/arena.h"
 

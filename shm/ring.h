@@ -40,8 +40,8 @@
  * is asked for again, and its log never holds a no-op where its leader's
  * holds a record.
  */
-#ifndef MEMDB_RING_H
-#define MEMDB_RING_H
+#ifndef MEMDB_SHM_RING_H
+#define MEMDB_SHM_RING_H
 
 #include "shm/lock.h"
 

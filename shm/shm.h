@@ -19,8 +19,8 @@
  * structures through the ht_/ring_ APIs.  Locks held by a child that died
  * are found and repaired by the master (shm_repair_dead).
  */
-#ifndef MEMDB_SHM_H
-#define MEMDB_SHM_H
+#ifndef MEMDB_SHM_SHM_H
+#define MEMDB_SHM_SHM_H
 
 #include "shm/arena.h"
 #include "shm/cluster.h"

@@ -8,8 +8,8 @@
  *   stream.c   GET /api/v1/allwords, streamed in chunks
  *   apidoc.c   GET /openapi.yaml and GET /docs, compiled in
  */
-#ifndef MEMDB_WRK_H
-#define MEMDB_WRK_H
+#ifndef MEMDB_WORKER_WRK_H
+#define MEMDB_WORKER_WRK_H
 
 #include "worker/worker.h"
 #include "src/words/agg.h"

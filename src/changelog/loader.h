@@ -12,8 +12,8 @@
  * cache misses overlap within a thread as well as across threads.  All
  * threads are joined before loader_finish() returns.
  */
-#ifndef MEMDB_LOADER_H
-#define MEMDB_LOADER_H
+#ifndef MEMDB_SRC_CHANGELOG_LOADER_H
+#define MEMDB_SRC_CHANGELOG_LOADER_H
 
 #include "src/changelog/recover.h"
 #include "shm/shm.h"

@@ -26,8 +26,8 @@
  * checksum is XXH3-64 of the header (with checksum = 0) followed by the
  * payload.
  */
-#ifndef MEMDB_REC_H
-#define MEMDB_REC_H
+#ifndef MEMDB_SRC_CHANGELOG_REC_H
+#define MEMDB_SRC_CHANGELOG_REC_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"

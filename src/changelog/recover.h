@@ -9,8 +9,8 @@
  * gap in the LSNs, or segments that do not reach back to the snapshot stop
  * the start with an error naming file, offset and LSN.
  */
-#ifndef MEMDB_RECOVER_H
-#define MEMDB_RECOVER_H
+#ifndef MEMDB_SRC_CHANGELOG_RECOVER_H
+#define MEMDB_SRC_CHANGELOG_RECOVER_H
 
 #include "src/core/memdb.h"
 

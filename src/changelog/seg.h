@@ -19,8 +19,8 @@
  * rewrite after a write or fsync error), the later segment wins from its
  * first LSN on.
  */
-#ifndef MEMDB_SEG_H
-#define MEMDB_SEG_H
+#ifndef MEMDB_SRC_CHANGELOG_SEG_H
+#define MEMDB_SRC_CHANGELOG_SEG_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"

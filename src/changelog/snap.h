@@ -19,8 +19,8 @@
  * fsynced, renamed and the directory fsynced; one without a valid trailer
  * is incomplete and ignored.
  */
-#ifndef MEMDB_SNAP_H
-#define MEMDB_SNAP_H
+#ifndef MEMDB_SRC_CHANGELOG_SNAP_H
+#define MEMDB_SRC_CHANGELOG_SNAP_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"

@@ -1,8 +1,8 @@
 /*
  * buf.h - a growable byte buffer owned by one process.
  */
-#ifndef MEMDB_BUF_H
-#define MEMDB_BUF_H
+#ifndef MEMDB_SRC_CORE_BUF_H
+#define MEMDB_SRC_CORE_BUF_H
 
 #include "src/core/memdb.h"
 

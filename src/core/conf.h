@@ -7,8 +7,8 @@
  * key, a wrong type or a value out of range is reported as
  * "FILE:LINE:COL: what is wrong" and memdbd exits with status 2.
  */
-#ifndef MEMDB_CONF_H
-#define MEMDB_CONF_H
+#ifndef MEMDB_SRC_CORE_CONF_H
+#define MEMDB_SRC_CORE_CONF_H
 
 #include "src/core/memdb.h"
 

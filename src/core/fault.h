@@ -29,8 +29,8 @@
  * ("point=action[:arg][@process][+skip][*count],..."), for points on the
  * way up (recovery).
  */
-#ifndef MEMDB_FAULT_H
-#define MEMDB_FAULT_H
+#ifndef MEMDB_SRC_CORE_FAULT_H
+#define MEMDB_SRC_CORE_FAULT_H
 
 #include "src/core/memdb.h"
 

@@ -8,8 +8,8 @@
  * document is read (memdbctl, tests); responses are written here, since the
  * big ones are streamed and must not be built in memory first.
  */
-#ifndef MEMDB_JSON_H
-#define MEMDB_JSON_H
+#ifndef MEMDB_SRC_CORE_JSON_H
+#define MEMDB_SRC_CORE_JSON_H
 
 #include "src/core/buf.h"
 

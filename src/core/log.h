@@ -10,8 +10,8 @@
  * (JOURNAL_STREAM set, or log.file "-" with log.syslog_prefix) each line
  * starts with a "<N>" priority prefix that journald understands.
  */
-#ifndef MEMDB_LOG_H
-#define MEMDB_LOG_H
+#ifndef MEMDB_SRC_CORE_LOG_H
+#define MEMDB_SRC_CORE_LOG_H
 
 #include "src/core/memdb.h"
 

@@ -6,8 +6,8 @@
  * where it happens, with the name of the call that failed; callers pass the
  * code up without logging it again.
  */
-#ifndef MEMDB_H
-#define MEMDB_H
+#ifndef MEMDB_SRC_CORE_MEMDB_H
+#define MEMDB_SRC_CORE_MEMDB_H
 
 #include "config.h"
 

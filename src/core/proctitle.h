@@ -5,8 +5,8 @@
  * use the memory of argv and environ; call it after the arguments were
  * parsed and copied.
  */
-#ifndef MEMDB_PROCTITLE_H
-#define MEMDB_PROCTITLE_H
+#ifndef MEMDB_SRC_CORE_PROCTITLE_H
+#define MEMDB_SRC_CORE_PROCTITLE_H
 
 void proctitle_init(int argc, char **argv);
 void proctitle_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

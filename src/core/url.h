@@ -2,8 +2,8 @@
  * url.h - percent-decoding and query strings (application/x-www-form-
  * urlencoded: '+' is a space, %XX a byte), and the syntax of a Host field.
  */
-#ifndef MEMDB_URL_H
-#define MEMDB_URL_H
+#ifndef MEMDB_SRC_CORE_URL_H
+#define MEMDB_SRC_CORE_URL_H
 
 #include "src/core/buf.h"
 

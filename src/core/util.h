@@ -5,8 +5,8 @@
  * Process-local allocation failures abort the process (the master restarts
  * a worker that dies); nothing here ever returns NULL from an allocation.
  */
-#ifndef MEMDB_UTIL_H
-#define MEMDB_UTIL_H
+#ifndef MEMDB_SRC_CORE_UTIL_H
+#define MEMDB_SRC_CORE_UTIL_H
 
 #include "src/core/memdb.h"
 

@@ -7,8 +7,8 @@
  *   4 the node refused the request (4xx)
  *   5 the node failed (5xx)
  */
-#ifndef MEMDB_CTL_H
-#define MEMDB_CTL_H
+#ifndef MEMDB_SRC_CTL_CTL_H
+#define MEMDB_SRC_CTL_CTL_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"

@@ -27,8 +27,8 @@
  * LSN on.  Then disk_errno is cleared.  At no instant does the log on disk
  * hold less than what was acknowledged.
  */
-#ifndef MEMDB_LOGW_H
-#define MEMDB_LOGW_H
+#ifndef MEMDB_SRC_MASTER_LOGW_H
+#define MEMDB_SRC_MASTER_LOGW_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"

@@ -2,8 +2,8 @@
  * master.h - the master process: owns the listen socket, the shared
  * segment, the data directory and the children; never serves a request.
  */
-#ifndef MEMDB_MASTER_H
-#define MEMDB_MASTER_H
+#ifndef MEMDB_SRC_MASTER_MASTER_H
+#define MEMDB_SRC_MASTER_MASTER_H
 
 #include "src/core/conf.h"
 

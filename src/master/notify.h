@@ -12,8 +12,8 @@
  *   STOPPING=1          when a shutdown starts
  * Without NOTIFY_SOCKET (not under systemd) every call does nothing.
  */
-#ifndef MEMDB_NOTIFY_H
-#define MEMDB_NOTIFY_H
+#ifndef MEMDB_SRC_MASTER_NOTIFY_H
+#define MEMDB_SRC_MASTER_NOTIFY_H
 
 #include "src/core/memdb.h"
 

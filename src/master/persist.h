@@ -13,8 +13,8 @@
  * of them (replicas catch up from those), and snapshots except the two
  * newest.
  */
-#ifndef MEMDB_PERSIST_H
-#define MEMDB_PERSIST_H
+#ifndef MEMDB_SRC_MASTER_PERSIST_H
+#define MEMDB_SRC_MASTER_PERSIST_H
 
 #include "src/core/conf.h"
 #include "src/master/logw.h"

@@ -5,8 +5,8 @@
  * until the whole body has been read and validated: an upload is all or
  * nothing.
  */
-#ifndef MEMDB_AGG_H
-#define MEMDB_AGG_H
+#ifndef MEMDB_SRC_WORDS_AGG_H
+#define MEMDB_SRC_WORDS_AGG_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"

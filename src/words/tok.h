@@ -10,8 +10,8 @@
  * anywhere: the tokenizer carries the partial word (at most max_word bytes)
  * and the partial character (at most 3 bytes) to the next chunk.
  */
-#ifndef MEMDB_TOK_H
-#define MEMDB_TOK_H
+#ifndef MEMDB_SRC_WORDS_TOK_H
+#define MEMDB_SRC_WORDS_TOK_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"

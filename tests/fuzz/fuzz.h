@@ -7,8 +7,8 @@
  * the saved corpus once (tests/fuzz/replay.sh, part of make check in every
  * build).
  */
-#ifndef MEMDB_FUZZ_H
-#define MEMDB_FUZZ_H
+#ifndef MEMDB_TESTS_FUZZ_FUZZ_H
+#define MEMDB_TESTS_FUZZ_FUZZ_H
 
 #include "src/core/memdb.h"
 #include "src/changelog/rec.h"
