@@ -24,6 +24,7 @@
 #include "src/core/fault.h"
 #include "src/changelog/loader.h"
 #include "src/core/log.h"
+#include "src/changelog/apply.h"
 #include "src/changelog/rec.h"
 #include "src/changelog/snap.h"
 #include "src/core/util.h"
@@ -179,7 +180,7 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
         if (cstate_save(&r->cs) != MEMDB_OK)
             return MEMDB_ERR;
     }
-    if (!shm_mem_fits(r->shm, rec)) {
+    if (!apply_fits(r->shm, rec)) {
         /* never log what cannot be applied: wait (reads go on; the lag
          * shows) until a restart with a larger store.max_memory */
         if (f->full_lsn != h.lsn)
@@ -209,7 +210,8 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
     memcpy(ring_slot_rec(slot), rec, len);
     FAULT("follow.copied");
     ring_publish(slot);
-    if (shm_apply(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress)
+    if (apply_record(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT,
+                     &me->progress)
         != MEMDB_OK)
         log_error("record lsn %llu not fully applied: store full",
                   (unsigned long long) h.lsn);

@@ -38,6 +38,7 @@
 #include "src/master/master.h"
 #include "src/core/fault.h"
 #include "src/core/log.h"
+#include "src/changelog/apply.h"
 #include "src/changelog/loader.h"
 #include "src/master/notify.h"
 #include "src/master/persist.h"
@@ -226,7 +227,7 @@ master_finish_inflight(master_t *m, unsigned slot)
         log_warn("%s %u died applying lsn %llu: applying the rest from "
                  "word %u",
                  child_name(slot), slot, (unsigned long long) s->lsn, from);
-        shm_apply(&m->shm, ring_slot_rec(s), from, -1, NULL);
+        apply_record(&m->shm, ring_slot_rec(s), from, -1, NULL);
     }
     atomic_store(&w->inflight_pos, SHM_NONE);
 }

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "shm/shm.h"
+#include "src/changelog/apply.h"
 #include "src/changelog/rec.h"
 
 #include <signal.h>
@@ -269,7 +270,7 @@ Test(ht, sigkill_during_apply_then_finish_is_exact)
         pid_t pid = fork();
         if (pid == 0) {
             shm_attach_child(&s);
-            shm_apply(&s, rec.data, 0, 2, &wk->progress);
+            apply_record(&s, rec.data, 0, 2, &wk->progress);
             pause();
             _exit(0);
         }
@@ -279,7 +280,7 @@ Test(ht, sigkill_during_apply_then_finish_is_exact)
         shm_repair_dead(&s, pid, 2);
         uint32_t done = atomic_load(&wk->progress);
         midway += done > 0 && done < WORDS;
-        shm_apply(&s, rec.data, done, -1, NULL);
+        apply_record(&s, rec.data, done, -1, NULL);
     }
     cr_assert_gt(midway, 0, "no kill landed in the middle of a record");
     for (int i = 0; i < WORDS; i++) {
