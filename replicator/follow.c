@@ -273,7 +273,7 @@ follow_load_snapshot(repl_t *r, const char *path)
         log_error("%s", err);
         return false;
     }
-    ld = loader_new(r->shm, loader_helpers(), false);
+    ld = loader_new(r->shm, loader_helpers(), NULL);
     loader_sink(ld, &sink);
     while ((rc = snap_next(&rd, &w, &len, &c, err, sizeof(err))) == MEMDB_OK)
         if (sink.add(sink.arg, w, len, c) != MEMDB_OK)

@@ -2,7 +2,6 @@
  * loader.c - parallel loading of recovered words (see loader.h).
  */
 #include "src/changelog/loader.h"
-#include "src/master/notify.h"
 #include "src/core/buf.h"
 #include "src/core/util.h"
 
@@ -35,8 +34,8 @@ struct loader_s {
     unsigned busy; /* batches being applied */
     lbatch_t *cur; /* being filled by the reader */
     bool stop;
-    bool full;   /* the table ran out of memory */
-    bool extend; /* notify_extend() while loading */
+    bool full;           /* the table ran out of memory */
+    loader_tick_fn tick; /* after each full batch, or NULL */
 };
 
 static void
@@ -99,12 +98,12 @@ loader_helpers(void)
 }
 
 loader_t *
-loader_new(shm_t *shm, unsigned nthreads, bool extend)
+loader_new(shm_t *shm, unsigned nthreads, loader_tick_fn tick)
 {
     loader_t *l = xcalloc(1, sizeof(*l));
 
     l->shm = shm;
-    l->extend = extend;
+    l->tick = tick;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv_work, NULL);
     pthread_cond_init(&l->cv_free, NULL);
@@ -158,8 +157,8 @@ loader_add(void *arg, const char *w, size_t len, uint64_t n)
     buf_append(&b->keys, w, len);
     if (b->n == LOADER_BATCH) {
         loader_submit(l);
-        if (l->extend)
-            notify_extend(); /* a long recovery: ask systemd for time */
+        if (l->tick)
+            l->tick(); /* the master: a long recovery asks systemd for time */
     }
     return l->full ? MEMDB_ERR : MEMDB_OK;
 }

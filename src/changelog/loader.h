@@ -22,9 +22,13 @@
 
 typedef struct loader_s loader_t;
 
-/* nthreads: helper threads to start (0 = apply in the caller only);
- * extend: ask systemd for more start-up time while loading (master). */
-loader_t *loader_new(shm_t *shm, unsigned nthreads, bool extend);
+/* Called after every full batch while loading (NULL: nothing).  The master
+ * passes notify_extend(), to ask systemd for more start-up time during a
+ * long recovery; the loader itself knows nothing of systemd. */
+typedef void (*loader_tick_fn)(void);
+
+/* nthreads: helper threads to start (0 = apply in the caller only). */
+loader_t *loader_new(shm_t *shm, unsigned nthreads, loader_tick_fn tick);
 /* Helper threads that use this machine's CPUs: one per CPU but the
  * caller's. */
 unsigned loader_helpers(void);

@@ -457,7 +457,7 @@ master_recover(master_t *m)
 {
     recover_stats_t rs;
     recover_sink_t sink;
-    loader_t *ld = loader_new(&m->shm, loader_helpers(), true);
+    loader_t *ld = loader_new(&m->shm, loader_helpers(), notify_extend);
     shm_node_t *n = m->shm.node;
     char err[2048];
 

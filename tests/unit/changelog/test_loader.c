@@ -38,7 +38,7 @@ get(const char *w)
 static void
 load(unsigned threads, int words, int rounds, int flush_every)
 {
-    loader_t *l = loader_new(&s, threads, false);
+    loader_t *l = loader_new(&s, threads, NULL);
     recover_sink_t sink;
     char w[32];
 
