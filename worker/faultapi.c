@@ -1,6 +1,6 @@
 /*
  * faultapi.c - the fault-injection endpoint of a test build
- * (--enable-fault-injection; see src/fault.h and doc/testing.md):
+ * (--enable-fault-injection; see src/core/fault.h and doc/testing.md):
  *
  *   POST /api/v1/admin/fault?point=P&action=A[&process=K][&skip=N][&count=N]
  *        arms point P (action "off" disarms it); 200 {"point", "armed"}

@@ -1,5 +1,5 @@
 /*
- * fuzz_conf.c - the YAML configuration loader (src/conf.c).
+ * fuzz_conf.c - the YAML configuration loader (src/core/conf.c).
  *
  * The input is a memdb.yaml.  It is loaded from a file (conf_load, as
  * memdbd -c does); a failure must come with a "FILE:LINE:COL: message".

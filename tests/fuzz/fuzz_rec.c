@@ -1,5 +1,5 @@
 /*
- * fuzz_rec.c - change records (src/rec.c): rec_check() and the word
+ * fuzz_rec.c - change records (src/changelog/rec.c): rec_check() and the word
  * iterator, as every reader of records (ring, segments, replication) uses
  * them.
  *

@@ -1,6 +1,6 @@
 /*
- * fuzz_seg.c - the change-log segment reader (src/seg.c), as recovery,
- * compaction, log shipping and memdbctl log read segments.
+ * fuzz_seg.c - the change-log segment reader (src/changelog/seg.c), as
+ * recovery, compaction, log shipping and memdbctl log read segments.
  *
  * The input is a segment file.  It is read twice: as it is, and with its
  * header and record checksums recomputed (fuzz_reseal), so that mutations

@@ -1,6 +1,6 @@
 /*
- * fuzz_snap.c - the snapshot reader (src/snap.c), as recovery, compaction
- * and a replica installing a full sync read snapshots.
+ * fuzz_snap.c - the snapshot reader (src/changelog/snap.c), as recovery,
+ * compaction and a replica installing a full sync read snapshots.
  *
  * The input is a snapshot file.  It is read as it is, and again with the
  * header, block and trailer checksums made right, so that mutations reach

@@ -1,5 +1,5 @@
 /*
- * fuzz_tok.c - the tokenizer and UTF-8 validator (src/tok.c).
+ * fuzz_tok.c - the tokenizer and UTF-8 validator (src/words/tok.c).
  *
  * Input: byte 0 picks store.max_word, byte 1 seeds the chunking, the rest
  * is an upload body.  The body is tokenized in one chunk and again in

@@ -1,5 +1,5 @@
 /*
- * fuzz_url.c - percent-decoding and query strings (src/url.c), as the
+ * fuzz_url.c - percent-decoding and query strings (src/core/url.c), as the
  * request handlers use them on the query of a request target.
  *
  * Checks: url_decode() fails exactly when a '%' is not followed by two hex
