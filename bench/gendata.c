@@ -6,11 +6,11 @@
  *
  *   gendata DATA_DIR WORDS BYTES [WORDS_PER_RECORD]
  */
-#include "rec.h"
-#include "recover.h"
-#include "seg.h"
-#include "snap.h"
-#include "util.h"
+#include "src/changelog/rec.h"
+#include "src/changelog/recover.h"
+#include "src/changelog/seg.h"
+#include "src/changelog/snap.h"
+#include "src/core/util.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,9 +6,9 @@
  *
  *   wclimit FILE
  */
-#include "agg.h"
-#include "tok.h"
-#include "util.h"
+#include "src/words/agg.h"
+#include "src/words/tok.h"
+#include "src/core/util.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * admit.c - sources of replication connections and the choice of the one
  * to drop when too many wait for their handshake (see admit.h).
  */
-#include "admit.h"
+#include "replicator/admit.h"
 
 #include <netinet/in.h>
 #include <string.h>

@@ -18,10 +18,10 @@
  * connections from that replica's own source (ADMIT_TOTAL from many)
  * within that round trip.
  */
-#ifndef MEMDB_ADMIT_H
-#define MEMDB_ADMIT_H
+#ifndef MEMDB_REPLICATOR_ADMIT_H
+#define MEMDB_REPLICATOR_ADMIT_H
 
-#include "../src/memdb.h"
+#include "src/core/memdb.h"
 
 #include <sys/socket.h>
 

@@ -2,7 +2,7 @@
  * auth.c - keys, MACs, nonces, boot numbers and replay windows for
  * cluster traffic (libsodium; see auth.h).
  */
-#include "auth.h"
+#include "replicator/auth.h"
 
 #include <errno.h>
 #include <fcntl.h>

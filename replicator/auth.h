@@ -20,10 +20,10 @@
  * Without a secret file, traffic carries no MAC and is accepted as is;
  * a node with a secret rejects traffic without a valid MAC.
  */
-#ifndef MEMDB_AUTH_H
-#define MEMDB_AUTH_H
+#ifndef MEMDB_REPLICATOR_AUTH_H
+#define MEMDB_REPLICATOR_AUTH_H
 
-#include "../src/memdb.h"
+#include "src/core/memdb.h"
 
 #define AUTH_MAC        32
 #define AUTH_KEY        32

@@ -1,11 +1,11 @@
 /*
  * cstate.c - the cluster state file (see cstate.h).
  */
-#include "cstate.h"
-#include "../src/fault.h"
-#include "../src/buf.h"
-#include "../src/log.h"
-#include "../src/util.h"
+#include "replicator/cstate.h"
+#include "src/core/fault.h"
+#include "src/core/buf.h"
+#include "src/core/log.h"
+#include "src/core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -25,11 +25,11 @@
  * over the lines before it; it is written to a temp file, fsynced and
  * renamed, and the directory fsynced.
  */
-#ifndef MEMDB_CSTATE_H
-#define MEMDB_CSTATE_H
+#ifndef MEMDB_REPLICATOR_CSTATE_H
+#define MEMDB_REPLICATOR_CSTATE_H
 
-#include "../src/memdb.h"
-#include "frame.h"
+#include "src/core/memdb.h"
+#include "replicator/frame.h"
 
 #define CS_MAX_HIST    FRAME_MAX_HIST
 #define CS_MAX_MEMBERS 64

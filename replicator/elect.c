@@ -34,9 +34,9 @@
  * TIMEOUT_NOW; the target runs an election at once, marked as a transfer,
  * which the leader and the others grant.
  */
-#include "repl.h"
-#include "../src/log.h"
-#include "../src/util.h"
+#include "replicator/repl.h"
+#include "src/core/log.h"
+#include "src/core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

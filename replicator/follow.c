@@ -23,13 +23,14 @@
  * between (or whose replicator died) serves no reads and does not stand,
  * and its next HELLO asks for a FULL sync (FR_HELLO_FULL).
  */
-#include "repl.h"
-#include "../src/fault.h"
-#include "../src/loader.h"
-#include "../src/log.h"
-#include "../src/rec.h"
-#include "../src/snap.h"
-#include "../src/util.h"
+#include "replicator/repl.h"
+#include "src/core/fault.h"
+#include "src/changelog/loader.h"
+#include "src/core/log.h"
+#include "src/changelog/apply.h"
+#include "src/changelog/rec.h"
+#include "src/changelog/snap.h"
+#include "src/core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,7 +184,7 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
         if (cstate_save(&r->cs) != MEMDB_OK)
             return MEMDB_ERR;
     }
-    if (!shm_mem_fits(r->shm, rec)) {
+    if (!apply_fits(r->shm, rec)) {
         /* never log what cannot be applied: wait (reads go on; the lag
          * shows) until a restart with a larger store.max_memory */
         if (f->full_lsn != h.lsn)
@@ -213,7 +214,8 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
     memcpy(ring_slot_rec(slot), rec, len);
     FAULT("follow.copied");
     ring_publish(slot);
-    if (shm_apply(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress)
+    if (apply_record(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT,
+                     &me->progress)
         != MEMDB_OK)
         log_error("record lsn %llu not fully applied: store full",
                   (unsigned long long) h.lsn);
@@ -275,7 +277,7 @@ follow_load_snapshot(repl_t *r, const char *path)
         log_error("%s", err);
         return false;
     }
-    ld = loader_new(r->shm, loader_helpers(), false);
+    ld = loader_new(r->shm, loader_helpers(), NULL);
     loader_sink(ld, &sink);
     while ((rc = snap_next(&rd, &w, &len, &c, err, sizeof(err))) == MEMDB_OK)
         if (sink.add(sink.arg, w, len, c) != MEMDB_OK)
@@ -356,9 +358,9 @@ follow_snap_end(repl_t *r)
     r->cs.syncing = true;
     if (cstate_save(&r->cs) != MEMDB_OK)
         return false;
-    FAULT("follow.snapshot_in");
     atomic_store(&n->syncing, 1);
     repl_wake_workers(r);
+    FAULT("follow.snapshot_in");
     if (!follow_load_snapshot(r, have ? f->snap_tmp : NULL)
         || !follow_rebase(r, have ? f->snap_tmp : ""))
         return false;

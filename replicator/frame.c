@@ -5,9 +5,9 @@
  * Payloads arrive at any alignment: every struct and record header is
  * copied out with memcpy before a field is read.
  */
-#include "frame.h"
-#include "../src/util.h"
-#include "../src/rec.h"
+#include "replicator/frame.h"
+#include "src/core/util.h"
+#include "src/changelog/rec.h"
 
 #include <string.h>
 

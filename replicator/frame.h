@@ -35,11 +35,11 @@
  *   either ERROR     text, then the connection closes
  *   either PING      keeps an idle connection alive
  */
-#ifndef MEMDB_FRAME_H
-#define MEMDB_FRAME_H
+#ifndef MEMDB_REPLICATOR_FRAME_H
+#define MEMDB_REPLICATOR_FRAME_H
 
-#include "../src/memdb.h"
-#include "../src/buf.h"
+#include "src/core/memdb.h"
+#include "src/core/buf.h"
 
 #define FRAME_MAGIC   0x5045524dU /* "MREP" */
 #define FRAME_VERSION 3 /* 3: history entries and records with origins, */

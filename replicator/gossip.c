@@ -21,9 +21,9 @@
  *   DEAD(i)    wins over ALIVE/SUSPECT with incarnation <= i
  * and any message from M itself proves it ALIVE at its incarnation.
  */
-#include "repl.h"
-#include "../src/log.h"
-#include "../src/util.h"
+#include "replicator/repl.h"
+#include "src/core/log.h"
+#include "src/core/util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -10,12 +10,12 @@
  * What the workers need (members, leader, acks) is published in the shm
  * cluster table (shm/cluster.h) whenever it changes.
  */
-#include "repl.h"
-#include "../src/fault.h"
-#include "../src/log.h"
-#include "../src/proctitle.h"
-#include "../src/recover.h"
-#include "../src/util.h"
+#include "replicator/repl.h"
+#include "src/core/fault.h"
+#include "src/core/log.h"
+#include "src/core/proctitle.h"
+#include "src/changelog/recover.h"
+#include "src/core/util.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -48,11 +48,12 @@
  * 0xFF cannot come from an upload (not UTF-8); the table keeps them out of
  * counts, allwords and top.
  */
-#include "repl.h"
-#include "../src/fault.h"
-#include "../src/log.h"
-#include "../src/rec.h"
-#include "../src/util.h"
+#include "replicator/repl.h"
+#include "src/core/fault.h"
+#include "src/core/log.h"
+#include "src/changelog/apply.h"
+#include "src/changelog/rec.h"
+#include "src/core/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -455,7 +456,7 @@ merge_commit(repl_t *r, const buf_t *rec)
     rec_finish(ring_slot_rec(slot), slot->lsn, slot->epoch);
     ring_publish(slot);
     (void) write(r->master_fd, &one, sizeof(one));
-    shm_apply(s, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress);
+    apply_record(s, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress);
     atomic_store(&me->inflight_pos, SHM_NONE);
     return MEMDB_OK;
 }
@@ -478,7 +479,7 @@ merge_take(repl_t *r, const void *rec, uint32_t *taken)
         if (merge_covered(r, &w, rec, i))
             continue;
         merge_build(r, &out, &w, rec, i);
-        if (!shm_mem_fits(r->shm, out.data)) {
+        if (!apply_fits(r->shm, out.data)) {
             log_error("the store is full (store.max_memory): a handed-over "
                       "record waits");
             rc = MEMDB_AGAIN;

@@ -8,17 +8,17 @@
  *   merge.c    handing a divergent tail over to the new leader
  * See replicator/README for the protocol.
  */
-#ifndef MEMDB_REPL_H
-#define MEMDB_REPL_H
+#ifndef MEMDB_REPLICATOR_REPL_H
+#define MEMDB_REPLICATOR_REPL_H
 
-#include "replicator.h"
-#include "admit.h"
-#include "auth.h"
-#include "cstate.h"
-#include "frame.h"
-#include "wire.h"
-#include "../src/buf.h"
-#include "../src/seg.h"
+#include "replicator/replicator.h"
+#include "replicator/admit.h"
+#include "replicator/auth.h"
+#include "replicator/cstate.h"
+#include "replicator/frame.h"
+#include "replicator/wire.h"
+#include "src/core/buf.h"
+#include "src/changelog/seg.h"
 
 #include <sys/socket.h>
 

@@ -4,11 +4,11 @@
  * a cluster section; restarted by it if it dies, while the workers keep
  * serving.
  */
-#ifndef MEMDB_REPLICATOR_H
-#define MEMDB_REPLICATOR_H
+#ifndef MEMDB_REPLICATOR_REPLICATOR_H
+#define MEMDB_REPLICATOR_REPLICATOR_H
 
-#include "../src/conf.h"
-#include "../shm/shm.h"
+#include "src/core/conf.h"
+#include "shm/shm.h"
 
 typedef struct repl_args_s {
     const conf_t *conf;

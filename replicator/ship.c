@@ -15,10 +15,10 @@
  * The master wakes this process when it writes new records.  ACKs from
  * the replica update its acknowledged LSN for upload?wait=N and lag.
  */
-#include "repl.h"
-#include "../src/log.h"
-#include "../src/snap.h"
-#include "../src/util.h"
+#include "replicator/repl.h"
+#include "src/core/log.h"
+#include "src/changelog/snap.h"
+#include "src/core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

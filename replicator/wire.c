@@ -8,11 +8,11 @@
  * Addresses are checked for syntax only (see addr_ok): decoding never
  * resolves a name.
  */
-#include "wire.h"
-#include "../src/util.h"
-#include "auth.h"
-#include "../shm/shm.h"
-#include "../shm/cluster.h"
+#include "replicator/wire.h"
+#include "src/core/util.h"
+#include "replicator/auth.h"
+#include "shm/shm.h"
+#include "shm/cluster.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

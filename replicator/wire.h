@@ -25,10 +25,10 @@
  * and made of node-id characters; addresses must parse; enums must be in
  * range.  A datagram that fails any check is rejected whole.
  */
-#ifndef MEMDB_WIRE_H
-#define MEMDB_WIRE_H
+#ifndef MEMDB_REPLICATOR_WIRE_H
+#define MEMDB_REPLICATOR_WIRE_H
 
-#include "../src/memdb.h"
+#include "src/core/memdb.h"
 
 #define GSP_MAGIC   0x5053474dU /* "MGSP" */
 #define GSP_VERSION 2           /* 2: the boot in the header */

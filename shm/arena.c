@@ -1,7 +1,7 @@
 /*
  * arena.c - bump allocator with power-of-two free lists (see arena.h).
  */
-#include "arena.h"
+#include "shm/arena.h"
 
 #include <string.h>
 

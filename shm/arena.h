@@ -10,10 +10,10 @@
  * Offsets, never pointers: offset 0 is the null block.  The whole area is
  * mapped MAP_NORESERVE, so only pages that were touched use memory.
  */
-#ifndef MEMDB_ARENA_H
-#define MEMDB_ARENA_H
+#ifndef MEMDB_SHM_ARENA_H
+#define MEMDB_SHM_ARENA_H
 
-#include "lock.h"
+#include "shm/lock.h"
 
 #define ARENA_CLASSES 48
 

@@ -17,10 +17,10 @@
  * table, and the next writer starts over on the table it left.  acked[]
  * and the scalars are single atomics, read without either.
  */
-#ifndef MEMDB_CLUSTER_H
-#define MEMDB_CLUSTER_H
+#ifndef MEMDB_SHM_CLUSTER_H
+#define MEMDB_SHM_CLUSTER_H
 
-#include "memdb.h"
+#include "src/core/memdb.h"
 
 #include <stdatomic.h>
 

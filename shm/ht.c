@@ -1,8 +1,8 @@
 /*
  * ht.c - the shared word -> count hash table (design in ht.h).
  */
-#include "ht.h"
-#include "fault.h"
+#include "shm/ht.h"
+#include "src/core/fault.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -28,10 +28,10 @@
  * recomputed, and only then is the lock released.  The master then finishes
  * the dead worker's change record from its progress (see master.c).
  */
-#ifndef MEMDB_HT_H
-#define MEMDB_HT_H
+#ifndef MEMDB_SHM_HT_H
+#define MEMDB_SHM_HT_H
 
-#include "arena.h"
+#include "shm/arena.h"
 
 #define HT_PARTS_LOG2 12
 #define HT_PARTS      (1u << HT_PARTS_LOG2)

@@ -1,9 +1,9 @@
 /*
  * lock.c - the slow path of the pid lock (see lock.h).
  */
-#include "lock.h"
-#include "../src/log.h"
-#include "../src/util.h"
+#include "shm/lock.h"
+#include "src/core/log.h"
+#include "src/core/util.h"
 
 #include <sched.h>
 #include <time.h>

@@ -14,10 +14,10 @@
  * repair a child that died holding the lock it waits for (master.c), so
  * that its own waits never depend on a dead process.
  */
-#ifndef MEMDB_LOCK_H
-#define MEMDB_LOCK_H
+#ifndef MEMDB_SHM_LOCK_H
+#define MEMDB_SHM_LOCK_H
 
-#include "memdb.h"
+#include "src/core/memdb.h"
 
 #include <stdatomic.h>
 

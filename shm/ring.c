@@ -1,7 +1,7 @@
 /*
  * ring.c - the change ring (design in ring.h).
  */
-#include "ring.h"
+#include "shm/ring.h"
 
 #include <string.h>
 

@@ -40,10 +40,10 @@
  * is asked for again, and its log never holds a no-op where its leader's
  * holds a record.
  */
-#ifndef MEMDB_RING_H
-#define MEMDB_RING_H
+#ifndef MEMDB_SHM_RING_H
+#define MEMDB_SHM_RING_H
 
-#include "lock.h"
+#include "shm/lock.h"
 
 /* A node's role: who leads takes the writes (see the write fence above). */
 enum { ROLE_STANDALONE = 0, ROLE_LEADER = 1, ROLE_REPLICA = 2 };

@@ -19,14 +19,14 @@
  * structures through the ht_/ring_ APIs.  Locks held by a child that died
  * are found and repaired by the master (shm_repair_dead).
  */
-#ifndef MEMDB_SHM_H
-#define MEMDB_SHM_H
+#ifndef MEMDB_SHM_SHM_H
+#define MEMDB_SHM_SHM_H
 
-#include "arena.h"
-#include "cluster.h"
-#include "fault.h"
-#include "ht.h"
-#include "ring.h"
+#include "shm/arena.h"
+#include "shm/cluster.h"
+#include "src/core/fault.h"
+#include "shm/ht.h"
+#include "shm/ring.h"
 
 #define SHM_MAGIC       0x4d48534244424d4dULL /* "MMDBSHMM" */
 #define SHM_LAYOUT      1
@@ -171,18 +171,5 @@ uint64_t shm_mem_limit(shm_t *s);
  * room.  shm_mem_done() ends the promise. */
 int shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes);
 void shm_mem_done(shm_worker_t *w);
-/* Can the table take every word of a checked record (a replicated or
- * handed-over one, which no store.max_memory check let in here)?  Counts
- * the words not in the table yet at their worst-case cost against the
- * store's room beyond the limit as well (a replica follows its leader's
- * limit), keeping half of that room for index growth.  A record that does
- * not fit must not be logged: it could only be applied in part. */
-bool shm_mem_fits(shm_t *s, const void *rec);
-
-/* Applies the words of a checked change record, from word index `from`,
- * reporting progress in *progress (NULL for none) for crash repair.  worker
- * is the slot number of the caller, -1 for the master. */
-int shm_apply(shm_t *s, const void *rec, uint32_t from, int worker,
-              _Atomic uint32_t *progress);
 
 #endif

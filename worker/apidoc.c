@@ -5,7 +5,7 @@
  *   GET /openapi.yaml    the OpenAPI document
  *   GET /docs            the API reference, one self-contained HTML page
  */
-#include "wrk.h"
+#include "worker/wrk.h"
 
 extern const unsigned char memdb_openapi_yaml[];
 extern const size_t memdb_openapi_yaml_len;

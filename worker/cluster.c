@@ -11,10 +11,10 @@
  *   - GET /api/v1/cluster/nodes, POST /api/v1/cluster/meet|failover|forget
  *     (requests are handed to the replicator through shm).
  */
-#include "wrk.h"
-#include "../src/json.h"
-#include "../src/url.h"
-#include "../src/util.h"
+#include "worker/wrk.h"
+#include "src/core/json.h"
+#include "src/core/url.h"
+#include "src/core/util.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -26,10 +26,10 @@
  * HEAD: every GET path answers it with the answer GET would get, without
  * its body (resp.c, stream.c).
  */
-#include "wrk.h"
-#include "../src/log.h"
-#include "../src/url.h"
-#include "../src/util.h"
+#include "worker/wrk.h"
+#include "src/core/log.h"
+#include "src/core/url.h"
+#include "src/core/util.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,6 @@
 /*
  * faultapi.c - the fault-injection endpoint of a test build
- * (--enable-fault-injection; see src/fault.h and doc/testing.md):
+ * (--enable-fault-injection; see src/core/fault.h and doc/testing.md):
  *
  *   POST /api/v1/admin/fault?point=P&action=A[&process=K][&skip=N][&count=N]
  *        arms point P (action "off" disarms it); 200 {"point", "armed"}
@@ -10,10 +10,10 @@
  * It is not part of the public API (swagger/openapi.yaml): builds without
  * fault injection answer 404, like any unknown path.
  */
-#include "wrk.h"
-#include "../src/fault.h"
-#include "../src/json.h"
-#include "../src/url.h"
+#include "worker/wrk.h"
+#include "src/core/fault.h"
+#include "src/core/json.h"
+#include "src/core/url.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -7,8 +7,8 @@
  * Everything else comes from the shared node state, the table and the
  * cluster table.
  */
-#include "wrk.h"
-#include "../src/util.h"
+#include "worker/wrk.h"
+#include "src/core/util.h"
 
 #include <stdio.h>
 #include <string.h>

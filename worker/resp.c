@@ -4,10 +4,10 @@
  * status and header fields, Content-Length included (RFC 9110 section
  * 9.3.2), and nothing after the blank line (RFC 9112 section 6.3).
  */
-#include "wrk.h"
-#include "../src/json.h"
-#include "../src/log.h"
-#include "../src/util.h"
+#include "worker/wrk.h"
+#include "src/core/json.h"
+#include "src/core/log.h"
+#include "src/core/util.h"
 
 #include <stdio.h>
 #include <time.h>

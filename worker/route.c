@@ -8,11 +8,11 @@
  * (uploads: upload.c; allwords: stream.c; /openapi.yaml, /docs: apidoc.c)
  * Every GET path answers HEAD as well (resp.c leaves the body out).
  */
-#include "wrk.h"
-#include "../src/fault.h"
-#include "../src/json.h"
-#include "../src/url.h"
-#include "../src/util.h"
+#include "worker/wrk.h"
+#include "src/core/fault.h"
+#include "src/core/json.h"
+#include "src/core/url.h"
+#include "src/core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

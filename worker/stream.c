@@ -15,9 +15,9 @@
  * A HEAD request gets the head of either (chunked framing or
  * Content-Length, as GET) and the stream ends at once.
  */
-#include "wrk.h"
-#include "../src/json.h"
-#include "../src/util.h"
+#include "worker/wrk.h"
+#include "src/core/json.h"
+#include "src/core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,11 +22,12 @@
  * answered 503 too, though it may still be persisted once the disk works:
  * a 503 means "not acknowledged", as with any lost answer.
  */
-#include "wrk.h"
-#include "../src/fault.h"
-#include "../src/json.h"
-#include "../src/log.h"
-#include "../src/rec.h"
+#include "worker/wrk.h"
+#include "src/core/fault.h"
+#include "src/core/json.h"
+#include "src/core/log.h"
+#include "src/changelog/apply.h"
+#include "src/changelog/rec.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -237,7 +238,7 @@ upload_commit(conn_t *c)
     FAULT("upload.copied");
     ring_publish(slot);
     wrk_notify_master(w);
-    if (shm_apply(s, rec, 0, w->slot_no, &me->progress) != MEMDB_OK)
+    if (apply_record(s, rec, 0, w->slot_no, &me->progress) != MEMDB_OK)
         log_error("upload lsn %llu not fully applied",
                   (unsigned long long) slot->lsn);
     atomic_store_explicit(&me->inflight_pos, SHM_NONE, memory_order_release);

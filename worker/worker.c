@@ -14,10 +14,10 @@
  * request in progress, closes idle connections, and exits 0 (or when
  * the drain deadline passes).
  */
-#include "wrk.h"
-#include "../src/log.h"
-#include "../src/proctitle.h"
-#include "../src/util.h"
+#include "worker/wrk.h"
+#include "src/core/log.h"
+#include "src/core/proctitle.h"
+#include "src/core/util.h"
 
 #include <errno.h>
 #include <signal.h>

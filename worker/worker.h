@@ -9,11 +9,11 @@
  * wait (ring full, fsync, replicas) parks its connection until the master
  * writes the worker's eventfd.
  */
-#ifndef MEMDB_WORKER_H
-#define MEMDB_WORKER_H
+#ifndef MEMDB_WORKER_WORKER_H
+#define MEMDB_WORKER_WORKER_H
 
-#include "../src/conf.h"
-#include "../shm/shm.h"
+#include "src/core/conf.h"
+#include "shm/shm.h"
 
 typedef struct wrk_args_s {
     const conf_t *conf;

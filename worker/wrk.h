@@ -8,13 +8,13 @@
  *   stream.c   GET /api/v1/allwords, streamed in chunks
  *   apidoc.c   GET /openapi.yaml and GET /docs, compiled in
  */
-#ifndef MEMDB_WRK_H
-#define MEMDB_WRK_H
+#ifndef MEMDB_WORKER_WRK_H
+#define MEMDB_WORKER_WRK_H
 
-#include "worker.h"
-#include "../src/agg.h"
-#include "../src/buf.h"
-#include "../src/tok.h"
+#include "worker/worker.h"
+#include "src/words/agg.h"
+#include "src/core/buf.h"
+#include "src/words/tok.h"
 
 #include <http_parser.h>
 

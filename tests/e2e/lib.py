@@ -340,7 +340,7 @@ class Node:
             c.close()
 
     def fault(self, point, action, process="any", skip=0, count=1):
-        """Arms a fault point (see src/fault.h); action "off" disarms."""
+        """Arms a fault point (see src/core/fault.h); action "off" disarms."""
         need_faults()
         st, body = self._admin(
             "POST", f"/api/v1/admin/fault?point={point}&action={action}"
@@ -472,7 +472,10 @@ def recv_all(s):
     """Every byte until the peer closes (or a timeout of the socket)."""
     got = b""
     while True:
-        chunk = s.recv(4096)
+        try:
+            chunk = s.recv(4096)
+        except ConnectionResetError:
+            return got  # closed with our bytes unread: what came is all
         if not chunk:
             return got
         got += chunk

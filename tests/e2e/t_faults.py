@@ -1,5 +1,5 @@
 """Crash windows tested on purpose: each test arms a named fault point
-(src/fault.h; a build with --enable-fault-injection) to kill or stop a
+(src/core/fault.h; a build with --enable-fault-injection) to kill or stop a
 process at one exact line, then checks that the node keeps serving and
 that every count is exact.  Without fault injection they are skipped."""
 import json

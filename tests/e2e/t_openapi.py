@@ -245,11 +245,14 @@ def test_reads_503_while_a_replica_installs_a_full_copy():
     for i in range(80):
         n1.upload(" ".join(f"bulk{i}-{j}" for j in range(200)))
     n1.json("POST", "/api/v1/admin/snapshot")    # n2's next LSN is gone
-    # n2 needs a full sync, and each try fails once it has begun to install
-    # the copy (it cannot write its cluster state): it stays "syncing"
-    blocker = os.path.join(n2.data, "cluster", "state.tmp")
-    os.mkdir(blocker)
-    n2.start()
+    # n2 needs a full sync; its replicator is held (a fault point) once
+    # it has begun to install the copy: it stays "syncing"
+    lib.need_faults()
+    os.environ["MEMDB_FAULTS"] = "follow.snapshot_in=stop@replicator"
+    try:
+        n2.start()
+    finally:
+        del os.environ["MEMDB_FAULTS"]
     n2.wait_for(lambda: n2.request("GET", "/api/v1/wordcount?word=old")[0]
                 == 503, timeout=20, what="503 while n2 resyncs")
     assert n2.get("/api/v1/status")["cluster"]["syncing"] is True
@@ -261,7 +264,8 @@ def test_reads_503_while_a_replica_installs_a_full_copy():
         assert "X-Memdb-LSN" in hdrs
         st, hdrs, body = n2.request("HEAD", path)
         assert st == 503 and body == b"" and "X-Memdb-LSN" in hdrs
-    os.rmdir(blocker)
+    for p in n2.children("memdbd: replicator"):
+        os.kill(p, signal.SIGCONT)
     table = c.wait_converged(timeout=30)
     assert table["old"] == 1 and table["bulk79-199"] == 1
     assert n2.get("/api/v1/status")["cluster"]["syncing"] is False

@@ -7,11 +7,11 @@
  * the saved corpus once (tests/fuzz/replay.sh, part of make check in every
  * build).
  */
-#ifndef MEMDB_FUZZ_H
-#define MEMDB_FUZZ_H
+#ifndef MEMDB_TESTS_FUZZ_FUZZ_H
+#define MEMDB_TESTS_FUZZ_FUZZ_H
 
-#include "memdb.h"
-#include "rec.h"
+#include "src/core/memdb.h"
+#include "src/changelog/rec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * fuzz_conf.c - the YAML configuration loader (src/conf.c).
+ * fuzz_conf.c - the YAML configuration loader (src/core/conf.c).
  *
  * The input is a memdb.yaml.  It is loaded from a file (conf_load, as
  * memdbd -c does); a failure must come with a "FILE:LINE:COL: message".
@@ -10,9 +10,9 @@
  *     loads again and prints the same (unless a seeds file is involved:
  *     its seeds are printed inline).
  */
-#include "fuzz.h"
-#include "conf.h"
-#include "log.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/core/conf.h"
+#include "src/core/log.h"
 
 static fuzz_file_t in, dump1, dump2;
 

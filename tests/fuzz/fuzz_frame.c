@@ -10,8 +10,8 @@
  * (fuzz_reseal), so records get past their checksums.  A payload that
  * passes with RECORDS or MERGE holds records that each pass rec_check().
  */
-#include "fuzz.h"
-#include "../../replicator/frame.h"
+#include "tests/fuzz/fuzz.h"
+#include "replicator/frame.h"
 
 static void
 check(uint8_t type, const unsigned char *p, uint32_t len)

@@ -27,11 +27,12 @@
  * answer to a HEAD request ends at its blank line.
  */
 #define route_dispatch fuzz_route_dispatch
-#include "../../worker/conn.c"
+#include "worker/conn.c"
 #undef route_dispatch
 
-#include "fuzz.h"
-#include "../../src/rec.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/changelog/apply.h"
+#include "src/changelog/rec.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -71,7 +72,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     for (size_t i = 0; i < MEMDB_NELEM(words); i++)
         rec_add(&b, words[i], strlen(words[i]), 1 + i);
     rec_finish(b.data, 1, 0);
-    if (shm_apply(&shm, b.data, 0, -1, NULL) != MEMDB_OK)
+    if (apply_record(&shm, b.data, 0, -1, NULL) != MEMDB_OK)
         abort();
     buf_free(&b);
     atomic_store(&shm.node->clustered, 1);

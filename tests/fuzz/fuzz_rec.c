@@ -1,5 +1,5 @@
 /*
- * fuzz_rec.c - change records (src/rec.c): rec_check() and the word
+ * fuzz_rec.c - change records (src/changelog/rec.c): rec_check() and the word
  * iterator, as every reader of records (ring, segments, replication) uses
  * them.
  *
@@ -10,7 +10,7 @@
  * (one encoding per record), and varint_get reads back what varint_put
  * wrote.
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 static void
 check(const unsigned char *p, size_t size)

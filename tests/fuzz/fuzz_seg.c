@@ -1,6 +1,6 @@
 /*
- * fuzz_seg.c - the change-log segment reader (src/seg.c), as recovery,
- * compaction, log shipping and memdbctl log read segments.
+ * fuzz_seg.c - the change-log segment reader (src/changelog/seg.c), as
+ * recovery, compaction, log shipping and memdbctl log read segments.
  *
  * The input is a segment file.  It is read twice: as it is, and with its
  * header and record checksums recomputed (fuzz_reseal), so that mutations
@@ -8,9 +8,9 @@
  * seg_next() returns passes rec_check() and decodes to its end; offsets
  * grow by the record lengths; a clean end is the end of the file.
  */
-#include "fuzz.h"
-#include "seg.h"
-#include "log.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/changelog/seg.h"
+#include "src/core/log.h"
 
 #include <xxhash.h>
 

@@ -1,6 +1,6 @@
 /*
- * fuzz_snap.c - the snapshot reader (src/snap.c), as recovery, compaction
- * and a replica installing a full sync read snapshots.
+ * fuzz_snap.c - the snapshot reader (src/changelog/snap.c), as recovery,
+ * compaction and a replica installing a full sync read snapshots.
  *
  * The input is a snapshot file.  It is read as it is, and again with the
  * header, block and trailer checksums made right, so that mutations reach
@@ -9,9 +9,9 @@
  * verified end agrees with the words and counts returned; an error names
  * the file and an offset.
  */
-#include "fuzz.h"
-#include "snap.h"
-#include "log.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/changelog/snap.h"
+#include "src/core/log.h"
 
 #include <xxhash.h>
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_tok.c - the tokenizer and UTF-8 validator (src/tok.c).
+ * fuzz_tok.c - the tokenizer and UTF-8 validator (src/words/tok.c).
  *
  * Input: byte 0 picks store.max_word, byte 1 seeds the chunking, the rest
  * is an upload body.  The body is tokenized in one chunk and again in
@@ -13,8 +13,8 @@
  *     exactly its whitespace-separated runs (checked against a reference);
  *   - a body rejected for bad UTF-8 is rejected at utf8_check's offset.
  */
-#include "fuzz.h"
-#include "tok.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/words/tok.h"
 
 typedef struct words_s {
     buf_t all; /* len (8 bytes) + word, for each word */

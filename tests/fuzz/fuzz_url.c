@@ -1,5 +1,5 @@
 /*
- * fuzz_url.c - percent-decoding and query strings (src/url.c), as the
+ * fuzz_url.c - percent-decoding and query strings (src/core/url.c), as the
  * request handlers use them on the query of a request target.
  *
  * Checks: url_decode() fails exactly when a '%' is not followed by two hex
@@ -8,8 +8,8 @@
  * ends (every call consumes input), and a query that decodes yields pairs
  * whose key and value are the decoded text around the first '='.
  */
-#include "fuzz.h"
-#include "url.h"
+#include "tests/fuzz/fuzz.h"
+#include "src/core/url.h"
 
 static bool
 is_hex(unsigned char c)

@@ -6,9 +6,9 @@
  * the datagram, decodes, and encodes to the same bytes (the round trip is
  * stable: what a node relays is what it understood).
  */
-#include "fuzz.h"
-#include "../../replicator/wire.h"
-#include "../../replicator/auth.h"
+#include "tests/fuzz/fuzz.h"
+#include "replicator/wire.h"
+#include "replicator/auth.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,14 +10,14 @@
  *
  *   mkseeds CORPUS_DIR
  */
-#include "rec.h"
-#include "seg.h"
-#include "snap.h"
-#include "util.h"
-#include "../replicator/auth.h"
-#include "../replicator/frame.h"
-#include "../replicator/wire.h"
-#include "../shm/shm.h"
+#include "src/changelog/rec.h"
+#include "src/changelog/seg.h"
+#include "src/changelog/snap.h"
+#include "src/core/util.h"
+#include "replicator/auth.h"
+#include "replicator/frame.h"
+#include "replicator/wire.h"
+#include "shm/shm.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * LLVMFuzzerTestOneInput(); a broken invariant aborts.  Prints the number
  * of inputs run.
  */
-#include "fuzz.h"
+#include "tests/fuzz/fuzz.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
 # Checks the manual pages in man/ and prints TAP:
 #   - "mandoc -Tlint" reports no warning or error for each page (style
 #     hints such as a not-yet-installed Xr target are not counted);
-#   - every configuration key of conf_opts[] in src/conf.c has its own
+#   - every configuration key of conf_opts[] in src/core/conf.c has its own
 #     ".It Ic section.key" entry in memdb.yaml.5, and every entry there is
 #     a real key.
 # The lint tests are skipped when mandoc is not installed.
@@ -11,7 +11,7 @@
 set -u
 
 src=${MEMDB_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-conf="$src/src/conf.c"
+conf="$src/src/core/conf.c"
 page5="$src/man/memdb.yaml.5"
 pages="memdbd.8 memdb.yaml.5 memdbctl.1"
 
@@ -51,9 +51,9 @@ done
 # the keys were found at all (a changed table layout must not make the
 # checks below pass vacuously)
 if [ "$nkeys" -ge 20 ]; then
-    ok "found $nkeys keys in conf_opts[] of src/conf.c"
+    ok "found $nkeys keys in conf_opts[] of src/core/conf.c"
 else
-    not_ok "found only $nkeys keys in conf_opts[] of src/conf.c"
+    not_ok "found only $nkeys keys in conf_opts[] of src/core/conf.c"
 fi
 
 # every key is documented

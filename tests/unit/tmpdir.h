@@ -3,8 +3,8 @@
  * by a suite's setup, removed with everything in it by its teardown.
  * Include after defining _GNU_SOURCE (nftw).
  */
-#ifndef MEMDB_TEST_TMPDIR_H
-#define MEMDB_TEST_TMPDIR_H
+#ifndef MEMDB_TESTS_UNIT_TMPDIR_H
+#define MEMDB_TESTS_UNIT_TMPDIR_H
 
 #include <criterion/criterion.h>
 

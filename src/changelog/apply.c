@@ -1,0 +1,75 @@
+/*
+ * apply.c - change records into the shared table (see apply.h).
+ */
+#include "src/changelog/apply.h"
+#include "src/changelog/rec.h"
+#include "src/core/fault.h"
+#include "src/core/log.h"
+
+#include <string.h>
+
+bool
+apply_fits(shm_t *s, const void *rec)
+{
+    uint64_t room = s->arena->limit + (s->arena->size - s->arena->limit) / 2;
+    uint64_t used = shm_mem_used(s), cost = 0;
+    rec_iter_t it;
+    const char *w;
+    size_t len;
+    uint64_t d;
+    rec_hdr_t h;
+
+    memcpy(&h, rec, sizeof(h));
+    if (used + h.len * 2ULL + 64ULL * h.nwords <= room)
+        return true; /* even every word new fits */
+    rec_iter_init(&it, rec);
+    while (rec_next(&it, &w, &len, &d) == MEMDB_OK)
+        if (ht_get(&s->ht, ht_hash(w, len), w, len) == 0)
+            cost += ht_cost(len);
+    return used + cost <= room;
+}
+
+int
+apply_record(shm_t *s, const void *rec, uint32_t from, int worker,
+             _Atomic uint32_t *progress)
+{
+    rec_iter_t it;
+    ht_op_t ops[HT_BATCH];
+    ht_progress_t pg = { .worker = worker, .progress = progress, .idx = 0 };
+    size_t n = 0;
+    int rc;
+
+    rec_iter_init(&it, rec);
+    do {
+        const char *w;
+        size_t len;
+        uint64_t delta;
+
+        rc = rec_next(&it, &w, &len, &delta);
+        if (rc == MEMDB_OK) {
+            ops[n].h = ht_hash(w, len);
+            ops[n].key = w;
+            ops[n].len = (uint16_t) len;
+            ops[n].delta = delta;
+            n++;
+        }
+        if (n == HT_BATCH || (rc != MEMDB_OK && n > 0)) {
+            ht_prefetch(&s->ht, ops, n);
+            for (size_t i = 0; i < n; i++, pg.idx++) {
+                if (pg.idx < from)
+                    continue;
+                FAULT("apply.word");
+                if (ht_incr(&s->ht, ops[i].h, ops[i].key, ops[i].len,
+                            ops[i].delta, &pg)
+                    != MEMDB_OK) {
+                    log_error("store full while applying a change record "
+                              "(word %u)",
+                              pg.idx);
+                    return MEMDB_ERR;
+                }
+            }
+            n = 0;
+        }
+    } while (rc == MEMDB_OK);
+    return rc == MEMDB_AGAIN ? MEMDB_OK : MEMDB_ERR;
+}

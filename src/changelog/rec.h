@@ -1,0 +1,118 @@
+/*
+ * rec.h - the change record: the unit of the change ring, the log segments
+ * and replication.
+ *
+ * One accepted upload is one record:
+ *
+ *   rec_hdr_t (64 bytes, little-endian, fields below)
+ *   nwords times: varint len, len bytes of the word, varint delta
+ *
+ * Two identities.  (lsn, epoch) is the record's place in a log: LSNs start
+ * at 1, grow by exactly one per record and are never reused; a record
+ * whose writer died before it was complete becomes a REC_NOOP record with
+ * the same LSN and no words.  epoch is the leadership term of the leader
+ * that put it there (0 for a node that never joined a cluster).
+ *
+ * (origin, origin_epoch, origin_lsn) is where the record was first
+ * accepted: origin is the boot id of that memdbd (a random 64-bit number
+ * drawn at every start, so unique in the cluster), and the two others are
+ * its place in that node's log then.  An upload's origin is its own place;
+ * copies keep it: replication ships records byte for byte, and a record
+ * handed over after a failover (REC_MERGE, replicator/merge.c) gets a new
+ * place in the new leader's log but keeps its origin.  The hand-over
+ * deduplicates by origin, whoever holds the copy and however often it is
+ * offered.
+ *
+ * checksum is XXH3-64 of the header (with checksum = 0) followed by the
+ * payload.
+ */
+#ifndef MEMDB_SRC_CHANGELOG_REC_H
+#define MEMDB_SRC_CHANGELOG_REC_H
+
+#include "src/core/memdb.h"
+#include "src/core/buf.h"
+
+#define REC_MAGIC   0x3243524dU /* "MRC2" */
+#define REC_HDR     64
+#define REC_MAX_LEN (1U << 31)
+
+enum {
+    REC_UPLOAD = 1, /* counts added by an upload */
+    REC_NOOP = 2,   /* voided: keeps its LSN, carries nothing */
+    REC_MERGE = 3,  /* a record handed over after a failover: its origin's
+                       words, and the hand-over mark (merge.c) */
+};
+
+typedef struct rec_hdr_s {
+    uint32_t magic;
+    uint32_t len; /* header + payload */
+    uint64_t lsn;
+    uint64_t epoch;
+    uint16_t type;
+    uint16_t flags;
+    uint32_t nwords;
+    uint64_t origin; /* boot id of the node that first accepted it */
+    uint64_t origin_epoch;
+    uint64_t origin_lsn;
+    uint64_t checksum;
+} rec_hdr_t;
+
+_Static_assert(sizeof(rec_hdr_t) == REC_HDR, "record header is 64 bytes");
+_Static_assert(offsetof(rec_hdr_t, checksum) == 56, "checksum at 56");
+
+/* A record's origin (see the top of this file). */
+typedef struct rec_origin_s {
+    uint64_t boot;
+    uint64_t epoch;
+    uint64_t lsn;
+} rec_origin_t;
+
+typedef enum {
+    REC_OK = 0,
+    REC_SHORT, /* fewer bytes than the header or len claims */
+    REC_BAD_MAGIC,
+    REC_BAD_LEN,
+    REC_BAD_CHECKSUM,
+    REC_BAD_PAYLOAD, /* checksum fine but words do not decode */
+} rec_status_e;
+
+const char *rec_status_str(rec_status_e s);
+
+/* Builder: rec_begin() starts the record in b, rec_add() appends a word
+ * (keeping the header's len and nwords current), rec_finish() sets lsn and
+ * epoch and seals the checksum.  A record whose origin LSN is not set yet
+ * (0) gets this place as its origin; rec_set_origin() sets it before. */
+void rec_begin(buf_t *b, uint16_t type);
+void rec_add(buf_t *b, const char *word, size_t len, uint64_t delta);
+/* Bytes rec_add() will append for this word. */
+size_t rec_word_size(size_t len, uint64_t delta);
+void rec_finish(void *rec, uint64_t lsn, uint64_t epoch);
+/* Sets the origin (no seal): boot id, and epoch and LSN, 0 for "this
+ * record's own place, once rec_finish() gives it one". */
+void rec_set_origin(void *rec, uint64_t boot, uint64_t epoch, uint64_t lsn);
+/* The origin of a record (rec may be unaligned). */
+rec_origin_t rec_origin(const void *rec);
+/* Recomputes the checksum in place (after lsn/epoch/type changed). */
+void rec_seal(void *rec);
+
+/* Checks header, length and checksum of the record at p, of which avail
+ * bytes are readable.  On REC_OK, *len is the record's length. */
+rec_status_e rec_check(const void *p, size_t avail, uint32_t *len);
+
+/* Iterates over the words of a checked record. */
+typedef struct rec_iter_s {
+    const unsigned char *p, *end;
+    uint32_t left;
+} rec_iter_t;
+
+void rec_iter_init(rec_iter_t *it, const void *rec);
+/* MEMDB_OK with the next word, MEMDB_AGAIN at the end, MEMDB_ERR when the
+ * payload is malformed. */
+int rec_next(rec_iter_t *it, const char **word, size_t *len, uint64_t *delta);
+
+size_t varint_put(unsigned char *p, uint64_t v);
+/* Returns bytes read, 0 on malformed or truncated input. */
+size_t varint_get(const unsigned char *p, const unsigned char *end,
+                  uint64_t *v);
+
+#endif

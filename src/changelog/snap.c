@@ -1,0 +1,485 @@
+/*
+ * snap.c - snapshot files and their compaction (format in snap.h).
+ */
+#include "src/changelog/snap.h"
+#include "src/words/agg.h"
+#include "src/core/log.h"
+#include "src/changelog/rec.h"
+#include "src/changelog/seg.h"
+#include "src/core/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define SNAP_TRAILER_TAG 0xffffffffU
+
+void
+snap_path(char *out, size_t len, const char *dir, uint64_t lsn)
+{
+    snprintf(out, len, "%s/%020llu%s", dir, (unsigned long long) lsn,
+             SNAP_SUFFIX);
+}
+
+int
+snap_list(const char *dir, snap_info_t **out)
+{
+    return util_list_lsn_files(dir, SNAP_SUFFIX, true, out);
+}
+
+int
+snap_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int r = memcmp(a, b, MEMDB_MIN(alen, blen));
+    if (r != 0)
+        return r;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* ---- writer ---------------------------------------------------------- */
+
+int
+snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
+                 uint64_t epoch)
+{
+    memset(w, 0, sizeof(*w));
+    snprintf(w->dir, sizeof(w->dir), "%s", dir);
+    snap_path(w->path, sizeof(w->path), dir, lsn);
+    snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->path);
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (w->fd < 0) {
+        log_errno("open(%s) failed", w->tmp);
+        return MEMDB_ERR;
+    }
+    w->hdr.magic = SNAP_MAGIC;
+    w->hdr.version = 1;
+    w->hdr.hdr_size = SNAP_HDR;
+    w->hdr.lsn = lsn;
+    w->hdr.epoch = epoch;
+    w->hdr.created_ms = util_wall_ms();
+    w->hdr.checksum = XXH3_64bits(&w->hdr, offsetof(snap_hdr_t, checksum));
+    if (util_write_all(w->fd, &w->hdr, sizeof(w->hdr)) != MEMDB_OK) {
+        log_errno("write(%s) failed", w->tmp);
+        snap_writer_abort(w);
+        return MEMDB_ERR;
+    }
+    w->bytes = SNAP_HDR;
+    return MEMDB_OK;
+}
+
+static int
+snap_flush(snap_writer_t *w)
+{
+    uint32_t head[4];
+    uint64_t sum;
+
+    if (w->nblock == 0)
+        return MEMDB_OK;
+    sum = XXH3_64bits(w->block.data, w->block.len);
+    head[0] = (uint32_t) w->block.len;
+    head[1] = w->nblock;
+    memcpy(&head[2], &sum, 8);
+    if (util_write_all(w->fd, head, sizeof(head)) != MEMDB_OK
+        || util_write_all(w->fd, w->block.data, w->block.len) != MEMDB_OK) {
+        log_errno("write(%s) failed", w->tmp);
+        return MEMDB_ERR;
+    }
+    w->bytes += sizeof(head) + w->block.len;
+    w->block.len = 0;
+    w->nblock = 0;
+    return MEMDB_OK;
+}
+
+int
+snap_writer_add(snap_writer_t *w, const char *word, size_t len, uint64_t count)
+{
+    unsigned char *p;
+
+    if (w->nwords > 0 && snap_cmp(w->last.data, w->last.len, word, len) >= 0) {
+        log_error("snapshot %s: words out of order", w->tmp);
+        return MEMDB_ERR;
+    }
+    w->last.len = 0;
+    buf_append(&w->last, word, len);
+    buf_reserve(&w->block, len + 20);
+    p = (unsigned char *) w->block.data + w->block.len;
+    p += varint_put(p, len);
+    memcpy(p, word, len);
+    p += len;
+    p += varint_put(p, count);
+    w->block.len = (size_t) ((char *) p - w->block.data);
+    w->nblock++;
+    w->nwords++;
+    w->total += count;
+    if (w->block.len >= SNAP_BLOCK - 65600)
+        return snap_flush(w);
+    return MEMDB_OK;
+}
+
+static void
+snap_trailer(const snap_hdr_t *h, uint64_t nwords, uint64_t total,
+             uint64_t out[5])
+{
+    uint32_t tag[2] = { 0, SNAP_TRAILER_TAG };
+
+    memcpy(&out[0], tag, 8);
+    out[1] = SNAP_END_MAGIC;
+    out[2] = nwords;
+    out[3] = total;
+    out[4] = XXH3_64bits_withSeed(&out[1], 24, h->checksum);
+}
+
+int
+snap_writer_commit(snap_writer_t *w)
+{
+    uint64_t tr[5];
+
+    if (snap_flush(w) != MEMDB_OK)
+        goto fail;
+    snap_trailer(&w->hdr, w->nwords, w->total, tr);
+    if (util_write_all(w->fd, tr, sizeof(tr)) != MEMDB_OK) {
+        log_errno("write(%s) failed", w->tmp);
+        goto fail;
+    }
+    if (fsync(w->fd) < 0) {
+        log_errno("fsync(%s) failed", w->tmp);
+        goto fail;
+    }
+    close(w->fd);
+    w->fd = -1;
+    if (rename(w->tmp, w->path) < 0) {
+        log_errno("rename(%s, %s) failed", w->tmp, w->path);
+        goto fail;
+    }
+    if (util_fsync_dir(w->dir) != MEMDB_OK) {
+        log_errno("fsync(%s) failed", w->dir);
+        goto fail;
+    }
+    buf_free(&w->block);
+    buf_free(&w->last);
+    return MEMDB_OK;
+fail:
+    snap_writer_abort(w);
+    return MEMDB_ERR;
+}
+
+void
+snap_writer_abort(snap_writer_t *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    unlink(w->tmp);
+    buf_free(&w->block);
+    buf_free(&w->last);
+}
+
+/* ---- reader ---------------------------------------------------------- */
+
+int
+snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+
+    memset(r, 0, sizeof(*r));
+    snprintf(r->path, sizeof(r->path), "%s", path);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0 || fstat(r->fd, &st) < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        if (r->fd >= 0)
+            close(r->fd);
+        r->fd = -1;
+        return MEMDB_ERR;
+    }
+    r->size = (uint64_t) st.st_size;
+    if (pread(r->fd, &r->hdr, SNAP_HDR, 0) != SNAP_HDR
+        || r->hdr.magic != SNAP_MAGIC || r->hdr.version != 1
+        || r->hdr.checksum
+               != XXH3_64bits(&r->hdr, offsetof(snap_hdr_t, checksum))) {
+        snprintf(err, errlen, "%s: offset 0: bad snapshot header", path);
+        close(r->fd);
+        r->fd = -1;
+        return MEMDB_ERR;
+    }
+    posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    r->off = SNAP_HDR;
+    return MEMDB_OK;
+}
+
+static int
+snap_fail(snap_reader_t *r, char *err, size_t errlen, uint64_t off,
+          const char *what)
+{
+    snprintf(err, errlen, "%s: offset %llu: %s (snapshot lsn %llu)", r->path,
+             (unsigned long long) off, what, (unsigned long long) r->hdr.lsn);
+    return MEMDB_ERR;
+}
+
+/* Reads the next block (or the trailer). */
+static int
+snap_load_block(snap_reader_t *r, char *err, size_t errlen)
+{
+    uint32_t head[4];
+    uint64_t sum, tr[5], expect[5];
+
+    if (pread(r->fd, head, sizeof(head), (off_t) r->off) != sizeof(head))
+        return snap_fail(r, err, errlen, r->off, "truncated snapshot");
+    if (head[0] == 0 && head[1] == SNAP_TRAILER_TAG) {
+        if (pread(r->fd, tr, sizeof(tr), (off_t) r->off) != sizeof(tr))
+            return snap_fail(r, err, errlen, r->off, "truncated trailer");
+        snap_trailer(&r->hdr, r->nwords, r->total, expect);
+        if (memcmp(tr, expect, sizeof(tr)) != 0)
+            return snap_fail(r, err, errlen, r->off,
+                             "bad trailer (counts "
+                             "or checksum)");
+        if (r->off + sizeof(tr) != r->size)
+            return snap_fail(r, err, errlen, r->off + sizeof(tr),
+                             "data after the trailer");
+        r->done = true;
+        return MEMDB_AGAIN;
+    }
+    if (head[0] == 0 || head[0] > SNAP_BLOCK || head[1] == 0)
+        return snap_fail(r, err, errlen, r->off, "bad block header");
+    buf_reserve(&r->block, head[0]);
+    if (pread(r->fd, r->block.data, head[0], (off_t) (r->off + sizeof(head)))
+        != (ssize_t) head[0])
+        return snap_fail(r, err, errlen, r->off, "truncated block");
+    memcpy(&sum, &head[2], 8);
+    if (XXH3_64bits(r->block.data, head[0]) != sum)
+        return snap_fail(r, err, errlen, r->off, "block checksum mismatch");
+    r->block.len = head[0];
+    r->pos = 0;
+    r->left = head[1];
+    r->off += sizeof(head) + head[0];
+    return MEMDB_OK;
+}
+
+int
+snap_next(snap_reader_t *r, const char **word, size_t *len, uint64_t *count,
+          char *err, size_t errlen)
+{
+    const unsigned char *p, *end;
+    uint64_t l, c;
+    size_t n;
+
+    if (r->done)
+        return MEMDB_AGAIN;
+    while (r->left == 0) {
+        if (r->pos != r->block.len)
+            return snap_fail(r, err, errlen, r->off, "block has extra bytes");
+        int rc = snap_load_block(r, err, errlen);
+        if (rc != MEMDB_OK)
+            return rc;
+    }
+    p = (const unsigned char *) r->block.data + r->pos;
+    end = (const unsigned char *) r->block.data + r->block.len;
+    n = varint_get(p, end, &l);
+    if (n == 0 || l == 0 || l > 65535 || l > (uint64_t) (end - p - n))
+        return snap_fail(r, err, errlen, r->off, "bad entry in block");
+    *word = (const char *) p + n;
+    *len = (size_t) l;
+    p += n + l;
+    n = varint_get(p, end, &c);
+    if (n == 0 || c == 0)
+        return snap_fail(r, err, errlen, r->off, "bad count in block");
+    p += n;
+    *count = c;
+    r->pos = (size_t) ((const char *) p - r->block.data);
+    r->left--;
+    r->nwords++;
+    r->total += c;
+    return MEMDB_OK;
+}
+
+void
+snap_close(snap_reader_t *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    buf_free(&r->block);
+}
+
+/* ---- compaction ------------------------------------------------------ */
+
+/* Adds the words of the records in (from, to] of log_dir's segments. */
+static int
+compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
+                char *err, size_t errlen)
+{
+    seg_info_t *segs;
+    int n = seg_list(log_dir, &segs), rc = MEMDB_OK;
+    uint64_t next = from + 1;
+
+    if (n < 0) {
+        snprintf(err, errlen, "%s: cannot list: %s", log_dir, strerror(errno));
+        return MEMDB_ERR;
+    }
+    for (int i = 0; i < n && next <= to && rc == MEMDB_OK; i++) {
+        seg_reader_t r;
+        const void *rec;
+        uint32_t len;
+        rec_status_e st;
+        seg_read_e e;
+
+        if (i + 1 < n && segs[i + 1].first_lsn <= next)
+            continue; /* wholly before what we need */
+        if (seg_open(&r, segs[i].path, err, errlen) != MEMDB_OK) {
+            rc = MEMDB_ERR;
+            break;
+        }
+        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
+        while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
+            rec_hdr_t hc; /* rec may be unaligned */
+            const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
+            rec_iter_t it;
+            const char *w;
+            size_t wl;
+            uint64_t d;
+
+            if (h->lsn >= stop || h->lsn > to)
+                break;
+            if (h->lsn < next)
+                continue;
+            if (h->lsn != next) {
+                snprintf(err, errlen,
+                         "%s: offset %llu: lsn %llu where %llu "
+                         "was expected",
+                         r.path, (unsigned long long) seg_rec_off(&r),
+                         (unsigned long long) h->lsn,
+                         (unsigned long long) next);
+                rc = MEMDB_ERR;
+                break;
+            }
+            rec_iter_init(&it, rec);
+            while (rec_next(&it, &w, &wl, &d) == MEMDB_OK)
+                agg_add_n(delta, w, wl, d);
+            next++;
+        }
+        /* past what is needed (the target, or where the next segment
+         * takes over): the rest of this segment does not count */
+        if (rc == MEMDB_OK && (e == SEG_BAD || e == SEG_IOERR) && next < stop
+            && next <= to) {
+            snprintf(err, errlen, "%s: offset %llu: %s", r.path,
+                     (unsigned long long) seg_rec_off(&r),
+                     e == SEG_BAD ? rec_status_str(st) : strerror(errno));
+            rc = MEMDB_ERR;
+        }
+        seg_close(&r);
+    }
+    free(segs);
+    if (rc == MEMDB_OK && next != to + 1) {
+        snprintf(err, errlen, "%s: records %llu..%llu are missing", log_dir,
+                 (unsigned long long) next, (unsigned long long) to);
+        rc = MEMDB_ERR;
+    }
+    return rc;
+}
+
+static const agg_t *sort_agg;
+
+static int
+delta_cmp(const void *a, const void *b)
+{
+    const agg_ent_t *x = &sort_agg->ents[*(const uint32_t *) a];
+    const agg_ent_t *y = &sort_agg->ents[*(const uint32_t *) b];
+    return snap_cmp(agg_key(sort_agg, x), x->len, agg_key(sort_agg, y),
+                    y->len);
+}
+
+/* Merges the previous snapshot (or nothing) with the sorted delta. */
+static int
+compact_merge(snap_writer_t *w, snap_reader_t *prev, const agg_t *delta,
+              const uint32_t *order, char *err, size_t errlen)
+{
+    const char *pw = NULL;
+    size_t pl = 0, i = 0;
+    uint64_t pc = 0;
+    int prc = prev ? snap_next(prev, &pw, &pl, &pc, err, errlen) : MEMDB_AGAIN;
+
+    for (;;) {
+        const agg_ent_t *e = i < delta->n ? &delta->ents[order[i]] : NULL;
+        int c;
+
+        if (prc == MEMDB_ERR)
+            return MEMDB_ERR;
+        if (prc != MEMDB_OK && e == NULL)
+            return MEMDB_OK;
+        if (prc != MEMDB_OK)
+            c = 1;
+        else if (e == NULL)
+            c = -1;
+        else
+            c = snap_cmp(pw, pl, agg_key(delta, e), e->len);
+        int rc = c < 0 ? snap_writer_add(w, pw, pl, pc)
+                 : c > 0
+                     ? snap_writer_add(w, agg_key(delta, e), e->len, e->count)
+                     : snap_writer_add(w, pw, pl, pc + e->count);
+        if (rc != MEMDB_OK) {
+            snprintf(err, errlen, "%s: write failed", w->tmp);
+            return MEMDB_ERR;
+        }
+        if (c <= 0)
+            prc = snap_next(prev, &pw, &pl, &pc, err, errlen);
+        if (c >= 0)
+            i++;
+    }
+}
+
+int
+snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
+             uint64_t target_lsn, uint64_t epoch, char *out_path,
+             size_t out_len, char *err, size_t errlen)
+{
+    snap_reader_t pr;
+    snap_writer_t w;
+    agg_t delta;
+    uint32_t *order = NULL;
+    uint64_t from = 0;
+    int rc = MEMDB_ERR;
+
+    memset(&delta, 0, sizeof(delta));
+    if (prev != NULL) {
+        if (snap_open(&pr, prev, err, errlen) != MEMDB_OK)
+            return MEMDB_ERR;
+        from = pr.hdr.lsn;
+    }
+    if (compact_collect(&delta, log_dir, from, target_lsn, err, errlen)
+        != MEMDB_OK)
+        goto out;
+    order = xmalloc((delta.n ? delta.n : 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < delta.n; i++)
+        order[i] = (uint32_t) i;
+    sort_agg = &delta;
+    qsort(order, delta.n, sizeof(uint32_t), delta_cmp);
+    if (util_mkdir_p(snap_dir) != MEMDB_OK
+        || snap_writer_open(&w, snap_dir, target_lsn, epoch) != MEMDB_OK) {
+        snprintf(err, errlen, "%s: cannot create snapshot: %s", snap_dir,
+                 strerror(errno));
+        goto out;
+    }
+    if (compact_merge(&w, prev ? &pr : NULL, &delta, order, err, errlen)
+        != MEMDB_OK) {
+        snap_writer_abort(&w);
+        goto out;
+    }
+    if (snap_writer_commit(&w) != MEMDB_OK) {
+        snprintf(err, errlen, "%s: cannot commit snapshot: %s", w.path,
+                 strerror(errno));
+        goto out;
+    }
+    snprintf(out_path, out_len, "%s", w.path);
+    rc = MEMDB_OK;
+out:
+    if (prev != NULL)
+        snap_close(&pr);
+    free(order);
+    agg_free(&delta);
+    return rc;
+}

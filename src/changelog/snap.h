@@ -1,0 +1,107 @@
+/*
+ * snap.h - snapshots: data_dir/snap/<lsn>.snap, a consistent image of the
+ * table at one LSN.
+ *
+ *   header (64 bytes): magic "MDBSNAP1", version 1, header size, lsn,
+ *                      epoch, creation time, 16 reserved bytes, XXH3-64 of
+ *                      bytes 0..55
+ *   blocks:            u32 payload bytes, u32 entries, u64 XXH3-64 of the
+ *                      payload, payload = entries of varint len, word,
+ *                      varint count; at most SNAP_BLOCK bytes each
+ *   trailer:           u32 0, u32 0xffffffff, u64 "MDBSNEND", u64 words,
+ *                      u64 sum of counts, u64 XXH3-64 of those 24 bytes
+ *                      seeded with the header checksum
+ *
+ * Words are sorted (memcmp order, shorter first on a tie), so a new
+ * snapshot is built by merging the previous one with the sorted changes of
+ * the sealed segments after it (snap_compact), in memory proportional to
+ * the changes, not to the table.  A snapshot is written to a .tmp file,
+ * fsynced, renamed and the directory fsynced; one without a valid trailer
+ * is incomplete and ignored.
+ */
+#ifndef MEMDB_SRC_CHANGELOG_SNAP_H
+#define MEMDB_SRC_CHANGELOG_SNAP_H
+
+#include "src/core/memdb.h"
+#include "src/core/buf.h"
+#include "src/core/util.h"
+
+#define SNAP_MAGIC     0x3150414e5342444dULL /* "MDBSNAP1" */
+#define SNAP_END_MAGIC 0x444e454e5342444dULL /* "MDBSNEND" */
+#define SNAP_HDR       64
+#define SNAP_BLOCK     (1 << 20)
+#define SNAP_SUFFIX    ".snap"
+
+typedef struct snap_hdr_s {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t hdr_size;
+    uint64_t lsn;
+    uint64_t epoch;
+    uint64_t created_ms;
+    uint64_t reserved[2];
+    uint64_t checksum;
+} snap_hdr_t;
+
+_Static_assert(sizeof(snap_hdr_t) == SNAP_HDR, "snapshot header is 64 bytes");
+
+typedef util_lsnfile_t snap_info_t;
+
+/* Snapshots in dir, newest (highest LSN) first.  Count, or -1. */
+int snap_list(const char *dir, snap_info_t **out);
+void snap_path(char *out, size_t len, const char *dir, uint64_t lsn);
+
+typedef struct snap_writer_s {
+    int fd;
+    char tmp[1200];
+    char path[1100];
+    char dir[1024];
+    snap_hdr_t hdr;
+    buf_t block;
+    uint32_t nblock;
+    uint64_t nwords;
+    uint64_t total;
+    uint64_t bytes;
+    buf_t last; /* previous word: order check */
+} snap_writer_t;
+
+int snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
+                     uint64_t epoch);
+/* Words must come in snapshot order, each once. */
+int snap_writer_add(snap_writer_t *w, const char *word, size_t len,
+                    uint64_t count);
+int snap_writer_commit(snap_writer_t *w);
+void snap_writer_abort(snap_writer_t *w);
+
+typedef struct snap_reader_s {
+    int fd;
+    char path[1100];
+    snap_hdr_t hdr;
+    uint64_t size;
+    uint64_t off; /* file offset of the next block */
+    buf_t block;
+    size_t pos;
+    uint32_t left; /* entries left in the block */
+    uint64_t nwords, total;
+    bool done;
+} snap_reader_t;
+
+int snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen);
+/* MEMDB_OK with the next word, MEMDB_AGAIN at the (verified) end,
+ * MEMDB_ERR with a message naming file and offset. */
+int snap_next(snap_reader_t *r, const char **word, size_t *len,
+              uint64_t *count, char *err, size_t errlen);
+void snap_close(snap_reader_t *r);
+
+/* Compare two words in snapshot order. */
+int snap_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/* Builds the snapshot at target_lsn from the snapshot prev (NULL for none)
+ * and the segments of log_dir holding LSNs after it, up to target_lsn.
+ * Writes it into snap_dir; *out_path gets its path.  Runs in the
+ * compaction child. */
+int snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
+                 uint64_t target_lsn, uint64_t epoch, char *out_path,
+                 size_t out_len, char *err, size_t errlen);
+
+#endif

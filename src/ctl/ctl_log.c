@@ -1,0 +1,442 @@
+/*
+ * ctl_log.c - memdbctl log verify|print|truncate|counts: offline checks of
+ * a data directory (memdbd need not run; do not run them on a directory a
+ * running memdbd writes, except verify and print, which only read).
+ */
+#include "src/ctl/ctl.h"
+#include "src/words/agg.h"
+#include "src/core/json.h"
+#include "src/changelog/rec.h"
+#include "src/changelog/recover.h"
+#include "src/changelog/seg.h"
+#include "src/changelog/snap.h"
+#include "src/core/util.h"
+#include "shm/ht.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The first problem found in LSN order, for truncate. */
+typedef struct log_fault_s {
+    bool found;
+    int seg; /* index in the listing */
+    uint64_t off;
+    uint64_t after_lsn;
+    char what[256];
+} log_fault_t;
+
+static void
+dirs_of(const char *data, char *log_dir, char *snap_dir)
+{
+    recover_dirs(data, log_dir, snap_dir, 1100);
+}
+
+static int
+verify_snapshots(const char *snap_dir)
+{
+    snap_info_t *v;
+    int n = snap_list(snap_dir, &v), bad = 0;
+    char err[1400];
+
+    for (int i = 0; i < n; i++) {
+        snap_reader_t r;
+        const char *w;
+        size_t l;
+        uint64_t c;
+        int rc = snap_open(&r, v[i].path, err, sizeof(err));
+
+        while (rc == MEMDB_OK)
+            rc = snap_next(&r, &w, &l, &c, err, sizeof(err));
+        if (rc == MEMDB_AGAIN)
+            printf("%s: ok: lsn %llu, %llu words, %llu occurrences\n",
+                   v[i].path, (unsigned long long) r.hdr.lsn,
+                   (unsigned long long) r.nwords,
+                   (unsigned long long) r.total);
+        else {
+            printf("%s\n", err);
+            bad++;
+        }
+        snap_close(&r);
+    }
+    free(v);
+    return bad;
+}
+
+/* Walks the segments in replay order; reports each and the first fault. */
+static int
+walk_segments(const char *log_dir, bool report, log_fault_t *f,
+              uint64_t *first, uint64_t *last)
+{
+    seg_info_t *segs;
+    int n = seg_list(log_dir, &segs), bad = 0;
+    uint64_t next = 0;
+    char err[1400];
+
+    memset(f, 0, sizeof(*f));
+    *first = *last = 0;
+    for (int i = 0; i < n; i++) {
+        seg_reader_t r;
+        const void *rec;
+        uint32_t len;
+        rec_status_e st;
+        seg_read_e e = SEG_END;
+        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
+        uint64_t count = 0, lo = 0, hi = 0;
+        char what[300] = "";
+
+        if (seg_open(&r, segs[i].path, err, sizeof(err)) != MEMDB_OK) {
+            snprintf(what, sizeof(what), "%s", "bad segment header");
+            if (!f->found)
+                *f = (log_fault_t) { true, i, 0, next ? next - 1 : 0, "" };
+            if (report)
+                printf("%s: offset 0: bad segment header\n", segs[i].path);
+            bad++;
+            continue;
+        }
+        if (next == 0)
+            next = r.hdr.first_lsn;
+        if (r.hdr.first_lsn > next && report)
+            printf("%s: lsns %llu..%llu are missing before it\n", segs[i].path,
+                   (unsigned long long) next,
+                   (unsigned long long) (r.hdr.first_lsn - 1));
+        if (r.hdr.first_lsn > next)
+            bad++;
+        next = MEMDB_MIN(next, r.hdr.first_lsn);
+        while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
+            rec_hdr_t hc;
+            const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
+            if (h->lsn >= stop)
+                break;
+            if (h->lsn < next)
+                continue;
+            if (h->lsn != next) {
+                snprintf(what, sizeof(what),
+                         "lsn %llu where %llu was "
+                         "expected",
+                         (unsigned long long) h->lsn,
+                         (unsigned long long) next);
+                break;
+            }
+            lo = lo ? lo : h->lsn;
+            hi = h->lsn;
+            count++;
+            next++;
+        }
+        if (e == SEG_BAD)
+            snprintf(what, sizeof(what), "%s", rec_status_str(st));
+        else if (e == SEG_IOERR)
+            snprintf(what, sizeof(what), "read error: %s", strerror(errno));
+        if (what[0]) {
+            if (!f->found) {
+                f->found = true;
+                f->seg = i;
+                f->off = seg_rec_off(&r);
+                f->after_lsn = next - 1;
+                snprintf(f->what, sizeof(f->what), "%s", what);
+            }
+            if (report)
+                printf("%s: offset %llu: %s (after lsn %llu)\n", segs[i].path,
+                       (unsigned long long) seg_rec_off(&r), what,
+                       (unsigned long long) (next - 1));
+            bad++;
+        } else if (report) {
+            printf("%s: ok: %llu records, lsn %llu..%llu\n", segs[i].path,
+                   (unsigned long long) count, (unsigned long long) lo,
+                   (unsigned long long) hi);
+        }
+        if (*first == 0)
+            *first = lo;
+        if (hi)
+            *last = hi;
+        seg_close(&r);
+    }
+    free(segs);
+    return bad;
+}
+
+static int
+log_verify(const char *data)
+{
+    char log_dir[1100], snap_dir[1100];
+    log_fault_t f;
+    uint64_t first, last;
+    int bad;
+
+    dirs_of(data, log_dir, snap_dir);
+    bad = verify_snapshots(snap_dir);
+    bad += walk_segments(log_dir, true, &f, &first, &last);
+    printf("%s: %s: log lsn %llu..%llu\n", data, bad ? "DAMAGED" : "ok",
+           (unsigned long long) first, (unsigned long long) last);
+    if (f.found)
+        printf("the first fault is at offset %llu of segment %d: `memdbctl "
+               "log truncate %s --yes` cuts the log there\n",
+               (unsigned long long) f.off, f.seg, data);
+    return bad ? CTL_BAD : CTL_OK;
+}
+
+static int
+log_truncate(const char *data, bool yes)
+{
+    char log_dir[1100], snap_dir[1100];
+    log_fault_t f;
+    seg_info_t *segs;
+    uint64_t first, last;
+    int n, rc = CTL_OK;
+
+    dirs_of(data, log_dir, snap_dir);
+    walk_segments(log_dir, false, &f, &first, &last);
+    if (!f.found) {
+        printf("%s: the log has no damaged record: nothing to cut\n", data);
+        return CTL_OK;
+    }
+    n = seg_list(log_dir, &segs);
+    printf("%s %s at offset %llu (%s): every record after lsn %llu is "
+           "dropped\n",
+           yes ? "cutting" : "would cut", segs[f.seg].path,
+           (unsigned long long) f.off, f.what,
+           (unsigned long long) f.after_lsn);
+    for (int i = f.seg + 1; i < n; i++)
+        printf("%s %s\n", yes ? "removing" : "would remove", segs[i].path);
+    if (yes) {
+        if (f.off < SEG_HDR ? unlink(segs[f.seg].path) < 0
+                            : truncate(segs[f.seg].path, (off_t) f.off) < 0) {
+            ctl_err("%s: %s", segs[f.seg].path, strerror(errno));
+            rc = CTL_BAD;
+        }
+        for (int i = f.seg + 1; i < n && rc == CTL_OK; i++)
+            if (unlink(segs[i].path) < 0) {
+                ctl_err("%s: %s", segs[i].path, strerror(errno));
+                rc = CTL_BAD;
+            }
+        util_fsync_dir(log_dir);
+    } else {
+        printf("run again with --yes to do it\n");
+        rc = CTL_BAD;
+    }
+    free(segs);
+    return rc;
+}
+
+static void
+print_record(const rec_hdr_t *h, const void *rec, bool json)
+{
+    static const char *types[] = { "?", "upload", "noop", "merge" };
+    const char *type = h->type < 4 ? types[h->type] : "?";
+    buf_t b = { 0 };
+    rec_iter_t it;
+    const char *w;
+    size_t len;
+    uint64_t d;
+    bool first = true;
+
+    if (json)
+        buf_printf(&b,
+                   "{\"lsn\":%llu,\"epoch\":%llu,\"type\":\"%s\","
+                   "\"origin\":{\"boot\":\"%016llx\",\"epoch\":%llu,"
+                   "\"lsn\":%llu},\"words\":{",
+                   (unsigned long long) h->lsn, (unsigned long long) h->epoch,
+                   type, (unsigned long long) h->origin,
+                   (unsigned long long) h->origin_epoch,
+                   (unsigned long long) h->origin_lsn);
+    else
+        buf_printf(&b,
+                   "lsn %llu epoch %llu %s from %016llx.%llu.%llu %u "
+                   "words:",
+                   (unsigned long long) h->lsn, (unsigned long long) h->epoch,
+                   type, (unsigned long long) h->origin,
+                   (unsigned long long) h->origin_epoch,
+                   (unsigned long long) h->origin_lsn, h->nwords);
+    rec_iter_init(&it, rec);
+    while (rec_next(&it, &w, &len, &d) == MEMDB_OK) {
+        if (ht_internal(w, len)) {
+            /* a hand-over mark (merge.c): not a word */
+            w = "(hand-over mark)";
+            len = strlen(w);
+        }
+        if (json) {
+            if (!first)
+                buf_putc(&b, ',');
+            json_str(&b, w, len);
+            buf_printf(&b, ":%llu", (unsigned long long) d);
+        } else {
+            buf_putc(&b, ' ');
+            json_str(&b, w, len);
+            buf_printf(&b, "x%llu", (unsigned long long) d);
+        }
+        first = false;
+    }
+    if (json)
+        buf_puts(&b, "}}");
+    buf_putc(&b, '\n');
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+}
+
+static int
+log_print(const char *data, uint64_t from, uint64_t to, bool json)
+{
+    char log_dir[1100], snap_dir[1100], err[1400];
+    seg_info_t *segs;
+    int n, rc = CTL_OK;
+
+    dirs_of(data, log_dir, snap_dir);
+    n = seg_list(log_dir, &segs);
+    for (int i = 0; i < n && rc == CTL_OK; i++) {
+        seg_reader_t r;
+        const void *rec;
+        uint32_t len;
+        rec_status_e st;
+        seg_read_e e;
+        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
+
+        if (stop <= from)
+            continue;
+        if (seg_open(&r, segs[i].path, err, sizeof(err)) != MEMDB_OK) {
+            ctl_err("%s", err);
+            rc = CTL_BAD;
+            break;
+        }
+        while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
+            rec_hdr_t h;
+            memcpy(&h, rec, sizeof(h));
+            if (h.lsn >= stop || h.lsn > to)
+                break;
+            if (h.lsn >= from)
+                print_record(&h, rec, json);
+        }
+        if (e == SEG_BAD) {
+            ctl_err("%s: offset %llu: %s", r.path,
+                    (unsigned long long) seg_rec_off(&r), rec_status_str(st));
+            rc = CTL_BAD;
+        }
+        seg_close(&r);
+    }
+    free(segs);
+    return rc;
+}
+
+static int
+counts_add(void *arg, const char *w, size_t len, uint64_t n)
+{
+    agg_add_n(arg, w, len, n);
+    return MEMDB_OK;
+}
+
+static void
+counts_clear(void *arg)
+{
+    agg_t *a = arg;
+    agg_free(a);
+}
+
+static const agg_t *cmp_agg;
+
+static int
+counts_cmp(const void *x, const void *y)
+{
+    const agg_ent_t *a = &cmp_agg->ents[*(const uint32_t *) x];
+    const agg_ent_t *b = &cmp_agg->ents[*(const uint32_t *) y];
+    return snap_cmp(agg_key(cmp_agg, a), a->len, agg_key(cmp_agg, b), b->len);
+}
+
+/* The table the data directory holds, as one JSON object sorted by word. */
+static int
+log_counts(const char *data)
+{
+    agg_t a;
+    recover_sink_t sink = { counts_add, NULL, counts_clear, &a, false };
+    recover_stats_t st;
+    char err[2048];
+    uint32_t *order;
+    buf_t b = { 0 };
+
+    memset(&a, 0, sizeof(a));
+    if (recover_run(data, &sink, &st, err, sizeof(err)) != MEMDB_OK) {
+        ctl_err("%s", err);
+        agg_free(&a);
+        return CTL_BAD;
+    }
+    order = xmalloc((a.n ? a.n : 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < a.n; i++)
+        order[i] = (uint32_t) i;
+    cmp_agg = &a;
+    qsort(order, a.n, sizeof(uint32_t), counts_cmp);
+    buf_putc(&b, '{');
+    for (size_t i = 0, k = 0; i < a.n; i++) {
+        const agg_ent_t *e = &a.ents[order[i]];
+        if (ht_internal(agg_key(&a, e), e->len))
+            continue; /* hand-over marks are not words */
+        if (k++ > 0)
+            buf_putc(&b, ',');
+        json_str(&b, agg_key(&a, e), e->len);
+        buf_printf(&b, ":%llu", (unsigned long long) e->count);
+    }
+    buf_puts(&b, "}\n");
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+    free(order);
+    agg_free(&a);
+    return CTL_OK;
+}
+
+static bool
+parse_lsn(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || end == s)
+        return false;
+    *out = v;
+    return true;
+}
+
+int
+ctl_log(const ctl_opts_t *o, int argc, char **argv)
+{
+    uint64_t from = 0, to = UINT64_MAX;
+    bool yes = false, json = o->json;
+    const char *sub, *data;
+
+    if (argc < 2) {
+        ctl_err("usage: memdbctl log verify|print|truncate|counts DATA_DIR");
+        return CTL_USAGE;
+    }
+    sub = argv[0];
+    data = argv[1];
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--yes") == 0)
+            yes = true;
+        else if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc
+                 && parse_lsn(argv[i + 1], &from))
+            i++; /* NOLINT(bugprone-branch-clone): as --to does */
+        else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc
+                 && parse_lsn(argv[i + 1], &to))
+            i++;
+        else {
+            ctl_err("log %s: unexpected argument \"%s\"", sub, argv[i]);
+            return CTL_USAGE;
+        }
+    }
+    if (access(data, R_OK | X_OK) != 0) {
+        ctl_err("%s: %s", data, strerror(errno));
+        return CTL_USAGE;
+    }
+    if (strcmp(sub, "verify") == 0)
+        return log_verify(data);
+    if (strcmp(sub, "print") == 0)
+        return log_print(data, from, to, json);
+    if (strcmp(sub, "truncate") == 0)
+        return log_truncate(data, yes);
+    if (strcmp(sub, "counts") == 0)
+        return log_counts(data);
+    ctl_err("log: unknown subcommand \"%s\" (verify, print, truncate, "
+            "counts)",
+            sub);
+    return CTL_USAGE;
+}
