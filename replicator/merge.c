@@ -14,16 +14,16 @@
  *
  * Identity.  Every record carries its origin (rec.h): the boot id of the
  * node that accepted it, and its epoch and LSN there; copies never change
- * it.  The records of one origin stream (boot, epoch) reach a leader in
- * LSN order, each holder's copy a prefix of the stream after what the
- * leader has natively (holders of a stream's records beyond the leader's
- * end all followed that stream's leader, so they part from the leader
- * exactly where the leader's copy of the stream ends).  So one number per
- * stream says what the leader holds of it: the mark, an internal word
- * "\xffmerged:<boot>.<epoch>" whose count is (origin LSN << 16) | pieces
- * of the newest record handed over.  It is part of the records that carry
- * the increments, so it is replicated, snapshotted and recovered with
- * them, and a record lands with its mark or not at all.
+ * it.  What a table holds of an origin stream (boot, epoch) by hand-over
+ * is a set of LSN ranges, kept as internal words whose counts only grow
+ * (mark_word): the number of ranges, each one's first LSN and length, and
+ * for a record cut in pieces the pieces taken so far.  They are part of
+ * the records that carry the increments, so they are replicated,
+ * snapshotted and recovered with them, and a record lands with its range
+ * or not at all.  Ranges, not one high-water mark: copies of a stream do
+ * not all start at the same LSN (a holder that saved its tail against one
+ * leader and hands it to another, two files of one holder, two holders),
+ * and in whatever order they come each record is taken once.
  *
  *   1. Before it accepts the full sync that replaces its log, the holder
  *      copies its records (F, last] into data_dir/cluster/merge-<F+1>-
@@ -33,13 +33,14 @@
  *      a window at a time; each MERGED answer asks for the next window.
  *   3. The leader takes each record not covered in its own table: not a
  *      no-op, not in its own log at the origin's place (its history names
- *      the origin's epoch and boot over that LSN), not under the stream's
- *      mark.  It appends a REC_MERGE record with the origin of the record,
- *      its words and the new mark, through the write fence (leaders only).
- *      A record too large for the smallest ring is cut into pieces of at
- *      most MERGE_PIECE bytes of words, the same way on every node, each
- *      its own REC_MERGE with the mark of its piece.  When the ring is full
- *      the connection pauses and the frame is taken up again later.
+ *      the origin's epoch and boot over that LSN), not in a range of its
+ *      stream.  It appends a REC_MERGE record with the origin of the
+ *      record, its words and the range words, through the write fence
+ *      (leaders only).  A record too large for the smallest ring is cut
+ *      into pieces of at most MERGE_PIECE bytes of words, the same way on
+ *      every node, each its own REC_MERGE: the last one with the range
+ *      words, the others with the count of pieces taken.  When the ring is
+ *      full the connection pauses and the frame is taken up again later.
  *   4. The REC_MERGE records come back to the holder in the stream; once
  *      its table covers every record of a file, the file is removed.
  *
@@ -69,29 +70,53 @@
 #define MERGE_WINDOW (4u << 20)   /* bytes sent before a MERGED answer */
 #define MERGE_FRAME  (1u << 20)
 #define MERGE_PREFIX "\xffmerged:"
-#define MARK_PIECES  16 /* mark = origin LSN << 16 | pieces */
 
 /* ---- what a table holds of a stream ------------------------------------ */
 
+/* The internal words that say which records of an origin stream (boot,
+ * epoch) this table holds by hand-over, all with counts that only grow:
+ *   "<prefix><boot>.<epoch>#"         n, the number of ranges
+ *   "<prefix><boot>.<epoch>#<k>"      the first LSN of range k (1..n)
+ *   "<prefix><boot>.<epoch>@<first>"  the length of the range from first
+ *   "<prefix><boot>.<epoch>%<lsn>"    pieces taken of a record cut in
+ *                                     pieces, before its range counts it
+ * kind is "#", "@" or "%" and arg its number ("#" alone when arg is 0). */
 static void
-mark_word(buf_t *b, rec_origin_t o)
+mark_word(buf_t *b, rec_origin_t o, char kind, uint64_t arg)
 {
     b->len = 0;
-    buf_printf(b, MERGE_PREFIX "%016" PRIx64 ".%" PRIu64, o.boot, o.epoch);
+    buf_printf(b, MERGE_PREFIX "%016" PRIx64 ".%" PRIu64 "%c", o.boot, o.epoch,
+               kind);
+    if (arg != 0)
+        buf_printf(b, "%" PRIu64, arg);
 }
 
 static uint64_t
-mark_of(repl_t *r, buf_t *w, rec_origin_t o)
+mark_get(repl_t *r, buf_t *w, rec_origin_t o, char kind, uint64_t arg)
 {
-    mark_word(w, o);
+    mark_word(w, o, kind, arg);
     return ht_get(&r->shm->ht, ht_hash(w->data, w->len), w->data, w->len);
 }
 
-/* The mark once piece `piece` of the record at origin LSN lsn is in. */
+/* The range of the stream that holds lsn (*adjacent false), else one
+ * that ends just before it (*adjacent true); 0 when neither.  Ranges
+ * never shrink and are few: one per place a run of the stream began. */
 static uint64_t
-mark_at(uint64_t lsn, unsigned piece)
+mark_range(repl_t *r, buf_t *w, rec_origin_t o, uint64_t lsn, bool *adjacent)
 {
-    return (lsn << MARK_PIECES) | (piece + 1);
+    uint64_t n = mark_get(r, w, o, '#', 0), next_to = 0;
+
+    *adjacent = false;
+    for (uint64_t k = 1; k <= n; k++) {
+        uint64_t first = mark_get(r, w, o, '#', k);
+        uint64_t len = mark_get(r, w, o, '@', first);
+        if (first <= lsn && lsn < first + len)
+            return k;
+        if (first + len == lsn)
+            next_to = k;
+    }
+    *adjacent = next_to != 0;
+    return next_to;
 }
 
 /* Pieces of a record: its words cut into runs of at most MERGE_PIECE
@@ -146,10 +171,14 @@ merge_covered(repl_t *r, buf_t *w, const void *rec, unsigned piece)
     rec_hdr_t h;
     rec_origin_t o = rec_origin(rec);
 
+    bool adjacent;
+
     memcpy(&h, rec, sizeof(h));
     if (h.type == REC_NOOP || h.nwords == 0 || merge_native(r, o))
         return true;
-    return mark_of(r, w, o) >= mark_at(o.lsn, piece);
+    if (mark_range(r, w, o, o.lsn, &adjacent) != 0 && !adjacent)
+        return true;
+    return mark_get(r, w, o, '%', o.lsn) > piece;
 }
 
 /* Does it hold every piece of rec? */
@@ -403,17 +432,42 @@ merge_on_merged(repl_t *r, const unsigned char *p)
 
 /* ---- the leader ---------------------------------------------------------- */
 
-/* Builds the REC_MERGE record of one piece of rec: the origin, the words
- * of the piece and the stream's new mark. */
+/* Adds to out the words that record lsn as held: the range that ends just
+ * before it grows by one, or a new range starts at it. */
 static void
-merge_build(repl_t *r, buf_t *out, buf_t *w, const void *rec, unsigned piece)
+merge_mark_record(repl_t *r, buf_t *out, buf_t *w, rec_origin_t o)
+{
+    bool adjacent;
+    uint64_t k = mark_range(r, w, o, o.lsn, &adjacent), n;
+
+    if (k != 0 && adjacent) {
+        uint64_t first = mark_get(r, w, o, '#', k);
+        mark_word(w, o, '@', first);
+        rec_add(out, w->data, w->len, 1);
+        return;
+    }
+    n = mark_get(r, w, o, '#', 0);
+    mark_word(w, o, '#', 0);
+    rec_add(out, w->data, w->len, 1);
+    mark_word(w, o, '#', n + 1);
+    rec_add(out, w->data, w->len, o.lsn);
+    mark_word(w, o, '@', o.lsn);
+    rec_add(out, w->data, w->len, 1);
+}
+
+/* Builds the REC_MERGE record of one piece of rec (of n): the origin, the
+ * words of the piece, and what says it is held: the record's range words
+ * with its last piece, its piece count before. */
+static void
+merge_build(repl_t *r, buf_t *out, buf_t *w, const void *rec, unsigned piece,
+            unsigned n)
 {
     rec_origin_t o = rec_origin(rec);
     uint32_t first, count, idx = 0;
     rec_iter_t it;
     const char *word;
     size_t l;
-    uint64_t d, cur = mark_of(r, w, o);
+    uint64_t d;
 
     rec_pieces(rec, piece, &first, &count);
     rec_begin(out, REC_MERGE);
@@ -423,8 +477,12 @@ merge_build(repl_t *r, buf_t *out, buf_t *w, const void *rec, unsigned piece)
             rec_add(out, word, l, d);
         idx++;
     }
-    mark_word(w, o);
-    rec_add(out, w->data, w->len, mark_at(o.lsn, piece) - cur);
+    if (piece + 1 == n) {
+        merge_mark_record(r, out, w, o);
+    } else {
+        mark_word(w, o, '%', o.lsn);
+        rec_add(out, w->data, w->len, 1);
+    }
     rec_set_origin(out->data, o.boot, o.epoch, o.lsn);
 }
 
@@ -471,14 +529,10 @@ merge_take(repl_t *r, const void *rec, uint32_t *taken)
     unsigned n = rec_pieces(rec, 0, &first, &count);
     int rc = MEMDB_OK;
 
-    if (rec_origin(rec).lsn >= (1ULL << (64 - MARK_PIECES))) {
-        log_error("a handed-over record's origin lsn is too large");
-        return MEMDB_ERR;
-    }
     for (unsigned i = 0; i < n && rc == MEMDB_OK; i++) {
         if (merge_covered(r, &w, rec, i))
             continue;
-        merge_build(r, &out, &w, rec, i);
+        merge_build(r, &out, &w, rec, i, n);
         if (!apply_fits(r->shm, out.data)) {
             log_error("the store is full (store.max_memory): a handed-over "
                       "record waits");

@@ -71,9 +71,10 @@ def test_tail_held_by_two_nodes_is_counted_once():
 
 def test_overlapping_hand_over_files_count_once():
     # The old leader saved its tail and is stopped before it hands it
-    # over; a second file holding the same records but the first (what a
-    # second full-sync attempt against another leader leaves) appears
-    # beside it.  Every record is handed over from both: each counts once.
+    # over.  A second file with the same records but the first (what a
+    # tail saved against another leader leaves) is handed over first,
+    # alone; then the full file comes back.  Each record counts once: the
+    # later start of the first copy must not hide the record before it.
     need_faults()
     c = Cluster(3, probe="100ms", timeout="50ms")
     old = c.wait_leader()
@@ -91,22 +92,30 @@ def test_overlapping_hand_over_files_count_once():
     old.wait_for(lambda: old.fault_fired("follow.merge_prepared") >= 1,
                  what="the tail to be saved")
     time.sleep(0.2)  # the replicator stops itself right after the fault
-    files = glob.glob(os.path.join(old.data, "cluster", "merge-*.rec"))
+    cdir = os.path.join(old.data, "cluster")
+    files = glob.glob(os.path.join(cdir, "merge-*.rec"))
     assert len(files) == 1, files
     with open(files[0], "rb") as f:
         data = f.read()
     first_len = int.from_bytes(data[4:8], "little")
     first = int(os.path.basename(files[0]).split("-")[1])
     last = int(os.path.basename(files[0]).split("-")[2].split(".")[0])
-    other = os.path.join(old.data, "cluster",
-                         f"merge-{first + 1:020d}-{last:020d}.rec")
+    aside = os.path.join(old.dir, os.path.basename(files[0]))
+    os.rename(files[0], aside)
+    other = os.path.join(cdir, f"merge-{first + 1:020d}-{last:020d}.rec")
     with open(other, "wb") as f:
         f.write(data[first_len:])
     cont(old)
+    old.wait_for(lambda: not os.path.exists(other), timeout=20,
+                 what="the later copy to be taken")
+    assert new.count("tail-0")["tail-0"] == 0
+    os.rename(aside, files[0])
+    old.wait_for(lambda: not os.path.exists(files[0]), timeout=20,
+                 what="the full copy to be taken")
     table = c.wait_converged(timeout=30)
     exactly_once(table, tail + ["prefix", "after"])
     assert table["shared"] == 40, table["shared"]
-    assert not glob.glob(os.path.join(old.data, "cluster", "merge-*.rec"))
+    assert not glob.glob(os.path.join(cdir, "merge-*.rec"))
 
 
 def test_node_killed_during_a_full_sync_serves_no_mixed_table():
