@@ -50,6 +50,7 @@
  * counts, allwords and top.
  */
 #include "replicator/repl.h"
+#include "src/changelog/logrd.h"
 #include "src/core/fault.h"
 #include "src/core/log.h"
 #include "src/changelog/apply.h"
@@ -238,44 +239,35 @@ merge_path(repl_t *r, char *out, size_t len, uint64_t first, uint64_t last)
 }
 
 /* Copies the records (fork, last] of the log into fd; returns how many,
- * setting *next past the last one copied. */
+ * setting *next past the last one copied.  It stops at a gap or damage
+ * (logrd.h): what follows cannot be handed over in order, and the caller
+ * says which records are lost. */
 static uint64_t
 merge_copy(repl_t *r, int fd, uint64_t fork, uint64_t last, uint64_t *next,
            const char *tmp)
 {
-    char err[1400];
-    seg_info_t *segs;
-    int n = seg_list(r->log_dir, &segs);
+    logrd_t rd;
+    const void *rec;
+    uint32_t len;
+    logrd_e e = LOGRD_END;
     uint64_t count = 0;
 
     *next = fork + 1;
-    for (int i = 0; i < n && *next <= last; i++) {
-        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
-        seg_reader_t rd;
-        const void *rec;
-        uint32_t len;
-        rec_status_e st;
-
-        if (stop <= *next
-            || seg_open(&rd, segs[i].path, err, sizeof(err)) != MEMDB_OK)
-            continue;
-        while (*next <= last && seg_next(&rd, &rec, &len, &st) == SEG_REC) {
-            rec_hdr_t h;
-            memcpy(&h, rec, sizeof(h));
-            if (h.lsn >= stop)
-                break;
-            if (h.lsn != *next)
-                continue;
-            if (util_write_all(fd, rec, len) != MEMDB_OK) {
-                log_errno("write(%s) failed", tmp);
-                break;
-            }
-            (*next)++;
-            count++;
-        }
-        seg_close(&rd);
+    if (logrd_open(&rd, r->log_dir, fork + 1, last) != MEMDB_OK) {
+        log_error("%s", rd.err);
+        return 0;
     }
-    free(segs);
+    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+        if (util_write_all(fd, rec, len) != MEMDB_OK) {
+            log_errno("write(%s) failed", tmp);
+            break;
+        }
+        count++;
+        *next = logrd_lsn(&rd);
+    }
+    if (e != LOGRD_END && e != LOGRD_REC)
+        log_error("handing the tail over: %s", rd.err);
+    logrd_close(&rd);
     return count;
 }
 

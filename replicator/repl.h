@@ -18,6 +18,7 @@
 #include "replicator/frame.h"
 #include "replicator/wire.h"
 #include "src/core/buf.h"
+#include "src/changelog/logrd.h"
 #include "src/changelog/seg.h"
 
 #include <sys/socket.h>
@@ -76,9 +77,8 @@ typedef struct ship_s {
     char id[CS_ID];
     int stage;     /* SHIP_* */
     uint64_t next; /* next LSN to send */
-    seg_reader_t rd;
+    logrd_t rd;    /* the log, read from next on */
     bool rd_open;
-    uint64_t rd_stop; /* first LSN of the next segment */
     int snap_fd;
     uint64_t snap_left;
     uint64_t acked;

@@ -291,7 +291,7 @@ ship_free(repl_t *r, ship_t *s)
     ship_unlist(r, s);
     rconn_close(r, &s->c);
     if (s->rd_open)
-        seg_close(&s->rd);
+        logrd_close(&s->rd);
     if (s->snap_fd >= 0)
         close(s->snap_fd);
     free(s);
@@ -561,78 +561,34 @@ ship_snap(repl_t *r, ship_t *s)
     return true;
 }
 
-/* Opens the segment that holds s->next. */
-static bool
-ship_open_segment(repl_t *r, ship_t *s)
-{
-    seg_info_t *segs;
-    int n = seg_list(r->log_dir, &segs), k = -1;
-    char err[1400];
-
-    for (int i = 0; i < n; i++)
-        if (segs[i].first_lsn <= s->next)
-            k = i;
-    if (k < 0) {
-        free(segs);
-        log_warn("replica %s needs lsn %llu, no longer in the log", s->id,
-                 (unsigned long long) s->next);
-        return false;
-    }
-    s->rd_stop = k + 1 < n ? segs[k + 1].first_lsn : UINT64_MAX;
-    if (seg_open(&s->rd, segs[k].path, err, sizeof(err)) != MEMDB_OK) {
-        log_error("%s", err);
-        free(segs);
-        return false;
-    }
-    s->rd_open = true;
-    free(segs);
-    return true;
-}
-
-/* Queues records up to the written LSN. */
+/* Queues records up to the written LSN, read from the log as they are in
+ * it (logrd.h: the reader keeps its place between calls, and takes up the
+ * segment where it grew or the next one).  A gap (retention removed what
+ * the replica needs) or damage ends the connection: the replica's next
+ * HELLO gets a full sync. */
 static bool
 ship_records(repl_t *r, ship_t *s)
 {
     uint64_t limit = atomic_load(&r->shm->node->written_lsn);
     buf_t b = { 0 };
-    bool ok = true;
+    logrd_e e = LOGRD_END;
 
-    while (s->next <= limit && ok
-           && s->c.out.len - s->c.out_off + b.len < SHIP_QUEUE) {
+    if (!s->rd_open) {
+        if (logrd_open(&s->rd, r->log_dir, s->next, limit) != MEMDB_OK) {
+            log_error("%s", s->rd.err);
+            return false;
+        }
+        s->rd_open = true;
+    }
+    s->rd.to = limit;
+    while (s->c.out.len - s->c.out_off + b.len < SHIP_QUEUE) {
         const void *rec;
         uint32_t len;
-        rec_status_e st;
-        rec_hdr_t h;
 
-        if (!s->rd_open && !(ok = ship_open_segment(r, s)))
+        if ((e = logrd_next(&s->rd, &rec, &len)) != LOGRD_REC)
             break;
-        seg_read_e e = seg_next(&s->rd, &rec, &len, &st);
-        if (e != SEG_REC
-            || (memcpy(&h, rec, sizeof(h)), h.lsn >= s->rd_stop)) {
-            /* end of this segment: the next one holds what follows */
-            seg_close(&s->rd);
-            s->rd_open = false;
-            if (e == SEG_BAD && s->rd_stop == UINT64_MAX) {
-                log_error("%s: offset %llu: %s", s->rd.path,
-                          (unsigned long long) seg_rec_off(&s->rd),
-                          rec_status_str(st));
-                ok = false;
-            }
-            if (e == SEG_END && s->rd_stop == UINT64_MAX)
-                break; /* rotated: reopen next turn */
-            continue;
-        }
-        if (h.lsn < s->next)
-            continue;
-        if (h.lsn != s->next) {
-            log_error("log has lsn %llu where %llu was expected",
-                      (unsigned long long) h.lsn,
-                      (unsigned long long) s->next);
-            ok = false;
-            break;
-        }
         buf_append(&b, rec, len);
-        s->next++;
+        s->next = logrd_lsn(&s->rd);
         if (b.len >= SHIP_BATCH) {
             rconn_send(r, &s->c, FR_RECORDS, b.data, (uint32_t) b.len);
             b.len = 0;
@@ -641,7 +597,11 @@ ship_records(repl_t *r, ship_t *s)
     if (b.len > 0)
         rconn_send(r, &s->c, FR_RECORDS, b.data, (uint32_t) b.len);
     buf_free(&b);
-    return ok;
+    if (e == LOGRD_REC || e == LOGRD_END)
+        return true;
+    log_warn("replica %s needs lsn %llu: %s", s->id,
+             (unsigned long long) s->next, s->rd.err);
+    return false;
 }
 
 static bool

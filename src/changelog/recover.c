@@ -2,6 +2,7 @@
  * recover.c - start-up recovery (see recover.h).
  */
 #include "src/changelog/recover.h"
+#include "src/changelog/logrd.h"
 #include "src/core/log.h"
 #include "src/changelog/rec.h"
 #include "src/changelog/seg.h"
@@ -88,64 +89,6 @@ load_snapshots(recover_sink_t *s, const char *snap_dir, recover_stats_t *st,
     return MEMDB_OK;
 }
 
-/* True if a valid record starts anywhere in (off, size): then the bad
- * record at off is damage in the middle, not a torn end. */
-static bool
-valid_record_after(seg_reader_t *r, uint64_t off)
-{
-    size_t n = (size_t) (r->size - off);
-    char *b = malloc(n ? n : 1);
-    bool found = false;
-    uint32_t len;
-
-    if (b == NULL || pread(r->fd, b, n, (off_t) off) != (ssize_t) n) {
-        free(b);
-        return true; /* cannot tell: do not cut */
-    }
-    for (size_t i = 1; i + REC_HDR <= n && !found; i++) {
-        const char *m = memchr(b + i, 'M', n - i);
-        if (m == NULL)
-            break;
-        i = (size_t) (m - b);
-        found = rec_check(m, n - i, &len) == REC_OK;
-    }
-    free(b);
-    return found;
-}
-
-/* A bad record at off of the last segment is a torn tail if it reaches
- * the end of the file or only zeros follow it, and no valid record starts
- * after it (a flipped length in the middle must not cut good records). */
-static bool
-torn_tail(seg_reader_t *r, uint64_t off, rec_status_e st)
-{
-    rec_hdr_t h;
-    bool end = st == REC_SHORT;
-
-    if (!end && pread(r->fd, &h, sizeof(h), (off_t) off) == (ssize_t) sizeof(h)
-        && h.magic == REC_MAGIC && off + h.len >= r->size)
-        end = true;
-    if (!end && !seg_zero_tail(r->fd, off, r->size))
-        return false;
-    return !valid_record_after(r, off);
-}
-
-static int
-truncate_tail(seg_reader_t *r, uint64_t off, rec_status_e st,
-              recover_stats_t *rs)
-{
-    log_warn("%s: offset %llu: torn record at the end of the log (%s), "
-             "cutting it off",
-             r->path, (unsigned long long) off, rec_status_str(st));
-    if (truncate(r->path, (off_t) off) < 0) {
-        log_errno("truncate(%s) failed", r->path);
-        return MEMDB_ERR;
-    }
-    rs->truncated_off = off;
-    snprintf(rs->truncated, sizeof(rs->truncated), "%s", r->path);
-    return MEMDB_OK;
-}
-
 static int
 replay_record(recover_sink_t *s, const void *rec, recover_stats_t *st)
 {
@@ -167,119 +110,69 @@ replay_record(recover_sink_t *s, const void *rec, recover_stats_t *st)
 }
 
 /* Replays one segment from LSN *next on, stopping before LSN stop. */
+/* What recovery does with a torn tail: cut it off (repair), or leave it
+ * and report it (memdbctl log counts). */
 static int
-replay_segment(recover_sink_t *s, const seg_info_t *seg, bool last,
-               uint64_t stop, uint64_t *next, recover_stats_t *st, char *err,
-               size_t errlen)
+replay_torn(recover_sink_t *s, const logrd_t *rd, recover_stats_t *st)
 {
-    seg_reader_t r;
-    const void *rec;
-    uint32_t len;
-    rec_status_e rs = REC_OK;
-    seg_read_e e;
-    int rc = MEMDB_OK;
-
-    if (seg_open(&r, seg->path, err, errlen) != MEMDB_OK) {
-        /* a crash while creating the last segment leaves it shorter than
-         * its header: nothing was ever acknowledged from it */
-        if (last && seg->size < SEG_HDR) {
-            if (s->repair) {
-                log_warn("%s: removing a segment cut off while it was "
-                         "created",
-                         seg->path);
-                unlink(seg->path);
-            }
-            err[0] = '\0';
-            return MEMDB_OK;
-        }
+    if (s->repair && rd->torn_file) {
+        log_warn("%s: removing a segment cut off while it was created",
+                 rd->path);
+        unlink(rd->path);
+        return MEMDB_OK;
+    }
+    if (rd->torn_file)
+        return MEMDB_OK;
+    st->truncated_off = rd->off;
+    snprintf(st->truncated, sizeof(st->truncated), "%s", rd->path);
+    if (!s->repair)
+        return MEMDB_OK; /* reported, left in place */
+    log_warn("%s, cutting it off", rd->err);
+    if (truncate(rd->path, (off_t) rd->off) < 0) {
+        log_errno("truncate(%s) failed", rd->path);
         return MEMDB_ERR;
     }
-    while ((e = seg_next(&r, &rec, &len, &rs)) == SEG_REC) {
-        rec_hdr_t hc; /* rec may be unaligned */
-        const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
-        if (h->lsn >= stop)
-            break;
-        if (h->lsn < *next)
-            continue; /* covered by the snapshot */
-        if (h->lsn != *next) {
-            snprintf(err, errlen,
-                     "%s: offset %llu: lsn %llu follows lsn "
-                     "%llu: records are missing (see memdbctl log verify)",
-                     r.path, (unsigned long long) seg_rec_off(&r),
-                     (unsigned long long) h->lsn,
-                     (unsigned long long) (*next - 1));
-            rc = MEMDB_ERR;
-            break;
-        }
-        if (replay_record(s, rec, st) != MEMDB_OK) {
-            snprintf(err, errlen,
-                     "%s: store.max_memory too small to replay "
-                     "the log",
-                     r.path);
-            rc = MEMDB_ERR;
-            break;
-        }
-        (*next)++;
-    }
-    /* the next segment holds everything from here on (a rewrite after a
-     * disk error): what is left of this one does not count, bad or not */
-    if (rc == MEMDB_OK && e == SEG_BAD && *next >= stop)
-        e = SEG_END;
-    if (rc == MEMDB_OK && e == SEG_BAD) {
-        uint64_t off = seg_rec_off(&r);
-        if (last && torn_tail(&r, off, rs) && s->repair)
-            rc = truncate_tail(&r, off, rs, st);
-        else if (last && torn_tail(&r, off, rs)) {
-            st->truncated_off = off; /* reported, left in place */
-            snprintf(st->truncated, sizeof(st->truncated), "%s", r.path);
-        } else {
-            snprintf(err, errlen,
-                     "%s: offset %llu: %s in the record after "
-                     "lsn %llu; the log is damaged: check it with `memdbctl "
-                     "log verify` and cut it with `memdbctl log truncate`",
-                     r.path, (unsigned long long) off, rec_status_str(rs),
-                     (unsigned long long) (*next - 1));
-            rc = MEMDB_ERR;
-        }
-    } else if (rc == MEMDB_OK && e == SEG_IOERR) {
-        snprintf(err, errlen, "%s: offset %llu: read error: %s", r.path,
-                 (unsigned long long) seg_rec_off(&r), strerror(errno));
-        rc = MEMDB_ERR;
-    }
-    seg_close(&r);
-    return rc;
+    return MEMDB_OK;
 }
 
+/* Replays every record after the snapshot (logrd.h has the rules): a gap
+ * or damage stops the start, a torn tail is cut. */
 static int
 replay_segments(recover_sink_t *s, const char *log_dir, recover_stats_t *st,
                 char *err, size_t errlen)
 {
-    seg_info_t *segs;
-    int n = seg_list(log_dir, &segs), rc = MEMDB_OK;
-    uint64_t next = st->last_lsn + 1;
+    logrd_t rd;
+    const void *rec;
+    uint32_t len;
+    logrd_e e;
+    int rc = MEMDB_OK;
 
-    if (n < 0) {
-        snprintf(err, errlen, "%s: cannot list: %s", log_dir, strerror(errno));
+    if (logrd_open(&rd, log_dir, st->last_lsn + 1, UINT64_MAX) != MEMDB_OK) {
+        snprintf(err, errlen, "%s", rd.err);
         return MEMDB_ERR;
     }
-    for (int i = 0; i < n && rc == MEMDB_OK; i++) {
-        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
-        if (stop <= next)
-            continue; /* wholly covered */
-        if (segs[i].first_lsn > next) {
+    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+        if (replay_record(s, rec, st) != MEMDB_OK) {
             snprintf(err, errlen,
-                     "%s: offset 0: the segment starts at lsn "
-                     "%llu but the log so far ends at lsn %llu: records are "
-                     "missing",
-                     segs[i].path, (unsigned long long) segs[i].first_lsn,
-                     (unsigned long long) (next - 1));
+                     "%s: store.max_memory too small to replay the log",
+                     rd.rd.path);
             rc = MEMDB_ERR;
             break;
         }
-        rc = replay_segment(s, &segs[i], i == n - 1, stop, &next, st, err,
-                            errlen);
     }
-    free(segs);
+    if (rc == MEMDB_OK && e == LOGRD_TORN)
+        rc = replay_torn(s, &rd, st);
+    else if (rc == MEMDB_OK && e == LOGRD_GAP) {
+        snprintf(err, errlen, "%s (see memdbctl log verify)", rd.err);
+        rc = MEMDB_ERR;
+    } else if (rc == MEMDB_OK && e != LOGRD_END) {
+        snprintf(err, errlen,
+                 "%s; the log is damaged: check it with `memdbctl log "
+                 "verify` and cut it with `memdbctl log truncate`",
+                 rd.err);
+        rc = MEMDB_ERR;
+    }
+    logrd_close(&rd);
     return rc;
 }
 

@@ -2,6 +2,7 @@
  * snap.c - snapshot files and their compaction (format in snap.h).
  */
 #include "src/changelog/snap.h"
+#include "src/changelog/logrd.h"
 #include "src/words/agg.h"
 #include "src/core/log.h"
 #include "src/changelog/rec.h"
@@ -308,78 +309,38 @@ snap_close(snap_reader_t *r)
 
 /* ---- compaction ------------------------------------------------------ */
 
-/* Adds the words of the records in (from, to] of log_dir's segments. */
+/* Adds the words of the records in (from, to] of log_dir's segments:
+ * sealed, so they must all be there, whole (logrd.h). */
 static int
 compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
                 char *err, size_t errlen)
 {
-    seg_info_t *segs;
-    int n = seg_list(log_dir, &segs), rc = MEMDB_OK;
-    uint64_t next = from + 1;
+    logrd_t rd;
+    const void *rec;
+    uint32_t len;
+    logrd_e e;
 
-    if (n < 0) {
-        snprintf(err, errlen, "%s: cannot list: %s", log_dir, strerror(errno));
+    if (logrd_open(&rd, log_dir, from + 1, to) != MEMDB_OK) {
+        snprintf(err, errlen, "%s", rd.err);
         return MEMDB_ERR;
     }
-    for (int i = 0; i < n && next <= to && rc == MEMDB_OK; i++) {
-        seg_reader_t r;
-        const void *rec;
-        uint32_t len;
-        rec_status_e st;
-        seg_read_e e;
+    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+        rec_iter_t it;
+        const char *w;
+        size_t wl;
+        uint64_t d;
 
-        if (i + 1 < n && segs[i + 1].first_lsn <= next)
-            continue; /* wholly before what we need */
-        if (seg_open(&r, segs[i].path, err, errlen) != MEMDB_OK) {
-            rc = MEMDB_ERR;
-            break;
-        }
-        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
-        while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
-            rec_hdr_t hc; /* rec may be unaligned */
-            const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
-            rec_iter_t it;
-            const char *w;
-            size_t wl;
-            uint64_t d;
-
-            if (h->lsn >= stop || h->lsn > to)
-                break;
-            if (h->lsn < next)
-                continue;
-            if (h->lsn != next) {
-                snprintf(err, errlen,
-                         "%s: offset %llu: lsn %llu where %llu "
-                         "was expected",
-                         r.path, (unsigned long long) seg_rec_off(&r),
-                         (unsigned long long) h->lsn,
-                         (unsigned long long) next);
-                rc = MEMDB_ERR;
-                break;
-            }
-            rec_iter_init(&it, rec);
-            while (rec_next(&it, &w, &wl, &d) == MEMDB_OK)
-                agg_add_n(delta, w, wl, d);
-            next++;
-        }
-        /* past what is needed (the target, or where the next segment
-         * takes over): the rest of this segment does not count */
-        if (rc == MEMDB_OK && (e == SEG_BAD || e == SEG_IOERR) && next < stop
-            && next <= to) {
-            snprintf(err, errlen, "%s: offset %llu: %s", r.path,
-                     (unsigned long long) seg_rec_off(&r),
-                     e == SEG_BAD ? rec_status_str(st) : strerror(errno));
-            rc = MEMDB_ERR;
-        }
-        seg_close(&r);
+        rec_iter_init(&it, rec);
+        while (rec_next(&it, &w, &wl, &d) == MEMDB_OK)
+            agg_add_n(delta, w, wl, d);
     }
-    free(segs);
-    if (rc == MEMDB_OK && next != to + 1) {
+    if (e != LOGRD_END)
+        snprintf(err, errlen, "%s", rd.err);
+    else if (logrd_lsn(&rd) != to + 1)
         snprintf(err, errlen, "%s: records %llu..%llu are missing", log_dir,
-                 (unsigned long long) next, (unsigned long long) to);
-        rc = MEMDB_ERR;
-    }
-    return rc;
+                 (unsigned long long) logrd_lsn(&rd), (unsigned long long) to);
+    logrd_close(&rd);
+    return e == LOGRD_END && logrd_lsn(&rd) == to + 1 ? MEMDB_OK : MEMDB_ERR;
 }
 
 static const agg_t *sort_agg;

@@ -6,6 +6,7 @@
 #include "src/ctl/ctl.h"
 #include "src/words/agg.h"
 #include "src/core/json.h"
+#include "src/changelog/logrd.h"
 #include "src/changelog/rec.h"
 #include "src/changelog/recover.h"
 #include "src/changelog/seg.h"
@@ -25,7 +26,7 @@ typedef struct log_fault_s {
     int seg; /* index in the listing */
     uint64_t off;
     uint64_t after_lsn;
-    char what[256];
+    char what[1600];
 } log_fault_t;
 
 static void
@@ -65,96 +66,76 @@ verify_snapshots(const char *snap_dir)
     return bad;
 }
 
-/* Walks the segments in replay order; reports each and the first fault. */
+/* The index of path in the listing segs, -1 if absent. */
+static int
+seg_index(const seg_info_t *segs, int n, const char *path)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(segs[i].path, path) == 0)
+            return i;
+    return -1;
+}
+
+/* One line for a segment read through (verify). */
+static void
+report_segment(const logrd_t *rd, int seg, uint64_t count, uint64_t lo,
+               uint64_t hi)
+{
+    if (seg >= 0 && count > 0)
+        printf("%s: ok: %llu records, lsn %llu..%llu\n", rd->segs[seg].path,
+               (unsigned long long) count, (unsigned long long) lo,
+               (unsigned long long) hi);
+}
+
+/* Walks the whole log in replay order with the one reader (logrd.h);
+ * reports each segment read and the first fault, after which nothing can
+ * be replayed.  Returns 1 when there is a fault, else 0. */
 static int
 walk_segments(const char *log_dir, bool report, log_fault_t *f,
               uint64_t *first, uint64_t *last)
 {
-    seg_info_t *segs;
-    int n = seg_list(log_dir, &segs), bad = 0;
-    uint64_t next = 0;
-    char err[1400];
+    logrd_t rd;
+    const void *rec;
+    uint32_t len;
+    logrd_e e;
+    int seg = -1;
+    uint64_t count = 0, lo = 0, hi = 0;
 
     memset(f, 0, sizeof(*f));
     *first = *last = 0;
-    for (int i = 0; i < n; i++) {
-        seg_reader_t r;
-        const void *rec;
-        uint32_t len;
-        rec_status_e st;
-        seg_read_e e = SEG_END;
-        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
-        uint64_t count = 0, lo = 0, hi = 0;
-        char what[300] = "";
-
-        if (seg_open(&r, segs[i].path, err, sizeof(err)) != MEMDB_OK) {
-            snprintf(what, sizeof(what), "%s", "bad segment header");
-            if (!f->found)
-                *f = (log_fault_t) { true, i, 0, next ? next - 1 : 0, "" };
-            if (report)
-                printf("%s: offset 0: bad segment header\n", segs[i].path);
-            bad++;
-            continue;
-        }
-        if (next == 0)
-            next = r.hdr.first_lsn;
-        if (r.hdr.first_lsn > next && report)
-            printf("%s: lsns %llu..%llu are missing before it\n", segs[i].path,
-                   (unsigned long long) next,
-                   (unsigned long long) (r.hdr.first_lsn - 1));
-        if (r.hdr.first_lsn > next)
-            bad++;
-        next = MEMDB_MIN(next, r.hdr.first_lsn);
-        while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
-            rec_hdr_t hc;
-            const rec_hdr_t *h = memcpy(&hc, rec, sizeof(hc));
-            if (h->lsn >= stop)
-                break;
-            if (h->lsn < next)
-                continue;
-            if (h->lsn != next) {
-                snprintf(what, sizeof(what),
-                         "lsn %llu where %llu was "
-                         "expected",
-                         (unsigned long long) h->lsn,
-                         (unsigned long long) next);
-                break;
-            }
-            lo = lo ? lo : h->lsn;
-            hi = h->lsn;
-            count++;
-            next++;
-        }
-        if (e == SEG_BAD)
-            snprintf(what, sizeof(what), "%s", rec_status_str(st));
-        else if (e == SEG_IOERR)
-            snprintf(what, sizeof(what), "read error: %s", strerror(errno));
-        if (what[0]) {
-            if (!f->found) {
-                f->found = true;
-                f->seg = i;
-                f->off = seg_rec_off(&r);
-                f->after_lsn = next - 1;
-                snprintf(f->what, sizeof(f->what), "%s", what);
-            }
-            if (report)
-                printf("%s: offset %llu: %s (after lsn %llu)\n", segs[i].path,
-                       (unsigned long long) seg_rec_off(&r), what,
-                       (unsigned long long) (next - 1));
-            bad++;
-        } else if (report) {
-            printf("%s: ok: %llu records, lsn %llu..%llu\n", segs[i].path,
-                   (unsigned long long) count, (unsigned long long) lo,
-                   (unsigned long long) hi);
-        }
-        if (*first == 0)
-            *first = lo;
-        if (hi)
-            *last = hi;
-        seg_close(&r);
+    if (logrd_open(&rd, log_dir, 0, UINT64_MAX) != MEMDB_OK) {
+        if (report)
+            printf("%s\n", rd.err);
+        return 1;
     }
-    free(segs);
-    return bad;
+    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+        uint64_t lsn = logrd_lsn(&rd) - 1;
+        if (rd.cur != seg) {
+            if (report)
+                report_segment(&rd, seg, count, lo, hi);
+            seg = rd.cur;
+            count = lo = 0;
+        }
+        lo = lo ? lo : lsn;
+        hi = lsn;
+        count++;
+        *first = *first ? *first : lsn;
+        *last = lsn;
+    }
+    if (report)
+        report_segment(&rd, seg, count, lo, hi);
+    if (e != LOGRD_END) {
+        f->found = true;
+        f->seg = seg_index(rd.segs, rd.nsegs, rd.path);
+        f->off = rd.off;
+        f->after_lsn = rd.after;
+        snprintf(f->what, sizeof(f->what), "%s", rd.err);
+        if (report)
+            printf("%s (after lsn %llu)\n", rd.err,
+                   (unsigned long long) rd.after);
+    }
+    logrd_close(&rd);
+    return f->found;
 }
 
 static int
@@ -275,47 +256,32 @@ print_record(const rec_hdr_t *h, const void *rec, bool json)
     buf_free(&b);
 }
 
+/* Prints the records from LSN from to LSN to, in replay order; a gap or
+ * damage is an error (exit 1) after what came before it. */
 static int
 log_print(const char *data, uint64_t from, uint64_t to, bool json)
 {
-    char log_dir[1100], snap_dir[1100], err[1400];
-    seg_info_t *segs;
-    int n, rc = CTL_OK;
+    char log_dir[1100], snap_dir[1100];
+    logrd_t rd;
+    const void *rec;
+    uint32_t len;
+    logrd_e e;
 
     dirs_of(data, log_dir, snap_dir);
-    n = seg_list(log_dir, &segs);
-    for (int i = 0; i < n && rc == CTL_OK; i++) {
-        seg_reader_t r;
-        const void *rec;
-        uint32_t len;
-        rec_status_e st;
-        seg_read_e e;
-        uint64_t stop = i + 1 < n ? segs[i + 1].first_lsn : UINT64_MAX;
-
-        if (stop <= from)
-            continue;
-        if (seg_open(&r, segs[i].path, err, sizeof(err)) != MEMDB_OK) {
-            ctl_err("%s", err);
-            rc = CTL_BAD;
-            break;
-        }
-        while ((e = seg_next(&r, &rec, &len, &st)) == SEG_REC) {
-            rec_hdr_t h;
-            memcpy(&h, rec, sizeof(h));
-            if (h.lsn >= stop || h.lsn > to)
-                break;
-            if (h.lsn >= from)
-                print_record(&h, rec, json);
-        }
-        if (e == SEG_BAD) {
-            ctl_err("%s: offset %llu: %s", r.path,
-                    (unsigned long long) seg_rec_off(&r), rec_status_str(st));
-            rc = CTL_BAD;
-        }
-        seg_close(&r);
+    if (logrd_open(&rd, log_dir, 0, to) != MEMDB_OK) {
+        ctl_err("%s", rd.err);
+        return CTL_BAD;
     }
-    free(segs);
-    return rc;
+    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+        rec_hdr_t h;
+        memcpy(&h, rec, sizeof(h));
+        if (h.lsn >= from)
+            print_record(&h, rec, json);
+    }
+    if (e != LOGRD_END)
+        ctl_err("%s", rd.err);
+    logrd_close(&rd);
+    return e == LOGRD_END ? CTL_OK : CTL_BAD;
 }
 
 static int
