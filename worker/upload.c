@@ -79,7 +79,7 @@ upload_begin(conn_t *c)
      * without a body is answered when it is complete, like any request
      * (upload_complete_gated): one answer, and the connection stays. */
     if (atomic_load(&c->w->shm->node->role) == ROLE_REPLICA
-        && conn_has_body(c)) {
+        && http_has_body(c)) {
         c->want_close = true;
         (void) cluster_write_gate(c);
         return MEMDB_ERR;

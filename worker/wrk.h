@@ -1,7 +1,10 @@
 /*
  * wrk.h - internals of the HTTP worker, shared by its files:
  *   worker.c   the event loop, accept, timeouts, signals, draining
- *   conn.c     one connection: read, parse (libhttp_parser), write
+ *   conn.c     one connection: its socket and life cycle (read, write,
+ *              timeouts, close)
+ *   http.c     the HTTP parser glue: libhttp_parser's callbacks, header
+ *              fields, framing checks, refusals
  *   resp.c     building responses
  *   route.c    request routing and the read endpoints
  *   upload.c   POST /api/v1/upload: tokenize, aggregate, commit
@@ -56,7 +59,7 @@ typedef enum {
     RT_FAULT, /* test builds only (faultapi.c) */
 } route_e;
 
-/* The Transfer-Encoding fields of a request (conn.c). */
+/* The Transfer-Encoding fields of a request (http.c). */
 enum {
     TE_SEEN = 1,         /* a Transfer-Encoding field */
     TE_CHUNKED = 2,      /* chunked among the codings */
@@ -66,7 +69,7 @@ enum {
     TE_BAD = 32,         /* not a list of transfer codings */
 };
 
-/* conn_t.lf_check: the parser paused at a byte that must be LF (conn.c) */
+/* conn_t.lf_check: the parser paused at a byte that must be LF (http.c) */
 enum { LF_NONE, LF_LAST /* the last byte it took */, LF_NEXT /* the next */ };
 
 /* What a parked connection waits for. */
@@ -190,8 +193,14 @@ void conn_resume(conn_t *c);
 void conn_flush(conn_t *c);
 void conn_timeout(conn_t *c);
 void conn_set_phase(conn_t *c, conn_phase_e ph);
+
+/* http.c (the fuzz target drives a connection through these) */
+/* Parses what c->in holds past c->in_off, with the checks the parser does
+ * not make, until a pause, a refused request or the end of the input;
+ * consumed input is dropped from c->in. */
+void http_parse(conn_t *c);
 /* The request being read has a body (Content-Length > 0 or chunked). */
-bool conn_has_body(const conn_t *c);
+bool http_has_body(const conn_t *c);
 
 /* resp.c */
 void resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
