@@ -3,6 +3,7 @@
  *   main.c     the event loop, timers, signals, the shm member table
  *   gossip.c   SWIM membership and failure detection over UDP
  *   elect.c    epochs, votes, leadership, manual failover, forget
+ *   rconn.c    a replication connection, either side: framing, MACs
  *   ship.c     the leader's side of replication (TCP)
  *   follow.c   a replica's side of replication, full sync
  *   merge.c    handing a divergent tail over to the new leader
@@ -225,7 +226,7 @@ void elect_on_vote(repl_t *r, int from, const gsp_vote_t *v);
 void elect_seen(repl_t *r, int peer);
 void elect_failover(repl_t *r, const char *target);
 
-/* rconn (ship.c) */
+/* rconn.c */
 void rconn_init(repl_t *r, rconn_t *c, int ev, int fd);
 void rconn_close(repl_t *r, rconn_t *c);
 /* Sets c's MAC keys for a step of the handshake (RCONN_*), from the
