@@ -1,6 +1,6 @@
 /*
  * repl.h - internals of the replicator process, shared by its files:
- *   main.c     the event loop, timers, signals, the shm member table
+ *   loop.c     the event loop, timers, signals, the shm member table
  *   gossip.c   SWIM membership and failure detection over UDP
  *   elect.c    epochs, votes, leadership, manual failover, forget
  *   rconn.c    a replication connection, either side: framing, MACs
@@ -191,7 +191,7 @@ enum {
     EVT_FOLLOW
 };
 
-/* main.c */
+/* loop.c */
 void repl_publish(repl_t *r);
 void repl_wake_workers(repl_t *r);
 void repl_set_role(repl_t *r, uint32_t role, uint64_t epoch);

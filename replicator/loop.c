@@ -1,5 +1,6 @@
 /*
- * main.c - the replicator's event loop (see replicator.h, repl.h).
+ * loop.c - the replicator's event loop and what it publishes in shm (see
+ * replicator.h, repl.h).
  *
  * One epoll set: the UDP gossip socket, the TCP replication listener, the
  * replication connections, a signalfd, the eventfd the master writes when
