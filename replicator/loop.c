@@ -14,6 +14,7 @@
 #include "replicator/repl.h"
 #include "src/core/fault.h"
 #include "src/core/log.h"
+#include "src/core/proc.h"
 #include "src/core/proctitle.h"
 #include "src/changelog/recover.h"
 #include "src/core/util.h"
@@ -24,18 +25,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 static int ev_sig = EVT_SIG, ev_wake = EVT_WAKE, ev_pdeath = EVT_PDEATH;
+static const int repl_sigs[] = { SIGTERM, SIGINT, SIGHUP, 0 };
 
 int
 repl_watch(repl_t *r, int fd, uint32_t events, void *tag, bool mod)
 {
     struct epoll_event ev = { .events = events, .data.ptr = tag };
 
-    if (epoll_ctl(r->epfd, mod ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_errno("epoll_ctl(%d) failed", fd);
+    if (!mod)
+        return proc_watch(&r->proc, fd, events, tag);
+    if (epoll_ctl(r->proc.epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
+        log_errno("epoll_ctl(MOD, %d) failed", fd);
         return MEMDB_ERR;
     }
     return MEMDB_OK;
@@ -135,10 +138,10 @@ repl_publish(repl_t *r)
 static void
 repl_signals(repl_t *r, bool *stop)
 {
-    struct signalfd_siginfo si;
+    int sig;
 
-    while (read(r->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-        if (si.ssi_signo == SIGHUP) {
+    while ((sig = proc_signal(&r->proc)) != 0) {
+        if (sig == SIGHUP) {
             char err[1024], fixed[1024];
             if (conf_reload((conf_t *) r->conf, err, sizeof(err), fixed,
                             sizeof(fixed))
@@ -185,7 +188,6 @@ static int
 repl_setup(repl_t *r, const repl_args_t *a)
 {
     char err[1400];
-    sigset_t set;
 
     r->conf = a->conf;
     r->shm = a->shm;
@@ -210,21 +212,10 @@ repl_setup(repl_t *r, const repl_args_t *a)
         log_error("cluster.secret_file: %s", err);
         return MEMDB_ERR;
     }
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    r->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    r->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (r->sig_fd < 0 || r->epfd < 0) {
-        log_errno("signalfd/epoll failed");
-        return MEMDB_ERR;
-    }
-    if (gossip_open(r) != MEMDB_OK || ship_listen(r) != MEMDB_OK
-        || repl_watch(r, r->sig_fd, EPOLLIN, &ev_sig, false)
-        || repl_watch(r, r->wake_fd, EPOLLIN, &ev_wake, false)
-        || repl_watch(r, r->pdeath_fd, EPOLLIN, &ev_pdeath, false))
+    if (proc_open(&r->proc, repl_sigs, &ev_sig) != MEMDB_OK
+        || gossip_open(r) != MEMDB_OK || ship_listen(r) != MEMDB_OK
+        || proc_watch(&r->proc, r->wake_fd, EPOLLIN, &ev_wake)
+        || proc_watch(&r->proc, r->pdeath_fd, EPOLLIN, &ev_pdeath))
         return MEMDB_ERR;
     return MEMDB_OK;
 }
@@ -279,7 +270,7 @@ repl_main(const repl_args_t *a)
     while (!stop) {
         int tmo = (int) MEMDB_MAX(r.conf->cl_probe_interval_ms / 10, 1);
         atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->want_wake, 1);
-        int n = epoll_wait(r.epfd, evs, 64, tmo);
+        int n = epoll_wait(r.proc.epfd, evs, 64, tmo);
 
         r.now_ms = util_now_ms();
         for (int i = 0; i < n; i++)

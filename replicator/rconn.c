@@ -37,7 +37,7 @@ void
 rconn_close(repl_t *r, rconn_t *c)
 {
     if (c->fd >= 0) {
-        epoll_ctl(r->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        epoll_ctl(r->proc.epfd, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
     }
     c->fd = -1;

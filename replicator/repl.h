@@ -19,6 +19,7 @@
 #include "replicator/frame.h"
 #include "replicator/wire.h"
 #include "src/core/buf.h"
+#include "src/core/proc.h"
 #include "src/changelog/logrd.h"
 #include "src/changelog/seg.h"
 
@@ -117,7 +118,8 @@ typedef struct repl_s {
     const int *wake_fds; /* the workers' eventfds */
     unsigned nworkers;
     int master_fd; /* eventfd: wake the master's writer */
-    int epfd, udp, tcp, sig_fd, wake_fd, pdeath_fd;
+    proc_t proc;   /* the signalfd and the epoll set */
+    int udp, tcp, wake_fd, pdeath_fd;
     uint64_t now_ms;
     uint64_t start_ms;
     cstate_t cs;

@@ -17,7 +17,6 @@
  * worker buffer without bound.
  */
 #include "worker/wrk.h"
-#include "src/core/log.h"
 #include "src/core/util.h"
 
 #include <errno.h>
@@ -78,14 +77,11 @@ conn_t *
 conn_new(wrk_t *w, int fd, const struct sockaddr *sa)
 {
     conn_t *c = xcalloc(1, sizeof(*c));
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP
-                                        | EPOLLET,
-                              .data.ptr = c };
 
     conn_init(c, w, fd);
     util_format_addr(sa, c->client, sizeof(c->client));
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_errno("epoll_ctl(ADD, %d) failed", fd);
+    if (proc_watch(&w->proc, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, c)
+        != MEMDB_OK) {
         close(fd);
         free(c);
         return NULL;

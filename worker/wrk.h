@@ -17,6 +17,7 @@
 #include "worker/worker.h"
 #include "src/words/agg.h"
 #include "src/core/buf.h"
+#include "src/core/proc.h"
 #include "src/words/tok.h"
 
 #include <http_parser.h>
@@ -159,12 +160,11 @@ struct wrk_s {
     shm_t *shm;
     shm_worker_t *slot;
     int slot_no;
-    int epfd;
+    proc_t proc; /* the signalfd and the epoll set */
     int listen_fd;
     int wake_fd;
     int notify_fd;
     int pdeath_fd;
-    int sig_fd;
     bool draining;
     bool listening;
     conn_t **conns;

@@ -5,6 +5,7 @@
 #include "src/master/persist.h"
 #include "src/core/fault.h"
 #include "src/core/log.h"
+#include "src/core/proc.h"
 #include "src/core/proctitle.h"
 #include "src/changelog/seg.h"
 #include "src/changelog/snap.h"
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,7 +134,7 @@ persist_child(persist_t *p, uint64_t target)
     const char *prev = p->snap_path[0] ? p->snap_path : NULL;
     uint64_t t0 = util_now_ms();
 
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    proc_parent_death(SIGKILL);
     log_set_role("snapshot");
     fault_set_proc(FAULT_P_SNAPSHOT);
     proctitle_set("memdbd: snapshot at lsn %llu", (unsigned long long) target);

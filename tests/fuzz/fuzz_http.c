@@ -85,8 +85,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     w.shm = &shm;
     w.slot_no = 0;
     w.slot = shm_worker(&shm, 0);
-    w.epfd = w.listen_fd = w.wake_fd = w.notify_fd = -1;
-    w.pdeath_fd = w.sig_fd = -1;
+    w.proc.epfd = w.listen_fd = w.wake_fd = w.notify_fd = -1;
+    w.pdeath_fd = w.proc.sig_fd = -1;
     w.now_ms = 1000;
     return 0;
 }
