@@ -20,7 +20,7 @@
 #include "replicator/wire.h"
 #include "src/core/buf.h"
 #include "src/core/proc.h"
-#include "src/changelog/logrd.h"
+#include "src/changelog/clogrd.h"
 #include "src/changelog/seg.h"
 
 #include <sys/socket.h>
@@ -79,7 +79,7 @@ typedef struct ship_s {
     char id[CS_ID];
     int stage;     /* SHIP_* */
     uint64_t next; /* next LSN to send */
-    logrd_t rd;    /* the log, read from next on */
+    clogrd_t rd;   /* the log, read from next on */
     bool rd_open;
     int snap_fd;
     uint64_t snap_left;

@@ -77,7 +77,7 @@ ship_free(repl_t *r, ship_t *s)
     ship_unlist(r, s);
     rconn_close(r, &s->c);
     if (s->rd_open)
-        logrd_close(&s->rd);
+        clogrd_close(&s->rd);
     if (s->snap_fd >= 0)
         close(s->snap_fd);
     free(s);
@@ -348,7 +348,7 @@ ship_snap(repl_t *r, ship_t *s)
 }
 
 /* Queues records up to the written LSN, read from the log as they are in
- * it (logrd.h: the reader keeps its place between calls, and takes up the
+ * it (clogrd.h: the reader keeps its place between calls, and takes up the
  * segment where it grew or the next one).  A gap (retention removed what
  * the replica needs) or damage ends the connection: the replica's next
  * HELLO gets a full sync. */
@@ -357,10 +357,10 @@ ship_records(repl_t *r, ship_t *s)
 {
     uint64_t limit = atomic_load(&r->shm->node->written_lsn);
     buf_t b = { 0 };
-    logrd_e e = LOGRD_END;
+    clogrd_e e = CLOGRD_END;
 
     if (!s->rd_open) {
-        if (logrd_open(&s->rd, r->log_dir, s->next, limit) != MEMDB_OK) {
+        if (clogrd_open(&s->rd, r->log_dir, s->next, limit) != MEMDB_OK) {
             log_error("%s", s->rd.err);
             return false;
         }
@@ -371,10 +371,10 @@ ship_records(repl_t *r, ship_t *s)
         const void *rec;
         uint32_t len;
 
-        if ((e = logrd_next(&s->rd, &rec, &len)) != LOGRD_REC)
+        if ((e = clogrd_next(&s->rd, &rec, &len)) != CLOGRD_REC)
             break;
         buf_append(&b, rec, len);
-        s->next = logrd_lsn(&s->rd);
+        s->next = clogrd_lsn(&s->rd);
         if (b.len >= SHIP_BATCH) {
             rconn_send(r, &s->c, FR_RECORDS, b.data, (uint32_t) b.len);
             b.len = 0;
@@ -383,7 +383,7 @@ ship_records(repl_t *r, ship_t *s)
     if (b.len > 0)
         rconn_send(r, &s->c, FR_RECORDS, b.data, (uint32_t) b.len);
     buf_free(&b);
-    if (e == LOGRD_REC || e == LOGRD_END)
+    if (e == CLOGRD_REC || e == CLOGRD_END)
         return true;
     log_warn("replica %s needs lsn %llu: %s", s->id,
              (unsigned long long) s->next, s->rd.err);

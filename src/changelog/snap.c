@@ -2,7 +2,7 @@
  * snap.c - snapshot files and their compaction (format in snap.h).
  */
 #include "src/changelog/snap.h"
-#include "src/changelog/logrd.h"
+#include "src/changelog/clogrd.h"
 #include "src/words/agg.h"
 #include "src/core/log.h"
 #include "src/changelog/rec.h"
@@ -310,21 +310,21 @@ snap_close(snap_reader_t *r)
 /* ---- compaction ------------------------------------------------------ */
 
 /* Adds the words of the records in (from, to] of log_dir's segments:
- * sealed, so they must all be there, whole (logrd.h). */
+ * sealed, so they must all be there, whole (clogrd.h). */
 static int
 compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
                 char *err, size_t errlen)
 {
-    logrd_t rd;
+    clogrd_t rd;
     const void *rec;
     uint32_t len;
-    logrd_e e;
+    clogrd_e e;
 
-    if (logrd_open(&rd, log_dir, from + 1, to) != MEMDB_OK) {
+    if (clogrd_open(&rd, log_dir, from + 1, to) != MEMDB_OK) {
         snprintf(err, errlen, "%s", rd.err);
         return MEMDB_ERR;
     }
-    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+    while ((e = clogrd_next(&rd, &rec, &len)) == CLOGRD_REC) {
         rec_iter_t it;
         const char *w;
         size_t wl;
@@ -334,13 +334,14 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
         while (rec_next(&it, &w, &wl, &d) == MEMDB_OK)
             agg_add_n(delta, w, wl, d);
     }
-    if (e != LOGRD_END)
+    if (e != CLOGRD_END)
         snprintf(err, errlen, "%s", rd.err);
-    else if (logrd_lsn(&rd) != to + 1)
+    else if (clogrd_lsn(&rd) != to + 1)
         snprintf(err, errlen, "%s: records %llu..%llu are missing", log_dir,
-                 (unsigned long long) logrd_lsn(&rd), (unsigned long long) to);
-    logrd_close(&rd);
-    return e == LOGRD_END && logrd_lsn(&rd) == to + 1 ? MEMDB_OK : MEMDB_ERR;
+                 (unsigned long long) clogrd_lsn(&rd),
+                 (unsigned long long) to);
+    clogrd_close(&rd);
+    return e == CLOGRD_END && clogrd_lsn(&rd) == to + 1 ? MEMDB_OK : MEMDB_ERR;
 }
 
 static const agg_t *sort_agg;

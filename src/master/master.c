@@ -407,7 +407,7 @@ static void
 master_release(master_t *m, bool progress)
 {
     ring_t *r = &m->shm.ring;
-    uint64_t upto = logw_release_pos(&m->persist.lw);
+    uint64_t upto = clogw_release_pos(&m->persist.lw);
 
     FOR_CHILDREN (m, i) {
         uint64_t p = atomic_load(&shm_worker(&m->shm, i)->inflight_pos);
@@ -618,7 +618,7 @@ master_setup(master_t *m)
 static int
 master_timeout(master_t *m)
 {
-    const logw_t *lw = &m->persist.lw;
+    const clogw_t *lw = &m->persist.lw;
 
     if (atomic_load(&m->shm.ring.hdr->head) > lw->cursor)
         return 1;

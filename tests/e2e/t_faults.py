@@ -200,7 +200,7 @@ def test_upload_parked_for_ring_room_is_fenced_after_a_step_down():
     c = Cluster(3, persistence={"ring_size": "1MiB"},
                 http={"max_body": "256KiB"})
     old = c.wait_leader()
-    old.fault("logw.write", "sleep:300", process="master", count=0)
+    old.fault("clogw.write", "sleep:300", process="master", count=0)
     ws = [Ledger(c.nodes, f"w{t}", pad=16000, timeout=10) for t in range(8)]
     for w in ws:
         w.start()
@@ -213,7 +213,7 @@ def test_upload_parked_for_ring_room_is_fenced_after_a_step_down():
     old.wait_for(lambda: old.get("/api/v1/status")["role"] == "replica",
                  what="the old leader to step down")
     stepped = time.monotonic()
-    old.fault("logw.write", "off")
+    old.fault("clogw.write", "off")
     time.sleep(1.0)
     ledgers_stop(ws)
     table = c.wait_converged(timeout=30)
