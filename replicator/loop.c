@@ -8,8 +8,8 @@
  * periods, elections, acks, reconnects) are checked every iteration; the
  * loop sleeps at most a tenth of the probe interval.
  *
- * What the workers need (members, leader, acks) is published in the shm
- * cluster table (shm/cluster.h) whenever it changes.
+ * What the workers need (members, leader, acks) is published in the
+ * roster (shm/roster.h) whenever it changes.
  */
 #include "replicator/repl.h"
 #include "src/core/fault.h"
@@ -89,7 +89,7 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
     /* a replica reports what it applied; a node that just stopped leading
      * has applied everything up to its last LSN */
     if (role == ROLE_REPLICA && old != ROLE_REPLICA)
-        atomic_store(&r->shm->cluster->applied_lsn, repl_last_lsn(r));
+        atomic_store(&r->shm->roster->applied_lsn, repl_last_lsn(r));
     atomic_store(&n->role, role);
     r->peers[0].m.role = (uint8_t) role;
     r->peers[0].m.epoch = epoch;
@@ -101,17 +101,17 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
 void
 repl_publish(repl_t *r)
 {
-    shm_cluster_t *c = r->shm->cluster;
+    shm_roster_t *c = r->shm->roster;
     int l = gossip_leader(r);
-    cl_table_t *t;
+    roster_table_t *t;
 
     r->peers[0].m.lsn = repl_last_lsn(r);
-    t = cl_write_begin(c);
-    FAULT("cluster.publish");
+    t = roster_write_begin(c);
+    FAULT("roster.publish");
     t->n = (uint32_t) r->npeers;
     for (int i = 0; i < r->npeers; i++) {
         const peer_t *p = &r->peers[i];
-        cl_member_t *m = &t->m[i];
+        roster_member_t *m = &t->m[i];
 
         memcpy(m->id, p->m.id, sizeof(m->id));
         memcpy(m->gossip, p->m.gossip, GSP_ADDR);
@@ -131,7 +131,7 @@ repl_publish(repl_t *r)
              l >= 0 ? r->peers[l].m.id : "");
     snprintf(t->leader_http, sizeof(t->leader_http), "%s",
              l >= 0 ? r->peers[l].m.http : "");
-    cl_write_end(c, t);
+    roster_write_end(c, t);
     r->table_dirty = false;
 }
 
@@ -159,11 +159,11 @@ repl_signals(repl_t *r, bool *stop)
 static void
 repl_commands(repl_t *r)
 {
-    shm_cluster_t *c = r->shm->cluster;
+    shm_roster_t *c = r->shm->roster;
 
     while (r->cmd_seen < atomic_load(&c->cmd_req)) {
         uint64_t next = r->cmd_seen + 1;
-        cl_cmd_t *cmd = &c->cmds[next % CL_CMDS];
+        roster_cmd_t *cmd = &c->cmds[next % ROSTER_CMDS];
 
         if (atomic_load_explicit(&cmd->seq, memory_order_acquire) != next)
             break; /* not filled in yet: next turn */
@@ -262,10 +262,10 @@ repl_main(const repl_args_t *a)
     /* a replica reports what it applied: a replicator that died left that
      * behind what the master then finished for it */
     if (atomic_load(&r.shm->node->role) == ROLE_REPLICA)
-        atomic_store(&r.shm->cluster->applied_lsn, repl_last_lsn(&r));
+        atomic_store(&r.shm->roster->applied_lsn, repl_last_lsn(&r));
     atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->pid, (int32_t) getpid());
     atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->ready, 1);
-    r.cmd_seen = atomic_load(&r.shm->cluster->cmd_done);
+    r.cmd_seen = atomic_load(&r.shm->roster->cmd_done);
     repl_publish(&r);
     while (!stop) {
         int tmo = (int) MEMDB_MAX(r.conf->cl_probe_interval_ms / 10, 1);

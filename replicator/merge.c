@@ -300,7 +300,7 @@ merge_prepare(repl_t *r, uint64_t fork, uint64_t last)
         return MEMDB_ERR;
     }
     /* counted at once: until the file is gone this node is not in step */
-    atomic_fetch_add(&r->shm->cluster->pending_merges, 1);
+    atomic_fetch_add(&r->shm->roster->pending_merges, 1);
     log_warn("our records %llu..%llu are not in the leader's log: %llu of "
              "them will be handed over to it (%s)",
              (unsigned long long) (fork + 1), (unsigned long long) last,
@@ -383,7 +383,7 @@ merge_tick(repl_t *r, bool send)
     bool synced = r->fol.on && r->fol.stage == FOL_STREAM;
 
     if (d == NULL) {
-        atomic_store(&r->shm->cluster->pending_merges, 0);
+        atomic_store(&r->shm->roster->pending_merges, 0);
         return;
     }
     while ((de = readdir(d)) != NULL) {
@@ -406,7 +406,7 @@ merge_tick(repl_t *r, bool send)
         }
     }
     closedir(d);
-    atomic_store(&r->shm->cluster->pending_merges, pending);
+    atomic_store(&r->shm->roster->pending_merges, pending);
 }
 
 bool

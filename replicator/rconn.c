@@ -111,9 +111,9 @@ rconn_flush(repl_t *r, rconn_t *c)
 bool
 rconn_bad(repl_t *r, rconn_t *c, const char *why)
 {
-    shm_cluster_t *cl = r->shm->cluster;
+    shm_roster_t *ro = r->shm->roster;
 
-    if (atomic_fetch_add(&cl->repl_bad, 1) % 100 == 0)
+    if (atomic_fetch_add(&ro->repl_bad, 1) % 100 == 0)
         log_warn("dropping a replication connection %s %s: %s",
                  c->ev == EVT_SHIP ? "from" : "to", c->peer[0] ? c->peer : "?",
                  why);
@@ -167,7 +167,7 @@ rconn_frames(repl_t *r, rconn_t *c, rconn_fn fn)
             && (!mac
                 || !auth_verify(c->key_rx, f, FRAME_HDR + h.length,
                                 f + FRAME_HDR + h.length))) {
-            atomic_fetch_add(&r->shm->cluster->auth_bad, 1);
+            atomic_fetch_add(&r->shm->roster->auth_bad, 1);
             return rconn_bad(r, c, "frame failed authentication");
         }
         if (h.counter != c->rx_counter + 1)

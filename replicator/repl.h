@@ -25,12 +25,12 @@
 
 #include <sys/socket.h>
 
-#define REPL_MAX_SHIPS CL_MAX_MEMBERS /* authenticated */
+#define REPL_MAX_SHIPS ROSTER_MAX_MEMBERS /* authenticated */
 #define REPL_AUTH_MS   3000 /* from accept or connect to a done handshake */
 #define REPL_UPD_MAX   64
 #define REPL_ACK_MS    50
 #define REPL_RETRY_MS  200
-#define CMD_ERR_MAX    sizeof(((cl_cmd_t *) 0)->error)
+#define CMD_ERR_MAX    sizeof(((roster_cmd_t *) 0)->error)
 
 /* One member as this node sees it (process-local). */
 typedef struct peer_s {
@@ -126,7 +126,7 @@ typedef struct repl_s {
     auth_t auth;
     char log_dir[1100], snap_dir[1100];
 
-    peer_t peers[CL_MAX_MEMBERS]; /* peers[0] is this node */
+    peer_t peers[ROSTER_MAX_MEMBERS]; /* peers[0] is this node */
     int npeers;
     update_t upd[REPL_UPD_MAX];
     int nupd;
@@ -162,7 +162,7 @@ typedef struct repl_s {
         bool running;
         uint64_t epoch;
         int votes;
-        char voters[CL_MAX_MEMBERS][CS_ID];
+        char voters[ROSTER_MAX_MEMBERS][CS_ID];
         uint64_t deadline_ms;
         uint64_t start_ms; /* scheduled candidacy, 0 none */
         bool transfer;

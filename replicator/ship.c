@@ -306,7 +306,7 @@ ship_frame(repl_t *r, rconn_t *c, uint8_t type, const unsigned char *p,
                                               r->now_ms - a.leader_age_ms);
         if (i > 0 && r->peers[i].acked != a.written_lsn) {
             r->peers[i].acked = a.written_lsn;
-            atomic_store(&r->shm->cluster->acked[i], a.written_lsn);
+            atomic_store(&r->shm->roster->acked[i], a.written_lsn);
             repl_wake_workers(r);
         }
         return true;

@@ -8,8 +8,13 @@
  *   resp.c     building responses
  *   route.c    request routing and the read endpoints
  *   upload.c   POST /api/v1/upload: tokenize, aggregate, commit
+ *   gate.c     the node's place in its cluster: 307 to the leader, the
+ *              write quorum, ?wait=N replicas, ?min_lsn, the applied LSN
+ *   members.c  GET /api/v1/cluster/nodes, POST .../meet|failover|forget
  *   stream.c   GET /api/v1/allwords, streamed in chunks
+ *   metrics.c  GET /metrics
  *   apidoc.c   GET /openapi.yaml and GET /docs, compiled in
+ *   faultapi.c the fault points' endpoint (test builds)
  */
 #ifndef MEMDB_WORKER_WRK_H
 #define MEMDB_WORKER_WRK_H
@@ -231,20 +236,26 @@ void route_bad_param(conn_t *c, const buf_t *key);
 void metrics_count(conn_t *c, uint64_t usec);
 void metrics_handle(conn_t *c);
 
-/* cluster.c */
-uint64_t cluster_applied_lsn(shm_t *s);
+/* gate.c */
+/* The LSN this node applied: every record up to it is in its table. */
+uint64_t gate_applied_lsn(shm_t *s);
 /* Parses NAME=N and timeout_ms=T from a query (others ignored); 400 on a
  * bad value.  true if fine. */
-bool cluster_wait_params(conn_t *c, const char *qs, size_t qlen,
-                         const char *name, uint64_t *val, uint64_t *tmo);
+bool gate_wait_params(conn_t *c, const char *qs, size_t qlen, const char *name,
+                      uint64_t *val, uint64_t *tmo);
 /* Before an upload: true if this node takes writes now; else it answered
  * (307 to the leader, 503) or parked the request (hand-over). */
-bool cluster_write_gate(conn_t *c);
+bool gate_write(conn_t *c);
 /* After an upload is durable: ?wait=N replicas. */
-void cluster_wait_replicas(conn_t *c, uint64_t lsn);
-uint64_t cluster_acked(shm_t *s, uint64_t lsn);
-void cluster_handle(conn_t *c);
-bool cluster_resume(conn_t *c, bool expired);
+void gate_wait_replicas(conn_t *c, uint64_t lsn);
+/* How many replicas acknowledged lsn. */
+uint64_t gate_acked(shm_t *s, uint64_t lsn);
+
+/* members.c */
+void members_handle(conn_t *c);
+/* Answers a parked cluster request once the replicator took it (or
+ * expired); true if answered. */
+bool members_resume(conn_t *c, bool expired);
 
 /* upload.c */
 int upload_begin(conn_t *c);

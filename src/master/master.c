@@ -494,7 +494,7 @@ master_recover(master_t *m)
     atomic_store(&n->syncing,
                  conf_clustered(m->conf) && cstate_syncing(m->conf->data_dir));
     atomic_store(&n->epoch, rs.last_epoch);
-    atomic_store(&m->shm.cluster->applied_lsn, rs.last_lsn);
+    atomic_store(&m->shm.roster->applied_lsn, rs.last_lsn);
     n->rec_snap_lsn = rs.snap_lsn;
     n->rec_snap_words = rs.snap_words;
     n->rec_records = rs.records;

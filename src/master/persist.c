@@ -52,15 +52,15 @@ persist_init(persist_t *p, const conf_t *conf, shm_t *shm,
 static uint64_t
 persist_member_floor(persist_t *p)
 {
-    static cl_member_t m[CL_MAX_MEMBERS];
-    char leader_id[CL_ID_MAX], leader_http[CL_ADDR_MAX];
+    static roster_member_t m[ROSTER_MAX_MEMBERS];
+    char leader_id[ROSTER_ID_MAX], leader_http[ROSTER_ADDR_MAX];
     uint64_t floor = UINT64_MAX;
     uint64_t epoch = atomic_load(&p->shm->node->epoch);
     uint32_t n;
 
     if (!atomic_load(&p->shm->node->clustered))
         return UINT64_MAX;
-    cl_read(p->shm->cluster, m, &n, leader_id, leader_http);
+    roster_read(p->shm->roster, m, &n, leader_id, leader_http);
     for (uint32_t i = 0; i < n; i++) {
         if (m[i].self || m[i].state == MS_LEFT)
             continue;

@@ -120,8 +120,8 @@ def test_replicator_stopped_or_killed_mid_publish_blocks_no_reader():
     c = Cluster(3)
     leader = c.wait_leader()
     leader.upload("before")
-    leader.fault("cluster.publish", "stop", process="replicator", count=1)
-    leader.wait_for(lambda: leader.fault_fired("cluster.publish") >= 1,
+    leader.fault("roster.publish", "stop", process="replicator", count=1)
+    leader.wait_for(lambda: leader.fault_fired("roster.publish") >= 1,
                     what="the replicator to stop")
     rp = leader.children("memdbd: replicator")[0]
     try:
@@ -131,8 +131,8 @@ def test_replicator_stopped_or_killed_mid_publish_blocks_no_reader():
         assert st == 200
     finally:
         os.kill(rp, signal.SIGCONT)
-    leader.fault("cluster.publish", "kill", process="replicator", count=1)
-    leader.wait_for(lambda: leader.fault_fired("cluster.publish") >= 1,
+    leader.fault("roster.publish", "kill", process="replicator", count=1)
+    leader.wait_for(lambda: leader.fault_fired("roster.publish") >= 1,
                     what="the fault to fire")
     t0 = time.monotonic()
     writes_work(leader)
