@@ -113,7 +113,8 @@ replay_record(recover_sink_t *s, const void *rec, recover_stats_t *st)
 /* What recovery does with a torn tail: cut it off (repair), or leave it
  * and report it (memdbctl log counts). */
 static int
-replay_torn(recover_sink_t *s, const clogrd_t *rd, recover_stats_t *st)
+replay_torn(recover_sink_t *s, const clogrd_t *rd, recover_stats_t *st,
+            char *err, size_t errlen)
 {
     if (s->repair && rd->torn_file) {
         log_warn("%s: removing a segment cut off while it was created",
@@ -129,7 +130,10 @@ replay_torn(recover_sink_t *s, const clogrd_t *rd, recover_stats_t *st)
         return MEMDB_OK; /* reported, left in place */
     log_warn("%s, cutting it off", rd->err);
     if (truncate(rd->path, (off_t) rd->off) < 0) {
-        log_errno("truncate(%s) failed", rd->path);
+        snprintf(err, errlen,
+                 "%s: cannot cut the torn tail: truncate() "
+                 "failed: %s",
+                 rd->path, strerror(errno));
         return MEMDB_ERR;
     }
     return MEMDB_OK;
@@ -161,7 +165,7 @@ replay_segments(recover_sink_t *s, const char *log_dir, recover_stats_t *st,
         }
     }
     if (rc == MEMDB_OK && e == CLOGRD_TORN)
-        rc = replay_torn(s, &rd, st);
+        rc = replay_torn(s, &rd, st, err, errlen);
     else if (rc == MEMDB_OK && e == CLOGRD_GAP) {
         snprintf(err, errlen, "%s (see memdbctl log verify)", rd.err);
         rc = MEMDB_ERR;
