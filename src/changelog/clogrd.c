@@ -251,12 +251,6 @@ clogrd_next(clogrd_t *r, const void **rec, uint32_t *len)
     }
 }
 
-uint64_t
-clogrd_rec_off(const clogrd_t *r)
-{
-    return seg_rec_off(&r->rd);
-}
-
 void
 clogrd_close(clogrd_t *r)
 {

@@ -73,8 +73,6 @@ clogrd_lsn(const clogrd_t *r)
 {
     return r->next;
 }
-/* Offset in its segment of the record last returned. */
-uint64_t clogrd_rec_off(const clogrd_t *r);
 void clogrd_close(clogrd_t *r);
 
 #endif
