@@ -112,7 +112,7 @@ peer_add(repl_t *r, const gsp_member_t *m)
     return r->npeers++;
 }
 
-void
+static void
 gossip_queue(repl_t *r, const gsp_member_t *m)
 {
     int left = 3 * (int) ceil(log2((double) r->npeers + 1.0)) + 1;
@@ -306,7 +306,7 @@ build(repl_t *r, unsigned char *out, uint8_t type, uint32_t seq,
     return len;
 }
 
-void
+static void
 gossip_send_addr(repl_t *r, const struct sockaddr *sa, socklen_t alen,
                  uint8_t type, uint32_t seq, const void *body)
 {

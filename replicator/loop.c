@@ -98,7 +98,7 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
 }
 
 /* Writes the member table into shm for the workers. */
-void
+static void
 repl_publish(repl_t *r)
 {
     shm_roster_t *c = r->shm->roster;

@@ -194,7 +194,6 @@ enum {
 };
 
 /* loop.c */
-void repl_publish(repl_t *r);
 void repl_wake_workers(repl_t *r);
 void repl_set_role(repl_t *r, uint32_t role, uint64_t epoch);
 int repl_majority(const repl_t *r);
@@ -208,9 +207,6 @@ void gossip_tick(repl_t *r);
 void gossip_recv(repl_t *r);
 void gossip_send(repl_t *r, int peer, uint8_t type, uint32_t seq,
                  const void *body);
-void gossip_send_addr(repl_t *r, const struct sockaddr *sa, socklen_t len,
-                      uint8_t type, uint32_t seq, const void *body);
-void gossip_queue(repl_t *r, const gsp_member_t *m);
 void gossip_self_changed(repl_t *r);
 int gossip_find(const repl_t *r, const char *id);
 void gossip_meet(repl_t *r, const char *addr);

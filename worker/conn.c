@@ -95,7 +95,7 @@ conn_new(wrk_t *w, int fd, const struct sockaddr *sa)
     return c;
 }
 
-void
+static void
 conn_close(conn_t *c)
 {
     wrk_t *w = c->w;

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <time.h>
 
-const char *
+static const char *
 resp_reason(int status)
 {
     switch (status) {

@@ -440,7 +440,8 @@ handle_snapshot(conn_t *c)
     wrk_notify_master(c->w);
 }
 
-bool
+/* Answers a parked snapshot request if it is done; true if answered. */
+static bool
 route_snapshot_resume(conn_t *c)
 {
     if (atomic_load(&c->w->shm->node->snap_done) < c->wait_val)

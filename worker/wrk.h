@@ -191,7 +191,6 @@ void conn_init(conn_t *c, wrk_t *w, int fd);
 /* Frees what a connection holds besides its socket and itself. */
 void conn_release(conn_t *c);
 conn_t *conn_new(wrk_t *w, int fd, const struct sockaddr *sa);
-void conn_close(conn_t *c);
 void conn_on_event(conn_t *c, uint32_t events);
 /* Continues a connection that was parked or streaming. */
 void conn_resume(conn_t *c);
@@ -219,13 +218,10 @@ void resp_error_at(conn_t *c, int status, const char *msg, const char *key,
                    uint64_t val);
 /* Request done: logs it and readies the connection for the next one. */
 void resp_done(conn_t *c);
-const char *resp_reason(int status);
 
 /* route.c */
 route_e route_find(conn_t *c, const char *path, size_t len, int method);
 void route_dispatch(conn_t *c);
-/* Answers a parked snapshot request if it is done; true if answered. */
-bool route_snapshot_resume(conn_t *c);
 bool route_resume(conn_t *c, bool expired);
 void route_query(conn_t *c, const char **q, size_t *len);
 bool route_param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,

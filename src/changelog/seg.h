@@ -64,7 +64,6 @@ int seg_create(const char *dir, uint64_t first_lsn, uint64_t epoch);
  * MEMDB_ERR (logged) when either fails. */
 int seg_create_tmp(const char *dir, uint64_t first_lsn, uint64_t epoch);
 int seg_install(int fd, const char *dir, uint64_t first_lsn);
-void seg_hdr_init(seg_hdr_t *h, uint64_t first_lsn, uint64_t epoch);
 bool seg_hdr_valid(const seg_hdr_t *h);
 
 /* Sequential reader with a growing buffer. */
