@@ -303,7 +303,7 @@ cstate_member_set(cstate_t *cs, const char *id, const char *gossip)
     snprintf(cs->members[i].gossip, CS_ADDR, "%s", gossip);
 }
 
-void
+static void
 cstate_member_del(cstate_t *cs, const char *id)
 {
     for (int i = 0; i < cs->nmembers; i++) {

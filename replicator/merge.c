@@ -50,7 +50,7 @@
  * counts, allwords and top.
  */
 #include "replicator/repl.h"
-#include "src/changelog/logrd.h"
+#include "src/changelog/clogrd.h"
 #include "src/core/fault.h"
 #include "src/core/log.h"
 #include "src/changelog/apply.h"
@@ -240,34 +240,34 @@ merge_path(repl_t *r, char *out, size_t len, uint64_t first, uint64_t last)
 
 /* Copies the records (fork, last] of the log into fd; returns how many,
  * setting *next past the last one copied.  It stops at a gap or damage
- * (logrd.h): what follows cannot be handed over in order, and the caller
+ * (clogrd.h): what follows cannot be handed over in order, and the caller
  * says which records are lost. */
 static uint64_t
 merge_copy(repl_t *r, int fd, uint64_t fork, uint64_t last, uint64_t *next,
            const char *tmp)
 {
-    logrd_t rd;
+    clogrd_t rd;
     const void *rec;
     uint32_t len;
-    logrd_e e = LOGRD_END;
+    clogrd_e e = CLOGRD_END;
     uint64_t count = 0;
 
     *next = fork + 1;
-    if (logrd_open(&rd, r->log_dir, fork + 1, last) != MEMDB_OK) {
+    if (clogrd_open(&rd, r->log_dir, fork + 1, last) != MEMDB_OK) {
         log_error("%s", rd.err);
         return 0;
     }
-    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+    while ((e = clogrd_next(&rd, &rec, &len)) == CLOGRD_REC) {
         if (util_write_all(fd, rec, len) != MEMDB_OK) {
             log_errno("write(%s) failed", tmp);
             break;
         }
         count++;
-        *next = logrd_lsn(&rd);
+        *next = clogrd_lsn(&rd);
     }
-    if (e != LOGRD_END && e != LOGRD_REC)
+    if (e != CLOGRD_END && e != CLOGRD_REC)
         log_error("handing the tail over: %s", rd.err);
-    logrd_close(&rd);
+    clogrd_close(&rd);
     return count;
 }
 
@@ -300,7 +300,7 @@ merge_prepare(repl_t *r, uint64_t fork, uint64_t last)
         return MEMDB_ERR;
     }
     /* counted at once: until the file is gone this node is not in step */
-    atomic_fetch_add(&r->shm->cluster->pending_merges, 1);
+    atomic_fetch_add(&r->shm->roster->pending_merges, 1);
     log_warn("our records %llu..%llu are not in the leader's log: %llu of "
              "them will be handed over to it (%s)",
              (unsigned long long) (fork + 1), (unsigned long long) last,
@@ -383,7 +383,7 @@ merge_tick(repl_t *r, bool send)
     bool synced = r->fol.on && r->fol.stage == FOL_STREAM;
 
     if (d == NULL) {
-        atomic_store(&r->shm->cluster->pending_merges, 0);
+        atomic_store(&r->shm->roster->pending_merges, 0);
         return;
     }
     while ((de = readdir(d)) != NULL) {
@@ -406,7 +406,7 @@ merge_tick(repl_t *r, bool send)
         }
     }
     closedir(d);
-    atomic_store(&r->shm->cluster->pending_merges, pending);
+    atomic_store(&r->shm->roster->pending_merges, pending);
 }
 
 bool

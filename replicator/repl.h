@@ -1,8 +1,9 @@
 /*
  * repl.h - internals of the replicator process, shared by its files:
- *   main.c     the event loop, timers, signals, the shm member table
+ *   loop.c     the event loop, timers, signals, the shm member table
  *   gossip.c   SWIM membership and failure detection over UDP
  *   elect.c    epochs, votes, leadership, manual failover, forget
+ *   rconn.c    a replication connection, either side: framing, MACs
  *   ship.c     the leader's side of replication (TCP)
  *   follow.c   a replica's side of replication, full sync
  *   merge.c    handing a divergent tail over to the new leader
@@ -18,17 +19,18 @@
 #include "replicator/frame.h"
 #include "replicator/wire.h"
 #include "src/core/buf.h"
-#include "src/changelog/logrd.h"
+#include "src/core/proc.h"
+#include "src/changelog/clogrd.h"
 #include "src/changelog/seg.h"
 
 #include <sys/socket.h>
 
-#define REPL_MAX_SHIPS CL_MAX_MEMBERS /* authenticated */
+#define REPL_MAX_SHIPS ROSTER_MAX_MEMBERS /* authenticated */
 #define REPL_AUTH_MS   3000 /* from accept or connect to a done handshake */
 #define REPL_UPD_MAX   64
 #define REPL_ACK_MS    50
 #define REPL_RETRY_MS  200
-#define CMD_ERR_MAX    sizeof(((cl_cmd_t *) 0)->error)
+#define CMD_ERR_MAX    sizeof(((roster_cmd_t *) 0)->error)
 
 /* One member as this node sees it (process-local). */
 typedef struct peer_s {
@@ -77,7 +79,7 @@ typedef struct ship_s {
     char id[CS_ID];
     int stage;     /* SHIP_* */
     uint64_t next; /* next LSN to send */
-    logrd_t rd;    /* the log, read from next on */
+    clogrd_t rd;   /* the log, read from next on */
     bool rd_open;
     int snap_fd;
     uint64_t snap_left;
@@ -116,14 +118,15 @@ typedef struct repl_s {
     const int *wake_fds; /* the workers' eventfds */
     unsigned nworkers;
     int master_fd; /* eventfd: wake the master's writer */
-    int epfd, udp, tcp, sig_fd, wake_fd, pdeath_fd;
+    proc_t proc;   /* the signalfd and the epoll set */
+    int udp, tcp, wake_fd, pdeath_fd;
     uint64_t now_ms;
     uint64_t start_ms;
     cstate_t cs;
     auth_t auth;
     char log_dir[1100], snap_dir[1100];
 
-    peer_t peers[CL_MAX_MEMBERS]; /* peers[0] is this node */
+    peer_t peers[ROSTER_MAX_MEMBERS]; /* peers[0] is this node */
     int npeers;
     update_t upd[REPL_UPD_MAX];
     int nupd;
@@ -159,7 +162,7 @@ typedef struct repl_s {
         bool running;
         uint64_t epoch;
         int votes;
-        char voters[CL_MAX_MEMBERS][CS_ID];
+        char voters[ROSTER_MAX_MEMBERS][CS_ID];
         uint64_t deadline_ms;
         uint64_t start_ms; /* scheduled candidacy, 0 none */
         bool transfer;
@@ -190,8 +193,7 @@ enum {
     EVT_FOLLOW
 };
 
-/* main.c */
-void repl_publish(repl_t *r);
+/* loop.c */
 void repl_wake_workers(repl_t *r);
 void repl_set_role(repl_t *r, uint32_t role, uint64_t epoch);
 int repl_majority(const repl_t *r);
@@ -205,9 +207,6 @@ void gossip_tick(repl_t *r);
 void gossip_recv(repl_t *r);
 void gossip_send(repl_t *r, int peer, uint8_t type, uint32_t seq,
                  const void *body);
-void gossip_send_addr(repl_t *r, const struct sockaddr *sa, socklen_t len,
-                      uint8_t type, uint32_t seq, const void *body);
-void gossip_queue(repl_t *r, const gsp_member_t *m);
 void gossip_self_changed(repl_t *r);
 int gossip_find(const repl_t *r, const char *id);
 void gossip_meet(repl_t *r, const char *addr);
@@ -225,7 +224,7 @@ void elect_on_vote(repl_t *r, int from, const gsp_vote_t *v);
 void elect_seen(repl_t *r, int peer);
 void elect_failover(repl_t *r, const char *target);
 
-/* rconn (ship.c) */
+/* rconn.c */
 void rconn_init(repl_t *r, rconn_t *c, int ev, int fd);
 void rconn_close(repl_t *r, rconn_t *c);
 /* Sets c's MAC keys for a step of the handshake (RCONN_*), from the

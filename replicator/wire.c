@@ -12,7 +12,7 @@
 #include "src/core/util.h"
 #include "replicator/auth.h"
 #include "shm/shm.h"
-#include "shm/cluster.h"
+#include "shm/roster.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -71,7 +71,7 @@ typedef struct gsp_member_s {
     char repl[GSP_ADDR];
     char http[GSP_ADDR];
     uint8_t role;       /* ROLE_* (shm.h) */
-    uint8_t state;      /* MS_* (cluster.h) */
+    uint8_t state;      /* MS_* (roster.h) */
     uint16_t reserved;  /* 0 */
     uint32_t reserved2; /* 0 */
     uint64_t epoch;

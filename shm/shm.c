@@ -41,7 +41,7 @@ shm_handles(shm_t *s)
 
     s->node = (shm_node_t *) (s->base + h->node_off);
     s->workers = (shm_worker_t *) (s->base + h->workers_off);
-    s->cluster = (shm_cluster_t *) (s->base + h->cluster_off);
+    s->roster = (shm_roster_t *) (s->base + h->roster_off);
     s->stats = (shm_stats_t *) (s->base + h->stats_off);
     s->faults = (fault_tab_t *) (s->base + h->faults_off);
     s->arena = (arena_t *) (s->base + h->arena_off);
@@ -67,7 +67,7 @@ shm_create(shm_t *s, const shm_params_t *p)
     place(&cur, sizeof(shm_hdr_t));
     h.node_off = place(&cur, sizeof(shm_node_t));
     h.workers_off = place(&cur, sizeof(shm_worker_t) * SHM_MAX_WORKERS);
-    h.cluster_off = place(&cur, sizeof(shm_cluster_t));
+    h.roster_off = place(&cur, sizeof(shm_roster_t));
     h.stats_off = place(&cur, sizeof(shm_stats_t) * SHM_MAX_WORKERS);
     h.faults_off = place(&cur, sizeof(fault_tab_t));
     h.parts_off = place(&cur, sizeof(ht_part_t) * HT_PARTS);

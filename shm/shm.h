@@ -23,7 +23,7 @@
 #define MEMDB_SHM_SHM_H
 
 #include "shm/arena.h"
-#include "shm/cluster.h"
+#include "shm/roster.h"
 #include "src/core/fault.h"
 #include "shm/ht.h"
 #include "shm/ring.h"
@@ -96,7 +96,7 @@ typedef struct shm_node_s {
     char snap_path[1100];
     _Atomic uint64_t fsyncs; /* log writer counters */
     _Atomic uint64_t fsync_ns;
-    /* cluster (written by the replicator) */
+    /* the node in its cluster (written by the replicator) */
     _Atomic uint32_t syncing; /* full sync: reads answer 503 */
     _Atomic uint32_t clustered;
     _Atomic uint64_t rebase_lsn;  /* replicator asks: log starts over */
@@ -118,7 +118,7 @@ typedef struct shm_hdr_s {
     uint64_t map_size;
     uint64_t node_off;
     uint64_t workers_off;
-    uint64_t cluster_off;
+    uint64_t roster_off;
     uint64_t stats_off;
     uint64_t faults_off;
     uint64_t parts_off;
@@ -135,7 +135,7 @@ typedef struct shm_s {
     shm_hdr_t *hdr;
     shm_node_t *node;
     shm_worker_t *workers;
-    shm_cluster_t *cluster;
+    shm_roster_t *roster;
     shm_stats_t *stats; /* [SHM_MAX_WORKERS] */
     fault_tab_t *faults;
     arena_t *arena;

@@ -5,7 +5,7 @@
  * Each worker counts its own requests in its shm_stats_t slot (one writer
  * per slot, relaxed atomics); /metrics sums the slots of every worker.
  * Everything else comes from the shared node state, the table and the
- * cluster table.
+ * roster (shm/roster.h).
  */
 #include "worker/wrk.h"
 #include "src/core/util.h"
@@ -172,7 +172,7 @@ put_node(buf_t *b, shm_t *s)
     buf_printf(b, "memdb_lsn{kind=\"last\"} %llu\n",
                (unsigned long long) (atomic_load(&s->ring.hdr->next_lsn) - 1));
     buf_printf(b, "memdb_lsn{kind=\"applied\"} %llu\n",
-               (unsigned long long) cluster_applied_lsn(s));
+               (unsigned long long) gate_applied_lsn(s));
     buf_printf(b, "memdb_lsn{kind=\"written\"} %llu\n",
                (unsigned long long) atomic_load(&n->written_lsn));
     buf_printf(b, "memdb_lsn{kind=\"durable\"} %llu\n",
@@ -199,23 +199,23 @@ put_node(buf_t *b, shm_t *s)
 static void
 put_cluster(buf_t *b, shm_t *s)
 {
-    static cl_member_t m[CL_MAX_MEMBERS];
-    shm_cluster_t *cl = s->cluster;
-    char lid[CL_ID_MAX], lhttp[CL_ADDR_MAX];
+    static roster_member_t m[ROSTER_MAX_MEMBERS];
+    shm_roster_t *ro = s->roster;
+    char lid[ROSTER_ID_MAX], lhttp[ROSTER_ADDR_MAX];
     uint32_t n, states[4] = { 0 };
     uint64_t last = atomic_load(&s->ring.hdr->next_lsn) - 1;
     bool leading = atomic_load(&s->node->role) == ROLE_LEADER;
 
     if (!atomic_load(&s->node->clustered))
         return;
-    cl_read(cl, m, &n, lid, lhttp);
+    roster_read(ro, m, &n, lid, lhttp);
     for (uint32_t i = 0; i < n; i++)
         states[m[i].state < 4 ? m[i].state : 3]++;
     buf_puts(b, "# HELP memdb_cluster_members Members by gossip state.\n"
                 "# TYPE memdb_cluster_members gauge\n");
     for (int k = 0; k < 4; k++)
         buf_printf(b, "memdb_cluster_members{state=\"%s\"} %u\n",
-                   cl_state_name((uint32_t) k), states[k]);
+                   roster_state_name((uint32_t) k), states[k]);
     if (leading) {
         buf_puts(b, "# HELP memdb_replica_lag Records a replica has not "
                     "acknowledged yet.\n# TYPE memdb_replica_lag gauge\n");
@@ -229,15 +229,15 @@ put_cluster(buf_t *b, shm_t *s)
     gauge(b, "memdb_gossip_malformed_total",
           "Gossip datagrams dropped as "
           "malformed.",
-          "counter", atomic_load(&cl->gossip_bad));
+          "counter", atomic_load(&ro->gossip_bad));
     gauge(b, "memdb_replication_malformed_total",
           "Replication frames and "
           "connections refused.",
-          "counter", atomic_load(&cl->repl_bad));
+          "counter", atomic_load(&ro->repl_bad));
     gauge(b, "memdb_auth_failures_total",
           "Cluster traffic that failed "
           "authentication.",
-          "counter", atomic_load(&cl->auth_bad));
+          "counter", atomic_load(&ro->auth_bad));
 }
 
 void

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <time.h>
 
-const char *
+static const char *
 resp_reason(int status)
 {
     switch (status) {
@@ -91,7 +91,7 @@ resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
         buf_puts(b, extra);
     if (c->parser.method == HTTP_GET || c->is_head) {
         buf_puts(b, "X-Memdb-LSN: ");
-        buf_put_u64(b, cluster_applied_lsn(c->w->shm));
+        buf_put_u64(b, gate_applied_lsn(c->w->shm));
         buf_puts(b, "\r\n");
     }
     if (c->want_close)

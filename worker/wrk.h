@@ -1,12 +1,20 @@
 /*
  * wrk.h - internals of the HTTP worker, shared by its files:
  *   worker.c   the event loop, accept, timeouts, signals, draining
- *   conn.c     one connection: read, parse (libhttp_parser), write
+ *   conn.c     one connection: its socket and life cycle (read, write,
+ *              timeouts, close)
+ *   http.c     the HTTP parser glue: libhttp_parser's callbacks, header
+ *              fields, framing checks, refusals
  *   resp.c     building responses
  *   route.c    request routing and the read endpoints
  *   upload.c   POST /api/v1/upload: tokenize, aggregate, commit
+ *   gate.c     the node's place in its cluster: 307 to the leader, the
+ *              write quorum, ?wait=N replicas, ?min_lsn, the applied LSN
+ *   members.c  GET /api/v1/cluster/nodes, POST .../meet|failover|forget
  *   stream.c   GET /api/v1/allwords, streamed in chunks
+ *   metrics.c  GET /metrics
  *   apidoc.c   GET /openapi.yaml and GET /docs, compiled in
+ *   faultapi.c the fault points' endpoint (test builds)
  */
 #ifndef MEMDB_WORKER_WRK_H
 #define MEMDB_WORKER_WRK_H
@@ -14,6 +22,7 @@
 #include "worker/worker.h"
 #include "src/words/agg.h"
 #include "src/core/buf.h"
+#include "src/core/proc.h"
 #include "src/words/tok.h"
 
 #include <http_parser.h>
@@ -56,7 +65,7 @@ typedef enum {
     RT_FAULT, /* test builds only (faultapi.c) */
 } route_e;
 
-/* The Transfer-Encoding fields of a request (conn.c). */
+/* The Transfer-Encoding fields of a request (http.c). */
 enum {
     TE_SEEN = 1,         /* a Transfer-Encoding field */
     TE_CHUNKED = 2,      /* chunked among the codings */
@@ -66,7 +75,7 @@ enum {
     TE_BAD = 32,         /* not a list of transfer codings */
 };
 
-/* conn_t.lf_check: the parser paused at a byte that must be LF (conn.c) */
+/* conn_t.lf_check: the parser paused at a byte that must be LF (http.c) */
 enum { LF_NONE, LF_LAST /* the last byte it took */, LF_NEXT /* the next */ };
 
 /* What a parked connection waits for. */
@@ -156,12 +165,11 @@ struct wrk_s {
     shm_t *shm;
     shm_worker_t *slot;
     int slot_no;
-    int epfd;
+    proc_t proc; /* the signalfd and the epoll set */
     int listen_fd;
     int wake_fd;
     int notify_fd;
     int pdeath_fd;
-    int sig_fd;
     bool draining;
     bool listening;
     conn_t **conns;
@@ -183,15 +191,20 @@ void conn_init(conn_t *c, wrk_t *w, int fd);
 /* Frees what a connection holds besides its socket and itself. */
 void conn_release(conn_t *c);
 conn_t *conn_new(wrk_t *w, int fd, const struct sockaddr *sa);
-void conn_close(conn_t *c);
 void conn_on_event(conn_t *c, uint32_t events);
 /* Continues a connection that was parked or streaming. */
 void conn_resume(conn_t *c);
 void conn_flush(conn_t *c);
 void conn_timeout(conn_t *c);
 void conn_set_phase(conn_t *c, conn_phase_e ph);
+
+/* http.c (the fuzz target drives a connection through these) */
+/* Parses what c->in holds past c->in_off, with the checks the parser does
+ * not make, until a pause, a refused request or the end of the input;
+ * consumed input is dropped from c->in. */
+void http_parse(conn_t *c);
 /* The request being read has a body (Content-Length > 0 or chunked). */
-bool conn_has_body(const conn_t *c);
+bool http_has_body(const conn_t *c);
 
 /* resp.c */
 void resp_head(conn_t *c, int status, const char *ctype, int64_t clen,
@@ -205,13 +218,10 @@ void resp_error_at(conn_t *c, int status, const char *msg, const char *key,
                    uint64_t val);
 /* Request done: logs it and readies the connection for the next one. */
 void resp_done(conn_t *c);
-const char *resp_reason(int status);
 
 /* route.c */
 route_e route_find(conn_t *c, const char *path, size_t len, int method);
 void route_dispatch(conn_t *c);
-/* Answers a parked snapshot request if it is done; true if answered. */
-bool route_snapshot_resume(conn_t *c);
 bool route_resume(conn_t *c, bool expired);
 void route_query(conn_t *c, const char **q, size_t *len);
 bool route_param_u64(conn_t *c, const char *name, const buf_t *v, uint64_t lo,
@@ -222,20 +232,26 @@ void route_bad_param(conn_t *c, const buf_t *key);
 void metrics_count(conn_t *c, uint64_t usec);
 void metrics_handle(conn_t *c);
 
-/* cluster.c */
-uint64_t cluster_applied_lsn(shm_t *s);
+/* gate.c */
+/* The LSN this node applied: every record up to it is in its table. */
+uint64_t gate_applied_lsn(shm_t *s);
 /* Parses NAME=N and timeout_ms=T from a query (others ignored); 400 on a
  * bad value.  true if fine. */
-bool cluster_wait_params(conn_t *c, const char *qs, size_t qlen,
-                         const char *name, uint64_t *val, uint64_t *tmo);
+bool gate_wait_params(conn_t *c, const char *qs, size_t qlen, const char *name,
+                      uint64_t *val, uint64_t *tmo);
 /* Before an upload: true if this node takes writes now; else it answered
  * (307 to the leader, 503) or parked the request (hand-over). */
-bool cluster_write_gate(conn_t *c);
+bool gate_write(conn_t *c);
 /* After an upload is durable: ?wait=N replicas. */
-void cluster_wait_replicas(conn_t *c, uint64_t lsn);
-uint64_t cluster_acked(shm_t *s, uint64_t lsn);
-void cluster_handle(conn_t *c);
-bool cluster_resume(conn_t *c, bool expired);
+void gate_wait_replicas(conn_t *c, uint64_t lsn);
+/* How many replicas acknowledged lsn. */
+uint64_t gate_acked(shm_t *s, uint64_t lsn);
+
+/* members.c */
+void members_handle(conn_t *c);
+/* Answers a parked cluster request once the replicator took it (or
+ * expired); true if answered. */
+bool members_resume(conn_t *c, bool expired);
 
 /* upload.c */
 int upload_begin(conn_t *c);

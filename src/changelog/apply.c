@@ -29,6 +29,16 @@ apply_fits(shm_t *s, const void *rec)
     return used + cost <= room;
 }
 
+/* The LSN of rec, for the log (rec may be unaligned). */
+static uint64_t
+apply_lsn(const void *rec)
+{
+    rec_hdr_t h;
+
+    memcpy(&h, rec, sizeof(h));
+    return h.lsn;
+}
+
 int
 apply_record(shm_t *s, const void *rec, uint32_t from, int worker,
              _Atomic uint32_t *progress)
@@ -62,14 +72,18 @@ apply_record(shm_t *s, const void *rec, uint32_t from, int worker,
                 if (ht_incr(&s->ht, ops[i].h, ops[i].key, ops[i].len,
                             ops[i].delta, &pg)
                     != MEMDB_OK) {
-                    log_error("store full while applying a change record "
-                              "(word %u)",
-                              pg.idx);
+                    log_error("store full: change record lsn %llu applied "
+                              "up to word %u only",
+                              (unsigned long long) apply_lsn(rec), pg.idx);
                     return MEMDB_ERR;
                 }
             }
             n = 0;
         }
     } while (rc == MEMDB_OK);
-    return rc == MEMDB_AGAIN ? MEMDB_OK : MEMDB_ERR;
+    if (rc == MEMDB_AGAIN)
+        return MEMDB_OK;
+    log_error("change record lsn %llu is malformed after word %u",
+              (unsigned long long) apply_lsn(rec), pg.idx);
+    return MEMDB_ERR;
 }

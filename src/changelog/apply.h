@@ -23,7 +23,9 @@
 bool apply_fits(shm_t *s, const void *rec);
 /* Applies the words of a checked change record, from word index `from`,
  * reporting progress in *progress (NULL for none) for crash repair.  worker
- * is the slot number of the caller, -1 for the master. */
+ * is the slot number of the caller, -1 for the master.  MEMDB_ERR (logged,
+ * with the record's LSN) when the store is full or the record is
+ * malformed. */
 int apply_record(shm_t *s, const void *rec, uint32_t from, int worker,
                  _Atomic uint32_t *progress);
 

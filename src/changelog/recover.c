@@ -2,7 +2,7 @@
  * recover.c - start-up recovery (see recover.h).
  */
 #include "src/changelog/recover.h"
-#include "src/changelog/logrd.h"
+#include "src/changelog/clogrd.h"
 #include "src/core/log.h"
 #include "src/changelog/rec.h"
 #include "src/changelog/seg.h"
@@ -113,7 +113,8 @@ replay_record(recover_sink_t *s, const void *rec, recover_stats_t *st)
 /* What recovery does with a torn tail: cut it off (repair), or leave it
  * and report it (memdbctl log counts). */
 static int
-replay_torn(recover_sink_t *s, const logrd_t *rd, recover_stats_t *st)
+replay_torn(recover_sink_t *s, const clogrd_t *rd, recover_stats_t *st,
+            char *err, size_t errlen)
 {
     if (s->repair && rd->torn_file) {
         log_warn("%s: removing a segment cut off while it was created",
@@ -129,29 +130,32 @@ replay_torn(recover_sink_t *s, const logrd_t *rd, recover_stats_t *st)
         return MEMDB_OK; /* reported, left in place */
     log_warn("%s, cutting it off", rd->err);
     if (truncate(rd->path, (off_t) rd->off) < 0) {
-        log_errno("truncate(%s) failed", rd->path);
+        snprintf(err, errlen,
+                 "%s: cannot cut the torn tail: truncate() "
+                 "failed: %s",
+                 rd->path, strerror(errno));
         return MEMDB_ERR;
     }
     return MEMDB_OK;
 }
 
-/* Replays every record after the snapshot (logrd.h has the rules): a gap
+/* Replays every record after the snapshot (clogrd.h has the rules): a gap
  * or damage stops the start, a torn tail is cut. */
 static int
 replay_segments(recover_sink_t *s, const char *log_dir, recover_stats_t *st,
                 char *err, size_t errlen)
 {
-    logrd_t rd;
+    clogrd_t rd;
     const void *rec;
     uint32_t len;
-    logrd_e e;
+    clogrd_e e;
     int rc = MEMDB_OK;
 
-    if (logrd_open(&rd, log_dir, st->last_lsn + 1, UINT64_MAX) != MEMDB_OK) {
+    if (clogrd_open(&rd, log_dir, st->last_lsn + 1, UINT64_MAX) != MEMDB_OK) {
         snprintf(err, errlen, "%s", rd.err);
         return MEMDB_ERR;
     }
-    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+    while ((e = clogrd_next(&rd, &rec, &len)) == CLOGRD_REC) {
         if (replay_record(s, rec, st) != MEMDB_OK) {
             snprintf(err, errlen,
                      "%s: store.max_memory too small to replay the log",
@@ -160,19 +164,19 @@ replay_segments(recover_sink_t *s, const char *log_dir, recover_stats_t *st,
             break;
         }
     }
-    if (rc == MEMDB_OK && e == LOGRD_TORN)
-        rc = replay_torn(s, &rd, st);
-    else if (rc == MEMDB_OK && e == LOGRD_GAP) {
+    if (rc == MEMDB_OK && e == CLOGRD_TORN)
+        rc = replay_torn(s, &rd, st, err, errlen);
+    else if (rc == MEMDB_OK && e == CLOGRD_GAP) {
         snprintf(err, errlen, "%s (see memdbctl log verify)", rd.err);
         rc = MEMDB_ERR;
-    } else if (rc == MEMDB_OK && e != LOGRD_END) {
+    } else if (rc == MEMDB_OK && e != CLOGRD_END) {
         snprintf(err, errlen,
                  "%s; the log is damaged: check it with `memdbctl log "
                  "verify` and cut it with `memdbctl log truncate`",
                  rd.err);
         rc = MEMDB_ERR;
     }
-    logrd_close(&rd);
+    clogrd_close(&rd);
     return rc;
 }
 

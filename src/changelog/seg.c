@@ -30,7 +30,7 @@ seg_list(const char *dir, seg_info_t **out)
     return util_list_lsn_files(dir, SEG_SUFFIX, false, out);
 }
 
-void
+static void
 seg_hdr_init(seg_hdr_t *h, uint64_t first_lsn, uint64_t epoch)
 {
     memset(h, 0, sizeof(*h));

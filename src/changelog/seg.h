@@ -59,12 +59,11 @@ void seg_path(char *out, size_t len, const char *dir, uint64_t first_lsn);
 int seg_create(const char *dir, uint64_t first_lsn, uint64_t epoch);
 /* The same under the name "<first-lsn>.seg.tmp", which readers and
  * recovery ignore: a segment that must not count before it is complete
- * (the rewrite after a disk error, logw.c).  seg_install() fsyncs it and
+ * (the rewrite after a disk error, clogw.c).  seg_install() fsyncs it and
  * renames it to its real name, replacing a segment of the same first LSN;
  * MEMDB_ERR (logged) when either fails. */
 int seg_create_tmp(const char *dir, uint64_t first_lsn, uint64_t epoch);
 int seg_install(int fd, const char *dir, uint64_t first_lsn);
-void seg_hdr_init(seg_hdr_t *h, uint64_t first_lsn, uint64_t epoch);
 bool seg_hdr_valid(const seg_hdr_t *h);
 
 /* Sequential reader with a growing buffer. */

@@ -2,9 +2,8 @@
  * snap.c - snapshot files and their compaction (format in snap.h).
  */
 #include "src/changelog/snap.h"
-#include "src/changelog/logrd.h"
+#include "src/changelog/clogrd.h"
 #include "src/words/agg.h"
-#include "src/core/log.h"
 #include "src/changelog/rec.h"
 #include "src/changelog/seg.h"
 #include "src/core/util.h"
@@ -45,6 +44,15 @@ snap_cmp(const char *a, size_t alen, const char *b, size_t blen)
 
 /* ---- writer ---------------------------------------------------------- */
 
+/* w->err: the call that failed on what, and errno's text; MEMDB_ERR. */
+static int
+snap_writer_fail(snap_writer_t *w, const char *call, const char *what)
+{
+    snprintf(w->err, sizeof(w->err), "%s(%s) failed: %s", call, what,
+             strerror(errno));
+    return MEMDB_ERR;
+}
+
 int
 snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
                  uint64_t epoch)
@@ -54,10 +62,8 @@ snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
     snap_path(w->path, sizeof(w->path), dir, lsn);
     snprintf(w->tmp, sizeof(w->tmp), "%s.tmp", w->path);
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (w->fd < 0) {
-        log_errno("open(%s) failed", w->tmp);
-        return MEMDB_ERR;
-    }
+    if (w->fd < 0)
+        return snap_writer_fail(w, "open", w->tmp);
     w->hdr.magic = SNAP_MAGIC;
     w->hdr.version = 1;
     w->hdr.hdr_size = SNAP_HDR;
@@ -66,7 +72,7 @@ snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
     w->hdr.created_ms = util_wall_ms();
     w->hdr.checksum = XXH3_64bits(&w->hdr, offsetof(snap_hdr_t, checksum));
     if (util_write_all(w->fd, &w->hdr, sizeof(w->hdr)) != MEMDB_OK) {
-        log_errno("write(%s) failed", w->tmp);
+        (void) snap_writer_fail(w, "write", w->tmp);
         snap_writer_abort(w);
         return MEMDB_ERR;
     }
@@ -87,10 +93,8 @@ snap_flush(snap_writer_t *w)
     head[1] = w->nblock;
     memcpy(&head[2], &sum, 8);
     if (util_write_all(w->fd, head, sizeof(head)) != MEMDB_OK
-        || util_write_all(w->fd, w->block.data, w->block.len) != MEMDB_OK) {
-        log_errno("write(%s) failed", w->tmp);
-        return MEMDB_ERR;
-    }
+        || util_write_all(w->fd, w->block.data, w->block.len) != MEMDB_OK)
+        return snap_writer_fail(w, "write", w->tmp);
     w->bytes += sizeof(head) + w->block.len;
     w->block.len = 0;
     w->nblock = 0;
@@ -103,7 +107,7 @@ snap_writer_add(snap_writer_t *w, const char *word, size_t len, uint64_t count)
     unsigned char *p;
 
     if (w->nwords > 0 && snap_cmp(w->last.data, w->last.len, word, len) >= 0) {
-        log_error("snapshot %s: words out of order", w->tmp);
+        snprintf(w->err, sizeof(w->err), "%s: words out of order", w->tmp);
         return MEMDB_ERR;
     }
     w->last.len = 0;
@@ -145,21 +149,21 @@ snap_writer_commit(snap_writer_t *w)
         goto fail;
     snap_trailer(&w->hdr, w->nwords, w->total, tr);
     if (util_write_all(w->fd, tr, sizeof(tr)) != MEMDB_OK) {
-        log_errno("write(%s) failed", w->tmp);
+        (void) snap_writer_fail(w, "write", w->tmp);
         goto fail;
     }
     if (fsync(w->fd) < 0) {
-        log_errno("fsync(%s) failed", w->tmp);
+        (void) snap_writer_fail(w, "fsync", w->tmp);
         goto fail;
     }
     close(w->fd);
     w->fd = -1;
     if (rename(w->tmp, w->path) < 0) {
-        log_errno("rename(%s, %s) failed", w->tmp, w->path);
+        (void) snap_writer_fail(w, "rename", w->tmp);
         goto fail;
     }
     if (util_fsync_dir(w->dir) != MEMDB_OK) {
-        log_errno("fsync(%s) failed", w->dir);
+        (void) snap_writer_fail(w, "fsync", w->dir);
         goto fail;
     }
     buf_free(&w->block);
@@ -310,21 +314,21 @@ snap_close(snap_reader_t *r)
 /* ---- compaction ------------------------------------------------------ */
 
 /* Adds the words of the records in (from, to] of log_dir's segments:
- * sealed, so they must all be there, whole (logrd.h). */
+ * sealed, so they must all be there, whole (clogrd.h). */
 static int
 compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
                 char *err, size_t errlen)
 {
-    logrd_t rd;
+    clogrd_t rd;
     const void *rec;
     uint32_t len;
-    logrd_e e;
+    clogrd_e e;
 
-    if (logrd_open(&rd, log_dir, from + 1, to) != MEMDB_OK) {
+    if (clogrd_open(&rd, log_dir, from + 1, to) != MEMDB_OK) {
         snprintf(err, errlen, "%s", rd.err);
         return MEMDB_ERR;
     }
-    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+    while ((e = clogrd_next(&rd, &rec, &len)) == CLOGRD_REC) {
         rec_iter_t it;
         const char *w;
         size_t wl;
@@ -334,13 +338,14 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
         while (rec_next(&it, &w, &wl, &d) == MEMDB_OK)
             agg_add_n(delta, w, wl, d);
     }
-    if (e != LOGRD_END)
+    if (e != CLOGRD_END)
         snprintf(err, errlen, "%s", rd.err);
-    else if (logrd_lsn(&rd) != to + 1)
+    else if (clogrd_lsn(&rd) != to + 1)
         snprintf(err, errlen, "%s: records %llu..%llu are missing", log_dir,
-                 (unsigned long long) logrd_lsn(&rd), (unsigned long long) to);
-    logrd_close(&rd);
-    return e == LOGRD_END && logrd_lsn(&rd) == to + 1 ? MEMDB_OK : MEMDB_ERR;
+                 (unsigned long long) clogrd_lsn(&rd),
+                 (unsigned long long) to);
+    clogrd_close(&rd);
+    return e == CLOGRD_END && clogrd_lsn(&rd) == to + 1 ? MEMDB_OK : MEMDB_ERR;
 }
 
 static const agg_t *sort_agg;
@@ -383,7 +388,7 @@ compact_merge(snap_writer_t *w, snap_reader_t *prev, const agg_t *delta,
                      ? snap_writer_add(w, agg_key(delta, e), e->len, e->count)
                      : snap_writer_add(w, pw, pl, pc + e->count);
         if (rc != MEMDB_OK) {
-            snprintf(err, errlen, "%s: write failed", w->tmp);
+            snprintf(err, errlen, "%s", w->err);
             return MEMDB_ERR;
         }
         if (c <= 0)
@@ -419,10 +424,13 @@ snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
         order[i] = (uint32_t) i;
     sort_agg = &delta;
     qsort(order, delta.n, sizeof(uint32_t), delta_cmp);
-    if (util_mkdir_p(snap_dir) != MEMDB_OK
-        || snap_writer_open(&w, snap_dir, target_lsn, epoch) != MEMDB_OK) {
+    if (util_mkdir_p(snap_dir) != MEMDB_OK) {
         snprintf(err, errlen, "%s: cannot create snapshot: %s", snap_dir,
                  strerror(errno));
+        goto out;
+    }
+    if (snap_writer_open(&w, snap_dir, target_lsn, epoch) != MEMDB_OK) {
+        snprintf(err, errlen, "cannot create snapshot: %s", w.err);
         goto out;
     }
     if (compact_merge(&w, prev ? &pr : NULL, &delta, order, err, errlen)
@@ -431,8 +439,7 @@ snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
         goto out;
     }
     if (snap_writer_commit(&w) != MEMDB_OK) {
-        snprintf(err, errlen, "%s: cannot commit snapshot: %s", w.path,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot commit snapshot %s: %s", w.path, w.err);
         goto out;
     }
     snprintf(out_path, out_len, "%s", w.path);

@@ -62,14 +62,20 @@ typedef struct snap_writer_s {
     uint64_t nwords;
     uint64_t total;
     uint64_t bytes;
-    buf_t last; /* previous word: order check */
+    buf_t last;     /* previous word: order check */
+    char err[1400]; /* what failed, after MEMDB_ERR */
 } snap_writer_t;
 
+/* The writer logs nothing: a call that fails returns MEMDB_ERR with
+ * w->err naming the call and the file, for the caller to report (the
+ * compaction child's err, a test). */
 int snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
                      uint64_t epoch);
 /* Words must come in snapshot order, each once. */
 int snap_writer_add(snap_writer_t *w, const char *word, size_t len,
                     uint64_t count);
+/* fsyncs the file, renames it into place, fsyncs the directory; aborts
+ * the writer when it fails. */
 int snap_writer_commit(snap_writer_t *w);
 void snap_writer_abort(snap_writer_t *w);
 

@@ -480,7 +480,9 @@ conf_read_token(conf_t *c, conf_ctx_t *x)
     return MEMDB_OK;
 }
 
-int
+/* Reads a seeds file (one HOST:PORT per line, # comments) into c's seeds.
+ * MEMDB_ERR with "FILE:LINE:COL: msg" in err. */
+static int
 conf_load_seeds_file(conf_t *c, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");

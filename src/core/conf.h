@@ -83,10 +83,6 @@ enum { FSYNC_NO = 0, FSYNC_EVERYSEC = 1, FSYNC_ALWAYS = 2 };
 
 /* Fills c with the defaults. */
 void conf_defaults(conf_t *c);
-/* Reads a seeds file (one HOST:PORT per line, # comments) into c's seeds.
- * MEMDB_ERR with "FILE:LINE:COL: msg" in err. */
-int conf_load_seeds_file(conf_t *c, const char *path, char *err,
-                         size_t errlen);
 /* Loads path over the defaults.  On error writes "FILE:LINE:COL: msg" into
  * err and returns MEMDB_ERR. */
 int conf_load(conf_t *c, const char *path, char *err, size_t errlen);

@@ -241,15 +241,6 @@ util_set_nonblock(int fd)
 }
 
 int
-util_set_cloexec(int fd)
-{
-    int fl = fcntl(fd, F_GETFD);
-    if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-        return MEMDB_ERR;
-    return MEMDB_OK;
-}
-
-int
 util_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

@@ -32,7 +32,6 @@ uint64_t util_now_ms(void);
 uint64_t util_wall_ms(void); /* CLOCK_REALTIME */
 
 int util_set_nonblock(int fd);
-int util_set_cloexec(int fd);
 /* write(2) all of buf, retrying on EINTR.  MEMDB_OK or MEMDB_ERR (errno). */
 int util_write_all(int fd, const void *buf, size_t len);
 /* mkdir -p with mode 0750; MEMDB_OK or MEMDB_ERR (errno set). */

@@ -31,7 +31,7 @@ typedef struct ctl_opts_s {
     bool json;
 } ctl_opts_t;
 
-int ctl_log(const ctl_opts_t *o, int argc, char **argv);
+int ctl_changelog(const ctl_opts_t *o, int argc, char **argv);
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- ctl_http.c: requests to a node ---------------------------------- */

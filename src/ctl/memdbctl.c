@@ -98,7 +98,7 @@ main(int argc, char **argv)
         return CTL_USAGE;
     }
     if (strcmp(argv[optind], "log") == 0)
-        return ctl_log(&o, argc - optind - 1, argv + optind + 1);
+        return ctl_changelog(&o, argc - optind - 1, argv + optind + 1);
     if (ctl_cmd_exists(argv[optind])) {
         if ((rc = ctl_http_start(&o, token_file)) != CTL_OK)
             return rc;

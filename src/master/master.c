@@ -10,8 +10,10 @@
  * segment cannot confuse supervision.  It never parses client input.
  *
  * Its loop: an epoll set with a signalfd (SIGCHLD, SIGTERM, SIGINT, SIGHUP)
- * and the eventfd workers write after publishing a change record.  Signals
- * only set state that the loop acts on.
+ * and the eventfd workers write after publishing a change record, set up
+ * with the skeleton every memdbd process shares (src/core/proc.h), as is
+ * the master-death pipe its children watch.  Signals only set state that
+ * the loop acts on.
  *
  * Children: N workers (slot numbers 0..N-1) and the replicator.  A child
  * that dies is reaped, the locks and half-done work it left in shm are
@@ -43,6 +45,7 @@
 #include "src/master/notify.h"
 #include "src/master/persist.h"
 #include "src/changelog/recover.h"
+#include "src/core/proc.h"
 #include "src/core/proctitle.h"
 #include "src/core/util.h"
 #include "shm/shm.h"
@@ -59,8 +62,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,8 +94,7 @@ typedef struct master_s {
     conf_t *conf;
     shm_t shm;
     int listen_fd;
-    int sig_fd;
-    int epfd;
+    proc_t proc; /* the signalfd and the epoll set */
     int notify_fd;
     int pdeath[2];
     unsigned nworkers;
@@ -111,6 +111,10 @@ typedef struct master_s {
 
 static void master_wake_workers(master_t *m);
 static master_t *the_master; /* for the lock wait hook */
+
+enum { MEV_SIGNAL = 1, MEV_NOTIFY };
+static int ev_signal = MEV_SIGNAL, ev_notify = MEV_NOTIFY;
+static const int master_sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, 0 };
 
 static int
 master_listen(master_t *m)
@@ -190,11 +194,8 @@ master_spawn(master_t *m, unsigned slot)
         return MEMDB_OK;
     }
     /* child */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    proc_child(&m->proc, m->pdeath[1], SIGTERM);
     lock_set_wait_hook(NULL);
-    close(m->pdeath[1]);
-    close(m->sig_fd);
-    close(m->epfd);
     shm_attach_child(&m->shm);
     if (slot == SHM_REPL_SLOT)
         util_child_exit(master_run_replicator(m));
@@ -375,10 +376,10 @@ master_reload(master_t *m)
 static void
 master_signals(master_t *m)
 {
-    struct signalfd_siginfo si;
+    int sig;
 
-    while (read(m->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-        switch (si.ssi_signo) {
+    while ((sig = proc_signal(&m->proc)) != 0) {
+        switch (sig) {
         case SIGCHLD: master_reap(m); break;
         case SIGHUP: master_reload(m); break;
         default: master_stop(m); break;
@@ -406,7 +407,7 @@ static void
 master_release(master_t *m, bool progress)
 {
     ring_t *r = &m->shm.ring;
-    uint64_t upto = logw_release_pos(&m->persist.lw);
+    uint64_t upto = clogw_release_pos(&m->persist.lw);
 
     FOR_CHILDREN (m, i) {
         uint64_t p = atomic_load(&shm_worker(&m->shm, i)->inflight_pos);
@@ -493,7 +494,7 @@ master_recover(master_t *m)
     atomic_store(&n->syncing,
                  conf_clustered(m->conf) && cstate_syncing(m->conf->data_dir));
     atomic_store(&n->epoch, rs.last_epoch);
-    atomic_store(&m->shm.cluster->applied_lsn, rs.last_lsn);
+    atomic_store(&m->shm.roster->applied_lsn, rs.last_lsn);
     n->rec_snap_lsn = rs.snap_lsn;
     n->rec_snap_words = rs.snap_words;
     n->rec_records = rs.records;
@@ -565,8 +566,6 @@ master_faults(master_t *m)
 static int
 master_setup(master_t *m)
 {
-    sigset_t set;
-    struct epoll_event ev = { .events = EPOLLIN };
     shm_params_t sp;
 
     if (util_mkdir_p(m->conf->data_dir) != MEMDB_OK) {
@@ -589,25 +588,17 @@ master_setup(master_t *m)
         return MEMDB_ERR;
     atomic_store(&m->shm.node->accepting, 1);
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    m->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    m->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (proc_open(&m->proc, master_sigs, &ev_signal) != MEMDB_OK
+        || proc_pdeath_pipe(m->pdeath) != MEMDB_OK)
+        return MEMDB_ERR;
     m->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (m->sig_fd < 0 || m->epfd < 0 || m->notify_fd < 0
-        || pipe2(m->pdeath, O_CLOEXEC) < 0) {
-        log_errno("signalfd/epoll/eventfd/pipe failed");
+    if (m->notify_fd < 0) {
+        log_errno("eventfd() failed");
         return MEMDB_ERR;
     }
-    ev.data.fd = m->sig_fd;
-    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->sig_fd, &ev);
-    ev.data.fd = m->notify_fd;
-    epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->notify_fd, &ev);
+    if (proc_watch(&m->proc, m->notify_fd, EPOLLIN, &ev_notify) != MEMDB_OK)
+        return MEMDB_ERR;
     for (unsigned i = 0; i < m->nworkers; i++)
         m->workers[i].used = true;
     if (conf_clustered(m->conf))
@@ -627,7 +618,7 @@ master_setup(master_t *m)
 static int
 master_timeout(master_t *m)
 {
-    const logw_t *lw = &m->persist.lw;
+    const clogw_t *lw = &m->persist.lw;
 
     if (atomic_load(&m->shm.ring.hdr->head) > lw->cursor)
         return 1;
@@ -717,12 +708,12 @@ master_loop(master_t *m)
                     kill(m->workers[i].pid, SIGKILL);
         }
         atomic_store(&m->shm.node->writer_idle, 1);
-        int n = epoll_wait(m->epfd, evs, 8, master_timeout(m));
+        int n = epoll_wait(m->proc.epfd, evs, 8, master_timeout(m));
         atomic_store(&m->shm.node->writer_idle, 0);
         for (int i = 0; i < n; i++) {
-            if (evs[i].data.fd == m->sig_fd)
+            if (*(int *) evs[i].data.ptr == MEV_SIGNAL)
                 master_signals(m);
-            else if (evs[i].data.fd == m->notify_fd)
+            else
                 (void) read(m->notify_fd, &v, sizeof(v));
         }
         /* uploads are answered once written: new written LSNs wake too */

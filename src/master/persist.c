@@ -1,10 +1,11 @@
 /*
- * persist.c - log writer, snapshots and retention in the master (see
+ * persist.c - change-log writer, snapshots and retention in the master (see
  * persist.h).
  */
 #include "src/master/persist.h"
 #include "src/core/fault.h"
 #include "src/core/log.h"
+#include "src/core/proc.h"
 #include "src/core/proctitle.h"
 #include "src/changelog/seg.h"
 #include "src/changelog/snap.h"
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,9 +37,9 @@ persist_init(persist_t *p, const conf_t *conf, shm_t *shm,
         return MEMDB_ERR;
     }
     atomic_store(&shm->node->snap_lsn, p->snap_lsn);
-    return logw_open(&p->lw, shm, p->log_dir, (int) conf->persist_fsync,
-                     conf->persist_segment_size,
-                     atomic_load(&shm->ring.hdr->next_lsn));
+    return clogw_open(&p->lw, shm, p->log_dir, (int) conf->persist_fsync,
+                      conf->persist_segment_size,
+                      atomic_load(&shm->ring.hdr->next_lsn));
 }
 
 /* The lowest LSN another member of the cluster may still need from this
@@ -52,15 +52,15 @@ persist_init(persist_t *p, const conf_t *conf, shm_t *shm,
 static uint64_t
 persist_member_floor(persist_t *p)
 {
-    static cl_member_t m[CL_MAX_MEMBERS];
-    char leader_id[CL_ID_MAX], leader_http[CL_ADDR_MAX];
+    static roster_member_t m[ROSTER_MAX_MEMBERS];
+    char leader_id[ROSTER_ID_MAX], leader_http[ROSTER_ADDR_MAX];
     uint64_t floor = UINT64_MAX;
     uint64_t epoch = atomic_load(&p->shm->node->epoch);
     uint32_t n;
 
     if (!atomic_load(&p->shm->node->clustered))
         return UINT64_MAX;
-    cl_read(p->shm->cluster, m, &n, leader_id, leader_http);
+    roster_read(p->shm->roster, m, &n, leader_id, leader_http);
     for (uint32_t i = 0; i < n; i++) {
         if (m[i].self || m[i].state == MS_LEFT)
             continue;
@@ -134,7 +134,7 @@ persist_child(persist_t *p, uint64_t target)
     const char *prev = p->snap_path[0] ? p->snap_path : NULL;
     uint64_t t0 = util_now_ms();
 
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    proc_parent_death(SIGKILL);
     log_set_role("snapshot");
     fault_set_proc(FAULT_P_SNAPSHOT);
     proctitle_set("memdbd: snapshot at lsn %llu", (unsigned long long) target);
@@ -159,7 +159,7 @@ persist_start_snapshot(persist_t *p, uint64_t now_ms, uint64_t req)
     uint64_t sealed;
     pid_t pid;
 
-    if (logw_rotate(&p->lw, now_ms, &sealed) != MEMDB_OK)
+    if (clogw_rotate(&p->lw, now_ms, &sealed) != MEMDB_OK)
         return; /* retried on the next turn */
     p->last_snap_ms = now_ms;
     if (sealed <= p->snap_lsn) { /* nothing new: answer at once */
@@ -221,7 +221,7 @@ persist_rebase(persist_t *p, uint64_t lsn)
         atomic_store(&n->snap_done, p->child_req);
         p->child = 0;
     }
-    logw_close(&p->lw);
+    clogw_close(&p->lw);
     ns = seg_list(p->log_dir, &segs);
     for (int i = ns - 1; i >= 0; i--)
         unlink(segs[i].path);
@@ -245,8 +245,8 @@ persist_rebase(persist_t *p, uint64_t lsn)
     lock_acquire(&r->hdr->lock, p->shm->ht.self);
     atomic_store(&r->hdr->next_lsn, lsn);
     lock_release(&r->hdr->lock);
-    if (logw_open(&p->lw, p->shm, p->log_dir, (int) p->conf->persist_fsync,
-                  p->conf->persist_segment_size, lsn)
+    if (clogw_open(&p->lw, p->shm, p->log_dir, (int) p->conf->persist_fsync,
+                   p->conf->persist_segment_size, lsn)
         != MEMDB_OK)
         return;
     atomic_store(&n->written_lsn, lsn - 1);
@@ -268,7 +268,7 @@ persist_run(persist_t *p, uint64_t now_ms)
 
     if (rb != 0 && atomic_load(&p->shm->node->rebase_done) != rb)
         persist_rebase(p, rb);
-    bool progress = logw_run(&p->lw, now_ms);
+    bool progress = clogw_run(&p->lw, now_ms);
     uint64_t req = atomic_load(&p->shm->node->snap_req);
     uint64_t done = atomic_load(&p->shm->node->snap_done);
 
@@ -316,8 +316,8 @@ persist_shutdown(persist_t *p)
     for (int i = 0; i < 10000 && p->lw.err == 0
                     && p->lw.cursor != atomic_load(&p->shm->ring.hdr->head);
          i++)
-        logw_run(&p->lw, now);
-    logw_sync(&p->lw, now);
+        clogw_run(&p->lw, now);
+    clogw_sync(&p->lw, now);
     if (p->child > 0) {
         waitpid(p->child, &status, 0);
         persist_child_exited(p, p->child, status);
@@ -328,5 +328,5 @@ persist_shutdown(persist_t *p)
         waitpid(c, &status, 0);
         persist_child_exited(p, c, status);
     }
-    logw_close(&p->lw);
+    clogw_close(&p->lw);
 }

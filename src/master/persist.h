@@ -1,11 +1,11 @@
 /*
- * persist.h - the master's persistence duties: the log writer (logw.c),
- * snapshots (taken by a compaction child, snap.c), and retention of old
- * segments and snapshots.
+ * persist.h - the master's persistence duties: the change-log writer
+ * (clogw.c), snapshots (taken by a compaction child, snap.c), and
+ * retention of old segments and snapshots.
  *
  * A snapshot is taken every persistence.snapshot_every (changes and/or
  * time), when a worker asks for one (POST /api/v1/admin/snapshot), and at
- * clean shutdown.  Taking one: seal the current segment (logw_rotate), then
+ * clean shutdown.  Taking one: seal the current segment (clogw_rotate), then
  * fork a child that merges the newest snapshot with the sealed segments
  * after it (snap_compact) into data_dir/snap/<lsn>.snap.  The hot path
  * never waits for it.  When the child succeeds, segments wholly covered by
@@ -17,13 +17,13 @@
 #define MEMDB_SRC_MASTER_PERSIST_H
 
 #include "src/core/conf.h"
-#include "src/master/logw.h"
+#include "src/master/clogw.h"
 #include "src/changelog/recover.h"
 
 typedef struct persist_s {
     const conf_t *conf;
     shm_t *shm;
-    logw_t lw;
+    clogw_t lw;
     char log_dir[1100];
     char snap_dir[1100];
     pid_t child;

@@ -86,21 +86,3 @@ agg_add_n(agg_t *a, const char *w, size_t len, uint64_t n)
     a->slots[pos] = (uint32_t) ++a->n;
     a->cost += ht_cost(len);
 }
-
-bool
-agg_has(const agg_t *a, const char *w, size_t len)
-{
-    uint64_t h;
-
-    if (a->scap == 0)
-        return false;
-    h = ht_hash(w, len);
-    for (size_t pos = h & (a->scap - 1); a->slots[pos] != 0;
-         pos = (pos + 1) & (a->scap - 1)) {
-        const agg_ent_t *e = &a->ents[a->slots[pos] - 1];
-        if (e->hash == h && e->len == len
-            && memcmp(a->keys.data + e->off, w, len) == 0)
-            return true;
-    }
-    return false;
-}

@@ -33,7 +33,6 @@ void agg_free(agg_t *a);
 void agg_add(agg_t *a, const char *w, size_t len);
 /* Adds n occurrences at once (replay, compaction). */
 void agg_add_n(agg_t *a, const char *w, size_t len, uint64_t n);
-bool agg_has(const agg_t *a, const char *w, size_t len);
 static inline const char *
 agg_key(const agg_t *a, const agg_ent_t *e)
 {

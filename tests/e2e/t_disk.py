@@ -44,9 +44,9 @@ def test_fsync_error_then_crash_keeps_every_acknowledged_upload():
     up = Ledger([n], "u")
     up.start()
     time.sleep(0.5)
-    n.fault("logw.retry", "stop", process="master", count=1)
-    n.fault("logw.fsync", "error:5", process="master", count=1)
-    n.wait_for(lambda: n.fault_fired("logw.retry") >= 1, timeout=10,
+    n.fault("clogw.retry", "stop", process="master", count=1)
+    n.fault("clogw.fsync", "error:5", process="master", count=1)
+    n.wait_for(lambda: n.fault_fired("clogw.retry") >= 1, timeout=10,
                what="the master to stop before its rewrite")
     ledgers_stop([up])
     n.kill()

@@ -120,8 +120,8 @@ def test_replicator_stopped_or_killed_mid_publish_blocks_no_reader():
     c = Cluster(3)
     leader = c.wait_leader()
     leader.upload("before")
-    leader.fault("cluster.publish", "stop", process="replicator", count=1)
-    leader.wait_for(lambda: leader.fault_fired("cluster.publish") >= 1,
+    leader.fault("roster.publish", "stop", process="replicator", count=1)
+    leader.wait_for(lambda: leader.fault_fired("roster.publish") >= 1,
                     what="the replicator to stop")
     rp = leader.children("memdbd: replicator")[0]
     try:
@@ -131,8 +131,8 @@ def test_replicator_stopped_or_killed_mid_publish_blocks_no_reader():
         assert st == 200
     finally:
         os.kill(rp, signal.SIGCONT)
-    leader.fault("cluster.publish", "kill", process="replicator", count=1)
-    leader.wait_for(lambda: leader.fault_fired("cluster.publish") >= 1,
+    leader.fault("roster.publish", "kill", process="replicator", count=1)
+    leader.wait_for(lambda: leader.fault_fired("roster.publish") >= 1,
                     what="the fault to fire")
     t0 = time.monotonic()
     writes_work(leader)
@@ -200,7 +200,7 @@ def test_upload_parked_for_ring_room_is_fenced_after_a_step_down():
     c = Cluster(3, persistence={"ring_size": "1MiB"},
                 http={"max_body": "256KiB"})
     old = c.wait_leader()
-    old.fault("logw.write", "sleep:300", process="master", count=0)
+    old.fault("clogw.write", "sleep:300", process="master", count=0)
     ws = [Ledger(c.nodes, f"w{t}", pad=16000, timeout=10) for t in range(8)]
     for w in ws:
         w.start()
@@ -213,7 +213,7 @@ def test_upload_parked_for_ring_room_is_fenced_after_a_step_down():
     old.wait_for(lambda: old.get("/api/v1/status")["role"] == "replica",
                  what="the old leader to step down")
     stepped = time.monotonic()
-    old.fault("logw.write", "off")
+    old.fault("clogw.write", "off")
     time.sleep(1.0)
     ledgers_stop(ws)
     table = c.wait_converged(timeout=30)

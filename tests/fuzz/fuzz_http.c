@@ -1,11 +1,13 @@
 /*
  * fuzz_http.c - the HTTP request path of a worker: what a client sends on
- * a connection, through worker/conn.c (libhttp_parser with the worker's own
+ * a connection, through worker/http.c (libhttp_parser with the worker's own
  * settings and callbacks: head limits, header handling, Expect, the request
  * target, body limits, pipelining and pausing) to the handlers.
  *
- * worker/conn.c is compiled into this file (its parser settings and
- * conn_parse() are static), so production code needs no hook.  The worker
+ * It links libworker.a as memdbd does and drives a connection with
+ * conn_init() and http_parse(), so production code needs no hook: the
+ * link (-Wl,--wrap=route_dispatch, Makefile.am) sends the parser glue's
+ * calls of route_dispatch() to __wrap_route_dispatch() here.  The worker
  * around it is real but has no socket, no epoll and no master: a shared
  * segment made here holds a small table, the read endpoints (wordcount,
  * top, allwords, status, metrics, healthz, cluster nodes) run as they are,
@@ -26,18 +28,21 @@
  * are no more final responses than requests (one answer each), and the
  * answer to a HEAD request ends at its blank line.
  */
-#define route_dispatch fuzz_route_dispatch
-#include "worker/conn.c"
-#undef route_dispatch
-
+#include "worker/wrk.h"
 #include "tests/fuzz/fuzz.h"
 #include "src/changelog/apply.h"
 #include "src/changelog/rec.h"
+#include "src/core/log.h"
+#include "src/core/util.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
 
-void route_dispatch(conn_t *c);
+/* route_dispatch() itself, and what the parser glue calls instead. */
+void __real_route_dispatch(conn_t *c);
+void __wrap_route_dispatch(conn_t *c);
 
 static conf_t conf;
 static shm_t shm;
@@ -80,8 +85,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     w.shm = &shm;
     w.slot_no = 0;
     w.slot = shm_worker(&shm, 0);
-    w.epfd = w.listen_fd = w.wake_fd = w.notify_fd = -1;
-    w.pdeath_fd = w.sig_fd = -1;
+    w.proc.epfd = w.listen_fd = w.wake_fd = w.notify_fd = -1;
+    w.pdeath_fd = w.proc.sig_fd = -1;
     w.now_ms = 1000;
     return 0;
 }
@@ -119,12 +124,12 @@ upload_stub(conn_t *c)
 }
 
 void
-fuzz_route_dispatch(conn_t *c)
+__wrap_route_dispatch(conn_t *c)
 {
     if (c->route == RT_UPLOAD)
         upload_stub(c);
     else
-        route_dispatch(c);
+        __real_route_dispatch(c);
 }
 
 /* A parked request: the master or the replicator answered (snapshot,
@@ -336,7 +341,7 @@ pump(conn_t *c, buf_t *all)
         if (c->paused) {
             c->paused = false;
             http_parser_pause(&c->parser, 0);
-            conn_parse(c);
+            http_parse(c);
             continue;
         }
         return;
@@ -364,7 +369,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         buf_append(&c->in, data + off, n);
         off += n;
-        conn_parse(c);
+        http_parse(c);
         pump(c, &all);
     }
     check_responses(all.data, all.len);

@@ -8,7 +8,7 @@
 #include "replicator/wire.h"
 #include "replicator/auth.h"
 #include "shm/shm.h"
-#include "shm/cluster.h"
+#include "shm/roster.h"
 
 #include <stdio.h>
 #include <stdlib.h>

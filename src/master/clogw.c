@@ -1,7 +1,7 @@
 /*
- * logw.c - the master's log writer (see logw.h).
+ * clogw.c - the master's change-log writer (see clogw.h).
  */
-#include "src/master/logw.h"
+#include "src/master/clogw.h"
 #include "src/core/fault.h"
 #include "src/core/conf.h"
 #include "src/core/log.h"
@@ -15,11 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LOGW_BATCH_RECS  1024
-#define LOGW_BATCH_BYTES (16u << 20)
+#define CLOGW_BATCH_RECS  1024
+#define CLOGW_BATCH_BYTES (16u << 20)
 
 static void
-logw_fail(logw_t *lw, const char *what, uint64_t now_ms)
+clogw_fail(clogw_t *lw, const char *what, uint64_t now_ms)
 {
     int e = errno;
 
@@ -54,14 +54,14 @@ logw_fail(logw_t *lw, const char *what, uint64_t now_ms)
 /* The temporary segment holds every record the old one had: fsync it and
  * rename it into place (MEMDB_OK), or fail like any disk error. */
 static int
-logw_install(logw_t *lw, uint64_t now_ms)
+clogw_install(clogw_t *lw, uint64_t now_ms)
 {
-    int e = FAULT("logw.install");
+    int e = FAULT("clogw.install");
 
     if (e != 0 || seg_install(lw->fd, lw->dir, lw->seg_first) != MEMDB_OK) {
         if (e != 0)
             errno = e;
-        logw_fail(lw, "installing the rewritten segment", now_ms);
+        clogw_fail(lw, "installing the rewritten segment", now_ms);
         return MEMDB_ERR;
     }
     lw->rewriting = false;
@@ -71,7 +71,7 @@ logw_install(logw_t *lw, uint64_t now_ms)
 }
 
 static int
-logw_new_segment(logw_t *lw, uint64_t first_lsn)
+clogw_new_segment(clogw_t *lw, uint64_t first_lsn)
 {
     int fd = seg_create(lw->dir, first_lsn,
                         atomic_load(&lw->shm->node->epoch));
@@ -85,8 +85,8 @@ logw_new_segment(logw_t *lw, uint64_t first_lsn)
 }
 
 int
-logw_open(logw_t *lw, shm_t *shm, const char *dir, int mode, uint64_t seg_max,
-          uint64_t first_lsn)
+clogw_open(clogw_t *lw, shm_t *shm, const char *dir, int mode,
+           uint64_t seg_max, uint64_t first_lsn)
 {
     memset(lw, 0, sizeof(*lw));
     lw->shm = shm;
@@ -101,12 +101,12 @@ logw_open(logw_t *lw, shm_t *shm, const char *dir, int mode, uint64_t seg_max,
         log_errno("mkdir(%s) failed", dir);
         return MEMDB_ERR;
     }
-    return logw_new_segment(lw, first_lsn);
+    return clogw_new_segment(lw, first_lsn);
 }
 
 /* Gathers up to a batch of ready records from the ring into lw->iov. */
 static int
-logw_gather(logw_t *lw, uint64_t *end_pos, uint64_t *last_lsn, size_t *bytes)
+clogw_gather(clogw_t *lw, uint64_t *end_pos, uint64_t *last_lsn, size_t *bytes)
 {
     ring_t *r = &lw->shm->ring;
     uint64_t pos = lw->cursor;
@@ -114,13 +114,13 @@ logw_gather(logw_t *lw, uint64_t *end_pos, uint64_t *last_lsn, size_t *bytes)
     int n = 0;
 
     lw->noop.len = 0;
-    buf_reserve(&lw->noop, LOGW_BATCH_RECS * REC_HDR);
+    buf_reserve(&lw->noop, CLOGW_BATCH_RECS * REC_HDR);
     *bytes = 0;
-    if (lw->iov_cap < LOGW_BATCH_RECS) {
-        lw->iov_cap = LOGW_BATCH_RECS;
+    if (lw->iov_cap < CLOGW_BATCH_RECS) {
+        lw->iov_cap = CLOGW_BATCH_RECS;
         lw->iov = xrealloc(lw->iov, lw->iov_cap * sizeof(struct iovec));
     }
-    while (n < LOGW_BATCH_RECS && *bytes < LOGW_BATCH_BYTES
+    while (n < CLOGW_BATCH_RECS && *bytes < CLOGW_BATCH_BYTES
            && (s = ring_next(r, &pos, false)) != NULL) {
         if (atomic_load(&s->state) == RING_VOID) {
             rec_hdr_t *h = (rec_hdr_t *) (lw->noop.data + lw->noop.len);
@@ -148,11 +148,11 @@ logw_gather(logw_t *lw, uint64_t *end_pos, uint64_t *last_lsn, size_t *bytes)
 
 /* pwritev of the whole batch at the end of the segment. */
 static int
-logw_write(logw_t *lw, int n, size_t bytes)
+clogw_write(clogw_t *lw, int n, size_t bytes)
 {
     struct iovec *iov = lw->iov;
     uint64_t off = lw->seg_bytes;
-    int e = FAULT("logw.write"); /* sleep: a slow disk; error: ENOSPC... */
+    int e = FAULT("clogw.write"); /* sleep: a slow disk; error: ENOSPC... */
 
     if (e != 0) {
         errno = e;
@@ -182,7 +182,7 @@ logw_write(logw_t *lw, int n, size_t bytes)
 }
 
 int
-logw_sync(logw_t *lw, uint64_t now_ms)
+clogw_sync(clogw_t *lw, uint64_t now_ms)
 {
     uint64_t t0;
 
@@ -191,17 +191,17 @@ logw_sync(logw_t *lw, uint64_t now_ms)
     if (lw->synced_pos == lw->written_pos && lw->seg_synced == lw->seg_bytes)
         return MEMDB_OK;
     t0 = util_now_ns();
-    int e = FAULT("logw.fsync");
+    int e = FAULT("clogw.fsync");
     if (e != 0 || fdatasync(lw->fd) < 0) {
         if (e != 0)
             errno = e;
-        logw_fail(lw, "fdatasync", now_ms);
+        clogw_fail(lw, "fdatasync", now_ms);
         return MEMDB_ERR;
     }
     if (lw->rewriting) {
         /* durable in a file that does not count yet */
         if (lw->written_lsn < lw->rewrite_upto
-            || logw_install(lw, now_ms) != MEMDB_OK)
+            || clogw_install(lw, now_ms) != MEMDB_OK)
             return MEMDB_OK;
     }
     lw->fsyncs++;
@@ -215,13 +215,13 @@ logw_sync(logw_t *lw, uint64_t now_ms)
 }
 
 static bool
-logw_retry(logw_t *lw, uint64_t now_ms)
+clogw_retry(clogw_t *lw, uint64_t now_ms)
 {
     int fd;
 
     if (now_ms < lw->retry_ms)
         return false;
-    FAULT("logw.retry");
+    FAULT("clogw.retry");
     fd = seg_create_tmp(lw->dir, lw->synced_lsn + 1,
                         atomic_load(&lw->shm->node->epoch));
     if (fd < 0) {
@@ -235,7 +235,7 @@ logw_retry(logw_t *lw, uint64_t now_ms)
 }
 
 static bool
-logw_sync_due(const logw_t *lw, uint64_t now_ms)
+clogw_sync_due(const clogw_t *lw, uint64_t now_ms)
 {
     if (lw->rewriting)
         return lw->written_lsn >= lw->rewrite_upto;
@@ -250,17 +250,17 @@ logw_sync_due(const logw_t *lw, uint64_t now_ms)
 }
 
 bool
-logw_run(logw_t *lw, uint64_t now_ms)
+clogw_run(clogw_t *lw, uint64_t now_ms)
 {
-    uint64_t before = logw_release_pos(lw), end_pos, last = 0;
+    uint64_t before = clogw_release_pos(lw), end_pos, last = 0;
     size_t bytes;
     int n;
 
-    if (lw->fd < 0 && !logw_retry(lw, now_ms))
+    if (lw->fd < 0 && !clogw_retry(lw, now_ms))
         return false;
-    while ((n = logw_gather(lw, &end_pos, &last, &bytes)) > 0) {
-        if (logw_write(lw, n, bytes) != MEMDB_OK) {
-            logw_fail(lw, "write", now_ms);
+    while ((n = clogw_gather(lw, &end_pos, &last, &bytes)) > 0) {
+        if (clogw_write(lw, n, bytes) != MEMDB_OK) {
+            clogw_fail(lw, "write", now_ms);
             return false;
         }
         lw->cursor = lw->written_pos = end_pos;
@@ -273,11 +273,11 @@ logw_run(logw_t *lw, uint64_t now_ms)
             lw->seg_synced = lw->seg_bytes;
         }
     }
-    if (logw_sync_due(lw, now_ms) && logw_sync(lw, now_ms) != MEMDB_OK)
+    if (clogw_sync_due(lw, now_ms) && clogw_sync(lw, now_ms) != MEMDB_OK)
         return false;
     if (lw->seg_bytes >= lw->seg_max && !lw->rewriting) {
         uint64_t sealed;
-        if (logw_rotate(lw, now_ms, &sealed) != MEMDB_OK)
+        if (clogw_rotate(lw, now_ms, &sealed) != MEMDB_OK)
             return false;
     }
     if (lw->err != 0 && !lw->rewriting && lw->synced_pos == lw->written_pos) {
@@ -286,11 +286,11 @@ logw_run(logw_t *lw, uint64_t now_ms)
         lw->err = 0;
         atomic_store(&lw->shm->node->disk_errno, 0);
     }
-    return logw_release_pos(lw) != before;
+    return clogw_release_pos(lw) != before;
 }
 
 int
-logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed)
+clogw_rotate(clogw_t *lw, uint64_t now_ms, uint64_t *sealed)
 {
     uint64_t next;
 
@@ -302,7 +302,7 @@ logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed)
     }
     /* `no` still seals with an fsync: snapshots read sealed segments */
     if (fdatasync(lw->fd) < 0) {
-        logw_fail(lw, "fdatasync", now_ms);
+        clogw_fail(lw, "fdatasync", now_ms);
         return MEMDB_ERR;
     }
     lw->synced_pos = lw->written_pos;
@@ -312,7 +312,7 @@ logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed)
     close(lw->fd);
     lw->fd = -1;
     next = lw->written_lsn + 1;
-    if (logw_new_segment(lw, next) != MEMDB_OK) {
+    if (clogw_new_segment(lw, next) != MEMDB_OK) {
         lw->err = errno ? errno : EIO;
         atomic_store(&lw->shm->node->disk_errno, (uint32_t) lw->err);
         lw->retry_ms = now_ms + 1000;
@@ -323,19 +323,19 @@ logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed)
 }
 
 uint64_t
-logw_release_pos(const logw_t *lw)
+clogw_release_pos(const clogw_t *lw)
 {
     return lw->rewriting ? lw->rewrite_pos : lw->synced_pos;
 }
 
 uint64_t
-logw_seg_first(const logw_t *lw)
+clogw_seg_first(const clogw_t *lw)
 {
     return lw->seg_first;
 }
 
 void
-logw_close(logw_t *lw)
+clogw_close(clogw_t *lw)
 {
     if (lw->fd >= 0)
         close(lw->fd);

@@ -1,5 +1,6 @@
 /*
- * main.c - the replicator's event loop (see replicator.h, repl.h).
+ * loop.c - the replicator's event loop and what it publishes in shm (see
+ * replicator.h, repl.h).
  *
  * One epoll set: the UDP gossip socket, the TCP replication listener, the
  * replication connections, a signalfd, the eventfd the master writes when
@@ -7,12 +8,13 @@
  * periods, elections, acks, reconnects) are checked every iteration; the
  * loop sleeps at most a tenth of the probe interval.
  *
- * What the workers need (members, leader, acks) is published in the shm
- * cluster table (shm/cluster.h) whenever it changes.
+ * What the workers need (members, leader, acks) is published in the
+ * roster (shm/roster.h) whenever it changes.
  */
 #include "replicator/repl.h"
 #include "src/core/fault.h"
 #include "src/core/log.h"
+#include "src/core/proc.h"
 #include "src/core/proctitle.h"
 #include "src/changelog/recover.h"
 #include "src/core/util.h"
@@ -23,18 +25,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 static int ev_sig = EVT_SIG, ev_wake = EVT_WAKE, ev_pdeath = EVT_PDEATH;
+static const int repl_sigs[] = { SIGTERM, SIGINT, SIGHUP, 0 };
 
 int
 repl_watch(repl_t *r, int fd, uint32_t events, void *tag, bool mod)
 {
     struct epoll_event ev = { .events = events, .data.ptr = tag };
 
-    if (epoll_ctl(r->epfd, mod ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) {
-        log_errno("epoll_ctl(%d) failed", fd);
+    if (!mod)
+        return proc_watch(&r->proc, fd, events, tag);
+    if (epoll_ctl(r->proc.epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
+        log_errno("epoll_ctl(MOD, %d) failed", fd);
         return MEMDB_ERR;
     }
     return MEMDB_OK;
@@ -85,7 +89,7 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
     /* a replica reports what it applied; a node that just stopped leading
      * has applied everything up to its last LSN */
     if (role == ROLE_REPLICA && old != ROLE_REPLICA)
-        atomic_store(&r->shm->cluster->applied_lsn, repl_last_lsn(r));
+        atomic_store(&r->shm->roster->applied_lsn, repl_last_lsn(r));
     atomic_store(&n->role, role);
     r->peers[0].m.role = (uint8_t) role;
     r->peers[0].m.epoch = epoch;
@@ -94,20 +98,20 @@ repl_set_role(repl_t *r, uint32_t role, uint64_t epoch)
 }
 
 /* Writes the member table into shm for the workers. */
-void
+static void
 repl_publish(repl_t *r)
 {
-    shm_cluster_t *c = r->shm->cluster;
+    shm_roster_t *c = r->shm->roster;
     int l = gossip_leader(r);
-    cl_table_t *t;
+    roster_table_t *t;
 
     r->peers[0].m.lsn = repl_last_lsn(r);
-    t = cl_write_begin(c);
-    FAULT("cluster.publish");
+    t = roster_write_begin(c);
+    FAULT("roster.publish");
     t->n = (uint32_t) r->npeers;
     for (int i = 0; i < r->npeers; i++) {
         const peer_t *p = &r->peers[i];
-        cl_member_t *m = &t->m[i];
+        roster_member_t *m = &t->m[i];
 
         memcpy(m->id, p->m.id, sizeof(m->id));
         memcpy(m->gossip, p->m.gossip, GSP_ADDR);
@@ -127,17 +131,17 @@ repl_publish(repl_t *r)
              l >= 0 ? r->peers[l].m.id : "");
     snprintf(t->leader_http, sizeof(t->leader_http), "%s",
              l >= 0 ? r->peers[l].m.http : "");
-    cl_write_end(c, t);
+    roster_write_end(c, t);
     r->table_dirty = false;
 }
 
 static void
 repl_signals(repl_t *r, bool *stop)
 {
-    struct signalfd_siginfo si;
+    int sig;
 
-    while (read(r->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-        if (si.ssi_signo == SIGHUP) {
+    while ((sig = proc_signal(&r->proc)) != 0) {
+        if (sig == SIGHUP) {
             char err[1024], fixed[1024];
             if (conf_reload((conf_t *) r->conf, err, sizeof(err), fixed,
                             sizeof(fixed))
@@ -155,11 +159,11 @@ repl_signals(repl_t *r, bool *stop)
 static void
 repl_commands(repl_t *r)
 {
-    shm_cluster_t *c = r->shm->cluster;
+    shm_roster_t *c = r->shm->roster;
 
     while (r->cmd_seen < atomic_load(&c->cmd_req)) {
         uint64_t next = r->cmd_seen + 1;
-        cl_cmd_t *cmd = &c->cmds[next % CL_CMDS];
+        roster_cmd_t *cmd = &c->cmds[next % ROSTER_CMDS];
 
         if (atomic_load_explicit(&cmd->seq, memory_order_acquire) != next)
             break; /* not filled in yet: next turn */
@@ -184,7 +188,6 @@ static int
 repl_setup(repl_t *r, const repl_args_t *a)
 {
     char err[1400];
-    sigset_t set;
 
     r->conf = a->conf;
     r->shm = a->shm;
@@ -209,21 +212,10 @@ repl_setup(repl_t *r, const repl_args_t *a)
         log_error("cluster.secret_file: %s", err);
         return MEMDB_ERR;
     }
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    r->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    r->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (r->sig_fd < 0 || r->epfd < 0) {
-        log_errno("signalfd/epoll failed");
-        return MEMDB_ERR;
-    }
-    if (gossip_open(r) != MEMDB_OK || ship_listen(r) != MEMDB_OK
-        || repl_watch(r, r->sig_fd, EPOLLIN, &ev_sig, false)
-        || repl_watch(r, r->wake_fd, EPOLLIN, &ev_wake, false)
-        || repl_watch(r, r->pdeath_fd, EPOLLIN, &ev_pdeath, false))
+    if (proc_open(&r->proc, repl_sigs, &ev_sig) != MEMDB_OK
+        || gossip_open(r) != MEMDB_OK || ship_listen(r) != MEMDB_OK
+        || proc_watch(&r->proc, r->wake_fd, EPOLLIN, &ev_wake)
+        || proc_watch(&r->proc, r->pdeath_fd, EPOLLIN, &ev_pdeath))
         return MEMDB_ERR;
     return MEMDB_OK;
 }
@@ -270,15 +262,15 @@ repl_main(const repl_args_t *a)
     /* a replica reports what it applied: a replicator that died left that
      * behind what the master then finished for it */
     if (atomic_load(&r.shm->node->role) == ROLE_REPLICA)
-        atomic_store(&r.shm->cluster->applied_lsn, repl_last_lsn(&r));
+        atomic_store(&r.shm->roster->applied_lsn, repl_last_lsn(&r));
     atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->pid, (int32_t) getpid());
     atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->ready, 1);
-    r.cmd_seen = atomic_load(&r.shm->cluster->cmd_done);
+    r.cmd_seen = atomic_load(&r.shm->roster->cmd_done);
     repl_publish(&r);
     while (!stop) {
         int tmo = (int) MEMDB_MAX(r.conf->cl_probe_interval_ms / 10, 1);
         atomic_store(&shm_worker(r.shm, SHM_REPL_SLOT)->want_wake, 1);
-        int n = epoll_wait(r.epfd, evs, 64, tmo);
+        int n = epoll_wait(r.proc.epfd, evs, 64, tmo);
 
         r.now_ms = util_now_ms();
         for (int i = 0; i < n; i++)

@@ -1,7 +1,7 @@
 /*
- * logrd.c - the one reader of the change log (rules in logrd.h).
+ * clogrd.c - the one reader of the change log (rules in clogrd.h).
  */
-#include "src/changelog/logrd.h"
+#include "src/changelog/clogrd.h"
 #include "src/changelog/rec.h"
 
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static void
-logrd_relist(logrd_t *r)
+clogrd_relist(clogrd_t *r)
 {
     uint64_t first = r->cur >= 0 && r->cur < r->nsegs
                          ? r->segs[r->cur].first_lsn
@@ -34,7 +34,7 @@ logrd_relist(logrd_t *r)
 }
 
 int
-logrd_open(logrd_t *r, const char *log_dir, uint64_t from, uint64_t to)
+clogrd_open(clogrd_t *r, const char *log_dir, uint64_t from, uint64_t to)
 {
     memset(r, 0, sizeof(*r));
     snprintf(r->dir, sizeof(r->dir), "%s", log_dir);
@@ -53,16 +53,16 @@ logrd_open(logrd_t *r, const char *log_dir, uint64_t from, uint64_t to)
 }
 
 static void
-logrd_drop(logrd_t *r)
+clogrd_drop(clogrd_t *r)
 {
     if (r->open)
         seg_close(&r->rd);
     r->open = false;
 }
 
-static logrd_e
-logrd_fault(logrd_t *r, logrd_e e, const char *path, uint64_t off,
-            const char *what)
+static clogrd_e
+clogrd_fault(clogrd_t *r, clogrd_e e, const char *path, uint64_t off,
+             const char *what)
 {
     snprintf(r->path, sizeof(r->path), "%s", path);
     r->off = off;
@@ -73,15 +73,15 @@ logrd_fault(logrd_t *r, logrd_e e, const char *path, uint64_t off,
 }
 
 static bool
-logrd_last(const logrd_t *r, int i)
+clogrd_last(const clogrd_t *r, int i)
 {
     return i == r->nsegs - 1;
 }
 
-/* Opens the segment that holds r->next: LOGRD_REC when one is open,
- * LOGRD_END when none holds it (yet), else a fault. */
-static logrd_e
-logrd_start(logrd_t *r)
+/* Opens the segment that holds r->next: CLOGRD_REC when one is open,
+ * CLOGRD_END when none holds it (yet), else a fault. */
+static clogrd_e
+clogrd_start(clogrd_t *r)
 {
     char err[1400], what[200];
 
@@ -98,30 +98,30 @@ logrd_start(logrd_t *r)
                      "ends at lsn %llu: records are missing",
                      (unsigned long long) r->segs[i].first_lsn,
                      (unsigned long long) (r->next - 1));
-            return logrd_fault(r, LOGRD_GAP, r->segs[i].path, 0, what);
+            return clogrd_fault(r, CLOGRD_GAP, r->segs[i].path, 0, what);
         }
         if (seg_open(&r->rd, r->segs[i].path, err, sizeof(err)) != MEMDB_OK) {
-            if (logrd_last(r, i) && r->segs[i].size < SEG_HDR) {
+            if (clogrd_last(r, i) && r->segs[i].size < SEG_HDR) {
                 r->torn_file = true;
-                return logrd_fault(r, LOGRD_TORN, r->segs[i].path, 0,
-                                   "a segment cut off while it was created");
+                return clogrd_fault(r, CLOGRD_TORN, r->segs[i].path, 0,
+                                    "a segment cut off while it was created");
             }
-            logrd_fault(r, LOGRD_BAD, r->segs[i].path, 0, "");
+            clogrd_fault(r, CLOGRD_BAD, r->segs[i].path, 0, "");
             snprintf(r->err, sizeof(r->err), "%s", err);
-            return LOGRD_BAD;
+            return CLOGRD_BAD;
         }
         r->cur = i;
         r->stop = stop;
         r->open = true;
-        return LOGRD_REC;
+        return CLOGRD_REC;
     }
-    return LOGRD_END;
+    return CLOGRD_END;
 }
 
 /* Does a valid record start anywhere after off?  (A flipped length in the
  * middle of the last segment must not pass for a torn tail.) */
 static bool
-logrd_record_after(seg_reader_t *s, uint64_t off)
+clogrd_record_after(seg_reader_t *s, uint64_t off)
 {
     size_t n = (size_t) (s->size - off);
     char *b = malloc(n ? n : 1);
@@ -145,7 +145,7 @@ logrd_record_after(seg_reader_t *s, uint64_t off)
 
 /* Is the bad record at off of the last segment a torn tail? */
 static bool
-logrd_torn(seg_reader_t *s, uint64_t off, rec_status_e st)
+clogrd_torn(seg_reader_t *s, uint64_t off, rec_status_e st)
 {
     rec_hdr_t h;
     bool end = st == REC_SHORT;
@@ -155,68 +155,68 @@ logrd_torn(seg_reader_t *s, uint64_t off, rec_status_e st)
         end = true;
     if (!end && !seg_zero_tail(s->fd, off, s->size))
         return false;
-    return !logrd_record_after(s, off);
+    return !clogrd_record_after(s, off);
 }
 
 /* A bad record in the open segment. */
-static logrd_e
-logrd_bad(logrd_t *r, rec_status_e st)
+static clogrd_e
+clogrd_bad(clogrd_t *r, rec_status_e st)
 {
     uint64_t off = seg_rec_off(&r->rd);
     char what[300];
 
     r->st = st;
-    if (logrd_last(r, r->cur) && logrd_torn(&r->rd, off, st)) {
+    if (clogrd_last(r, r->cur) && clogrd_torn(&r->rd, off, st)) {
         snprintf(what, sizeof(what), "torn record at the end of the log (%s)",
                  rec_status_str(st));
-        return logrd_fault(r, LOGRD_TORN, r->rd.path, off, what);
+        return clogrd_fault(r, CLOGRD_TORN, r->rd.path, off, what);
     }
     snprintf(what, sizeof(what), "%s in the record after lsn %llu",
              rec_status_str(st),
              (unsigned long long) (r->next > 0 ? r->next - 1 : 0));
-    return logrd_fault(r, LOGRD_BAD, r->rd.path, off, what);
+    return clogrd_fault(r, CLOGRD_BAD, r->rd.path, off, what);
 }
 
 /* The open segment ended.  true: go on (a later segment or more of this
  * one); false: *out says how the walk ends for now. */
 static bool
-logrd_segment_end(logrd_t *r, logrd_e *out)
+clogrd_segment_end(clogrd_t *r, clogrd_e *out)
 {
     if (r->stop == UINT64_MAX) {
         /* the last segment: a writer may have added more, or a new one */
-        logrd_relist(r);
+        clogrd_relist(r);
         if (r->cur >= 0 && r->cur + 1 < r->nsegs) {
             r->stop = r->segs[r->cur + 1].first_lsn;
             return true; /* read this one to its end, then go on */
         }
-        *out = LOGRD_END;
+        *out = CLOGRD_END;
         return false;
     }
-    /* a segment that ends before the next one starts: logrd_start()
+    /* a segment that ends before the next one starts: clogrd_start()
      * reports the gap at the next one */
-    logrd_drop(r);
+    clogrd_drop(r);
     r->cur++;
     return true;
 }
 
-logrd_e
-logrd_next(logrd_t *r, const void **rec, uint32_t *len)
+clogrd_e
+clogrd_next(clogrd_t *r, const void **rec, uint32_t *len)
 {
     for (;;) {
-        logrd_e out;
+        clogrd_e out;
         rec_status_e st = REC_OK;
         seg_read_e e;
         rec_hdr_t h;
 
         if (r->next != 0 && r->next > r->to)
-            return LOGRD_END;
-        if (!r->open && (out = logrd_start(r)) != LOGRD_REC)
+            return CLOGRD_END;
+        if (!r->open && (out = clogrd_start(r)) != CLOGRD_REC)
             return out;
         e = seg_next(&r->rd, rec, len, &st);
         if (e == SEG_REC) {
             memcpy(&h, *rec, sizeof(h)); /* *rec may be unaligned */
             if (h.lsn >= r->stop) {      /* the next segment holds it */
-                logrd_drop(r);
+                clogrd_drop(r);
                 r->cur++;
                 continue;
             }
@@ -228,39 +228,33 @@ logrd_next(logrd_t *r, const void **rec, uint32_t *len)
                          "lsn %llu follows lsn %llu: records are missing",
                          (unsigned long long) h.lsn,
                          (unsigned long long) (r->next - 1));
-                return logrd_fault(r, LOGRD_GAP, r->rd.path,
-                                   seg_rec_off(&r->rd), what);
+                return clogrd_fault(r, CLOGRD_GAP, r->rd.path,
+                                    seg_rec_off(&r->rd), what);
             }
             r->next++;
-            return LOGRD_REC;
+            return CLOGRD_REC;
         }
         if (e == SEG_END) {
-            if (!logrd_segment_end(r, &out))
+            if (!clogrd_segment_end(r, &out))
                 return out;
             continue;
         }
         if (e == SEG_BAD && r->next >= r->stop) {
-            logrd_drop(r); /* the rest of it does not count */
+            clogrd_drop(r); /* the rest of it does not count */
             r->cur++;
             continue;
         }
         if (e == SEG_BAD)
-            return logrd_bad(r, st);
-        return logrd_fault(r, LOGRD_IOERR, r->rd.path, seg_rec_off(&r->rd),
-                           strerror(errno));
+            return clogrd_bad(r, st);
+        return clogrd_fault(r, CLOGRD_IOERR, r->rd.path, seg_rec_off(&r->rd),
+                            strerror(errno));
     }
 }
 
-uint64_t
-logrd_rec_off(const logrd_t *r)
-{
-    return seg_rec_off(&r->rd);
-}
-
 void
-logrd_close(logrd_t *r)
+clogrd_close(clogrd_t *r)
 {
-    logrd_drop(r);
+    clogrd_drop(r);
     free(r->segs);
     r->segs = NULL;
     r->nsegs = 0;

@@ -1,5 +1,5 @@
 /*
- * logrd.h - the one reader of the change log: data_dir/log as recovery,
+ * clogrd.h - the one reader of the change log: data_dir/log as recovery,
  * snapshot compaction, log shipping, the hand-over and `memdbctl log`
  * walk it.  The rules, in one place:
  *
@@ -9,40 +9,40 @@
  *     error starts a segment at the first LSN that was not durable);
  *   - records before `from` are skipped (covered by a snapshot, or already
  *     sent), and the walk ends after `to`;
- *   - a gap is LOGRD_GAP: a segment that starts past the next LSN, or a
+ *   - a gap is CLOGRD_GAP: a segment that starts past the next LSN, or a
  *     record whose LSN is not the next one;
- *   - a bad record in the last segment is a torn tail (LOGRD_TORN) when it
+ *   - a bad record in the last segment is a torn tail (CLOGRD_TORN) when it
  *     is short (the file ends inside it), its length reaches the end of
  *     the file, or only zero bytes follow it, and no valid record starts
  *     after it; a last segment shorter than its header is one cut off
- *     while it was created (LOGRD_TORN at offset 0, torn_file);
+ *     while it was created (CLOGRD_TORN at offset 0, torn_file);
  *   - a bad record anywhere else, or a bad segment header, is damage
- *     (LOGRD_BAD);
- *   - the end of the last segment is LOGRD_END.  A reader of a live log
- *     (shipping) calls logrd_next() again later: it takes up where it
+ *     (CLOGRD_BAD);
+ *   - the end of the last segment is CLOGRD_END.  A reader of a live log
+ *     (shipping) calls clogrd_next() again later: it takes up where it
  *     stopped, in the same file if it grew, else in the next segment.
  *
  * Where a walk stopped is in path, off, after (the last good LSN) and err
- * ("FILE: offset N: what"), for every outcome but LOGRD_REC.  What to do
+ * ("FILE: offset N: what"), for every outcome but CLOGRD_REC.  What to do
  * with each outcome is the caller's rule: recovery stops at damage and
  * cuts a torn tail, compaction refuses anything but a whole log, shipping
  * and the hand-over stop at a gap, memdbctl reports.
  */
-#ifndef MEMDB_SRC_CHANGELOG_LOGRD_H
-#define MEMDB_SRC_CHANGELOG_LOGRD_H
+#ifndef MEMDB_SRC_CHANGELOG_CLOGRD_H
+#define MEMDB_SRC_CHANGELOG_CLOGRD_H
 
 #include "src/changelog/seg.h"
 
 typedef enum {
-    LOGRD_REC = 0, /* a record: LSN logrd_lsn() - 1 */
-    LOGRD_END,     /* no more records (for now) */
-    LOGRD_GAP,     /* the next LSN is missing */
-    LOGRD_TORN,    /* a torn tail at the end of the last segment */
-    LOGRD_BAD,     /* damage */
-    LOGRD_IOERR,
-} logrd_e;
+    CLOGRD_REC = 0, /* a record: LSN clogrd_lsn() - 1 */
+    CLOGRD_END,     /* no more records (for now) */
+    CLOGRD_GAP,     /* the next LSN is missing */
+    CLOGRD_TORN,    /* a torn tail at the end of the last segment */
+    CLOGRD_BAD,     /* damage */
+    CLOGRD_IOERR,
+} clogrd_e;
 
-typedef struct logrd_s {
+typedef struct clogrd_s {
     char dir[1100];
     seg_info_t *segs;
     int nsegs;
@@ -52,29 +52,27 @@ typedef struct logrd_s {
     uint64_t stop; /* first LSN of the segment after cur */
     uint64_t next; /* LSN of the next record wanted (0: the log's first) */
     uint64_t to;   /* the last LSN wanted */
-    /* where it stopped (all but LOGRD_REC) */
+    /* where it stopped (all but CLOGRD_REC) */
     char path[1100];
     uint64_t off;
     uint64_t after; /* the last LSN before the fault */
     rec_status_e st;
-    bool torn_file; /* LOGRD_TORN: the segment's header itself is cut */
+    bool torn_file; /* CLOGRD_TORN: the segment's header itself is cut */
     char err[1500];
-} logrd_t;
+} clogrd_t;
 
 /* Starts a walk of log_dir from LSN from (0: from wherever the log
  * starts) to LSN to (UINT64_MAX: the end).  MEMDB_ERR with r->err when the
  * directory cannot be listed. */
-int logrd_open(logrd_t *r, const char *log_dir, uint64_t from, uint64_t to);
+int clogrd_open(clogrd_t *r, const char *log_dir, uint64_t from, uint64_t to);
 /* The next record (*rec points into the reader until the next call). */
-logrd_e logrd_next(logrd_t *r, const void **rec, uint32_t *len);
+clogrd_e clogrd_next(clogrd_t *r, const void **rec, uint32_t *len);
 /* The LSN the walk wants next. */
 static inline uint64_t
-logrd_lsn(const logrd_t *r)
+clogrd_lsn(const clogrd_t *r)
 {
     return r->next;
 }
-/* Offset in its segment of the record last returned. */
-uint64_t logrd_rec_off(const logrd_t *r);
-void logrd_close(logrd_t *r);
+void clogrd_close(clogrd_t *r);
 
 #endif

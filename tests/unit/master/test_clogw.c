@@ -1,6 +1,6 @@
 /*
- * test_logw.c - the log writer: draining the ring into segments in LSN
- * order, the three fsync modes, giving ring room back, voided slots,
+ * test_clogw.c - the change-log writer: draining the ring into segments in
+ * LSN order, the three fsync modes, giving ring room back, voided slots,
  * rotation, and recovery from a failed write.
  */
 #define _GNU_SOURCE 1 /* nftw, before any system header */
@@ -8,7 +8,7 @@
 
 #include "tests/unit/tmpdir.h"
 
-#include "src/master/logw.h"
+#include "src/master/clogw.h"
 #include "src/words/agg.h"
 #include "src/core/conf.h"
 #include "src/changelog/rec.h"
@@ -30,7 +30,7 @@
 #define EPOCH 7
 
 static shm_t s;
-static logw_t lw;
+static clogw_t lw;
 static char dir[256], log_dir[300];
 
 static void
@@ -43,7 +43,7 @@ setup(void)
     cr_assert_eq(shm_create(&s, &p), MEMDB_OK);
     atomic_store(&s.node->epoch, EPOCH);
     ring_set_role(&s.ring, ROLE_STANDALONE, EPOCH, s.ht.self);
-    tmpdir_make(dir, sizeof(dir), "logw");
+    tmpdir_make(dir, sizeof(dir), "clogw");
     snprintf(log_dir, sizeof(log_dir), "%s/log", dir);
     memset(&lw, 0, sizeof(lw));
     lw.fd = -1;
@@ -52,17 +52,17 @@ setup(void)
 static void
 teardown(void)
 {
-    logw_close(&lw);
+    clogw_close(&lw);
     shm_destroy(&s);
     tmpdir_remove(dir);
 }
 
-TestSuite(logw, .init = setup, .fini = teardown);
+TestSuite(clogw, .init = setup, .fini = teardown);
 
 static void
 open_log(int mode, uint64_t seg_max)
 {
-    cr_assert_eq(logw_open(&lw, &s, log_dir, mode, seg_max, 1), MEMDB_OK);
+    cr_assert_eq(clogw_open(&lw, &s, log_dir, mode, seg_max, 1), MEMDB_OK);
 }
 
 /* Record lsn: "common" 1, "w<lsn>" lsn, and pad bytes of filler words
@@ -118,7 +118,7 @@ publish_n(int n, size_t pad)
 static void
 release(void)
 {
-    ring_release(&s.ring, logw_release_pos(&lw));
+    ring_release(&s.ring, clogw_release_pos(&lw));
 }
 
 static uint64_t
@@ -264,7 +264,7 @@ break_fd(void)
 
 /* ---- writing ---------------------------------------------------------- */
 
-Test(logw, open_creates_the_first_segment)
+Test(clogw, open_creates_the_first_segment)
 {
     char path[1100];
     seg_info_t *v;
@@ -272,28 +272,28 @@ Test(logw, open_creates_the_first_segment)
     open_log(FSYNC_ALWAYS, 1 << 20);
     seg_path(path, sizeof(path), log_dir, 1);
     cr_assert_eq(file_size(path), SEG_HDR);
-    cr_assert_eq(logw_seg_first(&lw), 1);
+    cr_assert_eq(clogw_seg_first(&lw), 1);
     cr_assert_eq(nsegs(&v), 1);
     free(v);
     cr_assert_eq(read_seg(1, 0, 0), 0);
-    cr_assert(!logw_run(&lw, 0), "nothing to do is no progress");
+    cr_assert(!clogw_run(&lw, 0), "nothing to do is no progress");
 }
 
-Test(logw, always_writes_in_lsn_order_and_syncs)
+Test(clogw, always_writes_in_lsn_order_and_syncs)
 {
     open_log(FSYNC_ALWAYS, 64 << 20);
     publish_n(10, 0);
-    cr_assert(logw_run(&lw, 0));
+    cr_assert(clogw_run(&lw, 0));
     cr_assert_eq(written(), 10);
     cr_assert_eq(durable(), 10);
-    cr_assert_eq(logw_release_pos(&lw), head());
+    cr_assert_eq(clogw_release_pos(&lw), head());
     cr_assert_eq(lw.fsyncs, 1);
     release();
     cr_assert_eq(ring_used(&s.ring), 0);
     cr_assert_eq(read_seg(1, 0, 0), 10);
 
     publish_n(5, 0);
-    cr_assert(logw_run(&lw, 0));
+    cr_assert(clogw_run(&lw, 0));
     cr_assert_eq(written(), 15);
     cr_assert_eq(durable(), 15);
     cr_assert_eq(lw.fsyncs, 2);
@@ -301,17 +301,17 @@ Test(logw, always_writes_in_lsn_order_and_syncs)
     expect_log(15);
 }
 
-Test(logw, many_records_in_several_batches_of_one_run)
+Test(clogw, many_records_in_several_batches_of_one_run)
 {
     open_log(FSYNC_ALWAYS, 64 << 20);
     publish_n(3000, 40); /* more than one 1024-record batch */
-    cr_assert(logw_run(&lw, 0));
+    cr_assert(clogw_run(&lw, 0));
     cr_assert_eq(written(), 3000);
     cr_assert_eq(durable(), 3000);
     cr_assert_eq(read_seg(1, 0, 40), 3000);
 }
 
-Test(logw, records_not_yet_published_wait)
+Test(clogw, records_not_yet_published_wait)
 {
     ring_resv_t rv;
     ring_slot_t *sl;
@@ -326,7 +326,7 @@ Test(logw, records_not_yet_published_wait)
         MEMDB_OK);
     cr_assert_eq(sl->lsn, 3);
     publish_n(1, 0);
-    cr_assert(logw_run(&lw, 0));
+    cr_assert(clogw_run(&lw, 0));
     cr_assert_eq(written(), 2);
     cr_assert_eq(durable(), 2);
     cr_assert_eq(read_seg(1, 0, 0), 2);
@@ -335,12 +335,12 @@ Test(logw, records_not_yet_published_wait)
     rec_finish(ring_slot_rec(sl), 3, EPOCH);
     ring_publish(sl);
     buf_free(&b);
-    cr_assert(logw_run(&lw, 0));
+    cr_assert(clogw_run(&lw, 0));
     cr_assert_eq(written(), 4);
     cr_assert_eq(read_seg(1, 0, 0), 4);
 }
 
-Test(logw, void_slot_is_written_as_a_noop_with_its_lsn)
+Test(clogw, void_slot_is_written_as_a_noop_with_its_lsn)
 {
     ring_resv_t rv;
     ring_slot_t *sl;
@@ -354,7 +354,7 @@ Test(logw, void_slot_is_written_as_a_noop_with_its_lsn)
     memset(ring_slot_rec(sl), 0xee, 300); /* half-copied garbage */
     atomic_store(&sl->state, RING_VOID);
     publish_n(2, 0);
-    cr_assert(logw_run(&lw, 0));
+    cr_assert(clogw_run(&lw, 0));
     cr_assert_eq(written(), 5);
     cr_assert_eq(durable(), 5);
     cr_assert_eq(read_seg(1, 3, 0), 5);
@@ -379,90 +379,90 @@ Test(logw, void_slot_is_written_as_a_noop_with_its_lsn)
 
 /* ---- fsync modes ------------------------------------------------------ */
 
-Test(logw, no_mode_gives_room_back_without_syncing)
+Test(clogw, no_mode_gives_room_back_without_syncing)
 {
     uint64_t tail = atomic_load(&s.ring.hdr->tail), sealed;
 
     open_log(FSYNC_NO, 64 << 20);
     publish_n(5, 0);
-    cr_assert(logw_run(&lw, 5000));
+    cr_assert(clogw_run(&lw, 5000));
     cr_assert_eq(written(), 5);
     cr_assert_eq(durable(), 0, "not synced");
     cr_assert_eq(lw.fsyncs, 0);
-    cr_assert_neq(logw_release_pos(&lw), tail);
-    cr_assert_eq(logw_release_pos(&lw), head(), "room back at once");
+    cr_assert_neq(clogw_release_pos(&lw), tail);
+    cr_assert_eq(clogw_release_pos(&lw), head(), "room back at once");
     release();
     cr_assert_eq(read_seg(1, 0, 0), 5);
     publish_n(5, 0);
-    cr_assert(logw_run(&lw, 99000));
+    cr_assert(clogw_run(&lw, 99000));
     cr_assert_eq(durable(), 0);
     /* sealing syncs even in this mode */
-    cr_assert_eq(logw_rotate(&lw, 99000, &sealed), MEMDB_OK);
+    cr_assert_eq(clogw_rotate(&lw, 99000, &sealed), MEMDB_OK);
     cr_assert_eq(sealed, 10);
     cr_assert_eq(durable(), 10);
     expect_log(10);
 }
 
-Test(logw, everysec_syncs_once_a_second)
+Test(clogw, everysec_syncs_once_a_second)
 {
     uint64_t tail = atomic_load(&s.ring.hdr->tail);
 
     open_log(FSYNC_EVERYSEC, 64 << 20);
     publish_n(3, 0);
-    cr_assert(!logw_run(&lw, 100), "written but no room back: no progress");
+    cr_assert(!clogw_run(&lw, 100), "written but no room back: no progress");
     cr_assert_eq(written(), 3);
     cr_assert_eq(durable(), 0);
-    cr_assert_eq(logw_release_pos(&lw), tail, "no room back before sync");
+    cr_assert_eq(clogw_release_pos(&lw), tail, "no room back before sync");
     cr_assert_eq(read_seg(1, 0, 0), 3, "but written");
-    cr_assert(!logw_run(&lw, 999));
+    cr_assert(!clogw_run(&lw, 999));
     cr_assert_eq(durable(), 0);
-    cr_assert(logw_run(&lw, 1000));
+    cr_assert(clogw_run(&lw, 1000));
     cr_assert_eq(durable(), 3);
-    cr_assert_eq(logw_release_pos(&lw), head());
+    cr_assert_eq(clogw_release_pos(&lw), head());
     release();
 
     publish_n(2, 0);
-    cr_assert(!logw_run(&lw, 1500));
+    cr_assert(!clogw_run(&lw, 1500));
     cr_assert_eq(written(), 5);
     cr_assert_eq(durable(), 3);
-    cr_assert(!logw_run(&lw, 1999));
+    cr_assert(!clogw_run(&lw, 1999));
     cr_assert_eq(durable(), 3);
-    cr_assert(logw_run(&lw, 2000));
+    cr_assert(clogw_run(&lw, 2000));
     cr_assert_eq(durable(), 5);
     release();
 
-    /* logw_sync forces it */
+    /* clogw_sync forces it */
     publish_n(1, 0);
-    cr_assert(!logw_run(&lw, 2100));
+    cr_assert(!clogw_run(&lw, 2100));
     cr_assert_eq(durable(), 5);
-    cr_assert_eq(logw_sync(&lw, 2100), MEMDB_OK);
+    cr_assert_eq(clogw_sync(&lw, 2100), MEMDB_OK);
     cr_assert_eq(durable(), 6);
     release();
 
     /* nothing new: no sync at all */
     uint64_t n = lw.fsyncs;
-    cr_assert(!logw_run(&lw, 9000));
+    cr_assert(!clogw_run(&lw, 9000));
     cr_assert_eq(lw.fsyncs, n);
-    cr_assert_eq(logw_sync(&lw, 9000), MEMDB_OK);
+    cr_assert_eq(clogw_sync(&lw, 9000), MEMDB_OK);
     cr_assert_eq(lw.fsyncs, n);
     expect_log(6);
 }
 
-Test(logw, everysec_syncs_early_when_the_ring_is_half_full)
+Test(clogw, everysec_syncs_early_when_the_ring_is_half_full)
 {
     open_log(FSYNC_EVERYSEC, 64 << 20);
     publish_n(1, 0);
-    cr_assert(logw_run(&lw, 1000)); /* synced at 1000 */
+    cr_assert(clogw_run(&lw, 1000)); /* synced at 1000 */
     release();
     publish_n(10, 1000);
-    cr_assert(!logw_run(&lw, 1100));
+    cr_assert(!clogw_run(&lw, 1100));
     cr_assert_eq(written(), 11);
     cr_assert_eq(durable(), 1);
     /* over half the ring used (not released): sync without waiting */
     while (ring_used(&s.ring) <= RING / 2)
         publish(1000);
     uint64_t last = atomic_load(&s.ring.hdr->next_lsn) - 1;
-    cr_assert(logw_run(&lw, 1200));
+    cr_assert(clogw_run(&lw, 1200));
     cr_assert_eq(durable(), last);
     release();
     cr_assert_eq(ring_used(&s.ring), 0);
@@ -470,7 +470,7 @@ Test(logw, everysec_syncs_early_when_the_ring_is_half_full)
 
 /* ---- rotation --------------------------------------------------------- */
 
-Test(logw, segments_rotate_at_seg_max)
+Test(clogw, segments_rotate_at_seg_max)
 {
     seg_info_t *v;
     int n;
@@ -478,7 +478,7 @@ Test(logw, segments_rotate_at_seg_max)
     open_log(FSYNC_ALWAYS, 64 << 10);
     for (int round = 0; round < 100; round++) {
         publish_n(20, 100);
-        logw_run(&lw, (uint64_t) round);
+        clogw_run(&lw, (uint64_t) round);
         release();
     }
     cr_assert_eq(written(), 2000);
@@ -499,14 +499,14 @@ Test(logw, segments_rotate_at_seg_max)
             cr_assert_lt(v[i].size, (64 << 10) + 20 * 200);
         } else {
             cr_assert_eq(last, 2000);
-            cr_assert_eq(logw_seg_first(&lw), v[i].first_lsn);
+            cr_assert_eq(clogw_seg_first(&lw), v[i].first_lsn);
         }
     }
     free(v);
     expect_log(2000);
 }
 
-Test(logw, rotate_seals_and_returns_the_last_lsn)
+Test(clogw, rotate_seals_and_returns_the_last_lsn)
 {
     seg_info_t *v;
     uint64_t sealed = 12345;
@@ -516,7 +516,7 @@ Test(logw, rotate_seals_and_returns_the_last_lsn)
     /* an empty current segment: nothing sealed, no new file (a new one
      * would carry the new epoch in its header) */
     atomic_store(&s.node->epoch, EPOCH + 1);
-    cr_assert_eq(logw_rotate(&lw, 0, &sealed), MEMDB_OK);
+    cr_assert_eq(clogw_rotate(&lw, 0, &sealed), MEMDB_OK);
     atomic_store(&s.node->epoch, EPOCH);
     cr_assert_eq(sealed, 0);
     cr_assert_eq(nsegs(&v), 1);
@@ -524,13 +524,13 @@ Test(logw, rotate_seals_and_returns_the_last_lsn)
     cr_assert_eq(read_seg(1, 0, 0), 0);
 
     publish_n(7, 0);
-    cr_assert(!logw_run(&lw, 10));
+    cr_assert(!clogw_run(&lw, 10));
     cr_assert_eq(durable(), 0);
-    cr_assert_eq(logw_rotate(&lw, 20, &sealed), MEMDB_OK);
+    cr_assert_eq(clogw_rotate(&lw, 20, &sealed), MEMDB_OK);
     cr_assert_eq(sealed, 7);
     cr_assert_eq(durable(), 7, "sealing syncs");
-    cr_assert_eq(logw_release_pos(&lw), head());
-    cr_assert_eq(logw_seg_first(&lw), 8);
+    cr_assert_eq(clogw_release_pos(&lw), head());
+    cr_assert_eq(clogw_seg_first(&lw), 8);
     seg_path(path, sizeof(path), log_dir, 8);
     cr_assert_eq(file_size(path), SEG_HDR);
     cr_assert_eq(nsegs(&v), 2);
@@ -539,73 +539,73 @@ Test(logw, rotate_seals_and_returns_the_last_lsn)
     /* again with nothing new: seg_first - 1, still two files */
     sealed = 12345;
     atomic_store(&s.node->epoch, EPOCH + 1);
-    cr_assert_eq(logw_rotate(&lw, 30, &sealed), MEMDB_OK);
+    cr_assert_eq(clogw_rotate(&lw, 30, &sealed), MEMDB_OK);
     atomic_store(&s.node->epoch, EPOCH);
     cr_assert_eq(sealed, 7);
     cr_assert_eq(nsegs(&v), 2);
     free(v);
-    cr_assert_eq(logw_seg_first(&lw), 8);
+    cr_assert_eq(clogw_seg_first(&lw), 8);
     cr_assert_eq(read_seg(8, 0, 0), 7, "the same, empty segment");
 
     publish_n(3, 0);
-    cr_assert(logw_run(&lw, 5000));
+    cr_assert(clogw_run(&lw, 5000));
     cr_assert_eq(read_seg(1, 0, 0), 7);
     cr_assert_eq(read_seg(8, 0, 0), 10);
     expect_log(10);
 }
 
-Test(logw, open_at_a_later_lsn)
+Test(clogw, open_at_a_later_lsn)
 {
     char path[1100];
 
     atomic_store(&s.ring.hdr->next_lsn, 501);
-    cr_assert_eq(logw_open(&lw, &s, log_dir, FSYNC_ALWAYS, 64 << 20, 501),
+    cr_assert_eq(clogw_open(&lw, &s, log_dir, FSYNC_ALWAYS, 64 << 20, 501),
                  MEMDB_OK);
     seg_path(path, sizeof(path), log_dir, 501);
     cr_assert_eq(file_size(path), SEG_HDR);
     publish_n(4, 0);
-    cr_assert(logw_run(&lw, 0));
+    cr_assert(clogw_run(&lw, 0));
     cr_assert_eq(written(), 504);
     cr_assert_eq(read_seg(501, 0, 0), 504);
 }
 
 /* ---- disk errors ------------------------------------------------------ */
 
-Test(logw, failed_write_is_retried_in_a_new_segment)
+Test(clogw, failed_write_is_retried_in_a_new_segment)
 {
     seg_info_t *v;
     uint64_t tail;
 
     open_log(FSYNC_ALWAYS, 64 << 20);
     publish_n(3, 0);
-    cr_assert(logw_run(&lw, 1000));
+    cr_assert(clogw_run(&lw, 1000));
     release();
     cr_assert_eq(durable(), 3);
 
     break_fd();
-    tail = logw_release_pos(&lw);
+    tail = clogw_release_pos(&lw);
     publish_n(3, 0);
-    cr_assert(!logw_run(&lw, 5000));
+    cr_assert(!clogw_run(&lw, 5000));
     cr_assert_eq(atomic_load(&s.node->disk_errno), EBADF);
     cr_assert_eq(written(), 3);
     cr_assert_eq(durable(), 3);
-    cr_assert_eq(logw_release_pos(&lw), tail, "the records stay in the ring");
+    cr_assert_eq(clogw_release_pos(&lw), tail, "the records stay in the ring");
     cr_assert_eq(lw.fd, -1);
 
     /* before the retry time: nothing happens */
     publish_n(1, 0);
-    cr_assert(!logw_run(&lw, 5999));
+    cr_assert(!clogw_run(&lw, 5999));
     cr_assert_eq(atomic_load(&s.node->disk_errno), EBADF);
     cr_assert_eq(nsegs(&v), 1);
     free(v);
 
     /* then a new segment at the first LSN not durable */
-    cr_assert(logw_run(&lw, 6000));
+    cr_assert(clogw_run(&lw, 6000));
     cr_assert_eq(atomic_load(&s.node->disk_errno), 0);
     cr_assert_eq(lw.err, 0);
     cr_assert_eq(written(), 7);
     cr_assert_eq(durable(), 7);
-    cr_assert_eq(logw_release_pos(&lw), head());
+    cr_assert_eq(clogw_release_pos(&lw), head());
     cr_assert_eq(nsegs(&v), 2);
     cr_assert_eq(v[0].first_lsn, 1);
     cr_assert_eq(v[1].first_lsn, 4);
@@ -617,27 +617,27 @@ Test(logw, failed_write_is_retried_in_a_new_segment)
 
 /* Records written but not yet synced when the write fails are written
  * again: the new segment overlaps the old one, and wins. */
-Test(logw, failed_write_rewrites_what_was_not_durable)
+Test(clogw, failed_write_rewrites_what_was_not_durable)
 {
     seg_info_t *v;
 
     open_log(FSYNC_EVERYSEC, 64 << 20);
     publish_n(2, 0);
-    cr_assert(logw_run(&lw, 1000));
+    cr_assert(clogw_run(&lw, 1000));
     cr_assert_eq(durable(), 2);
     release();
     publish_n(2, 0);
-    cr_assert(!logw_run(&lw, 1100));
+    cr_assert(!clogw_run(&lw, 1100));
     cr_assert_eq(written(), 4);
     cr_assert_eq(durable(), 2);
     cr_assert_eq(read_seg(1, 0, 0), 4, "3 and 4 are in the file");
 
     break_fd();
     publish_n(1, 0);
-    cr_assert(!logw_run(&lw, 1200));
+    cr_assert(!clogw_run(&lw, 1200));
     cr_assert_eq(atomic_load(&s.node->disk_errno), EBADF);
-    cr_assert(!logw_run(&lw, 2199));
-    cr_assert(logw_run(&lw, 2200));
+    cr_assert(!clogw_run(&lw, 2199));
+    cr_assert(clogw_run(&lw, 2200));
     cr_assert_eq(atomic_load(&s.node->disk_errno), 0);
     cr_assert_eq(written(), 5);
     cr_assert_eq(durable(), 5);
@@ -649,26 +649,26 @@ Test(logw, failed_write_rewrites_what_was_not_durable)
 }
 
 /* A failed fsync is handled the same way. */
-Test(logw, failed_sync_is_retried)
+Test(clogw, failed_sync_is_retried)
 {
     seg_info_t *v;
 
     open_log(FSYNC_EVERYSEC, 64 << 20);
     publish_n(2, 0);
-    cr_assert(logw_run(&lw, 1000));
+    cr_assert(clogw_run(&lw, 1000));
     release();
     publish_n(2, 0);
-    cr_assert(!logw_run(&lw, 1100));
+    cr_assert(!clogw_run(&lw, 1100));
     /* fdatasync of a pipe fails (EINVAL) */
     int pfd[2];
     cr_assert_eq(pipe(pfd), 0);
     cr_assert_eq(dup2(pfd[0], lw.fd), lw.fd);
     close(pfd[0]);
     close(pfd[1]);
-    cr_assert_eq(logw_sync(&lw, 1200), MEMDB_ERR);
+    cr_assert_eq(clogw_sync(&lw, 1200), MEMDB_ERR);
     cr_assert_neq(atomic_load(&s.node->disk_errno), 0);
     cr_assert_eq(durable(), 2);
-    cr_assert(logw_run(&lw, 2200));
+    cr_assert(clogw_run(&lw, 2200));
     cr_assert_eq(atomic_load(&s.node->disk_errno), 0);
     cr_assert_eq(durable(), 4);
     cr_assert_eq(nsegs(&v), 2);
@@ -681,21 +681,21 @@ Test(logw, failed_sync_is_retried)
  * the new segment must start after what was written, since those records
  * are no longer in the ring to be written again, and the old segment with
  * them must stay. */
-Test(logw, failed_write_in_no_mode_keeps_what_was_written)
+Test(clogw, failed_write_in_no_mode_keeps_what_was_written)
 {
     seg_info_t *v;
 
     open_log(FSYNC_NO, 64 << 20);
     publish_n(3, 0);
-    cr_assert(logw_run(&lw, 1000));
+    cr_assert(clogw_run(&lw, 1000));
     release();
     cr_assert_eq(ring_used(&s.ring), 0);
 
     break_fd();
     publish_n(2, 0);
-    cr_assert(!logw_run(&lw, 1100));
+    cr_assert(!clogw_run(&lw, 1100));
     cr_assert_eq(atomic_load(&s.node->disk_errno), EBADF);
-    cr_assert(logw_run(&lw, 2100));
+    cr_assert(clogw_run(&lw, 2100));
     cr_assert_eq(atomic_load(&s.node->disk_errno), 0);
     cr_assert_eq(written(), 5);
     cr_assert_eq(nsegs(&v), 2);
@@ -709,41 +709,41 @@ Test(logw, failed_write_in_no_mode_keeps_what_was_written)
 
 /* The same after a rotation: the new segment must not replace the
  * current one. */
-Test(logw, failed_write_in_no_mode_after_a_rotation)
+Test(clogw, failed_write_in_no_mode_after_a_rotation)
 {
     uint64_t sealed;
 
     open_log(FSYNC_NO, 64 << 20);
     publish_n(2, 0);
-    cr_assert(logw_run(&lw, 1000));
-    cr_assert_eq(logw_rotate(&lw, 1000, &sealed), MEMDB_OK);
+    cr_assert(clogw_run(&lw, 1000));
+    cr_assert_eq(clogw_rotate(&lw, 1000, &sealed), MEMDB_OK);
     cr_assert_eq(sealed, 2);
     publish_n(3, 0);
-    cr_assert(logw_run(&lw, 1000));
+    cr_assert(clogw_run(&lw, 1000));
     release();
     break_fd();
     publish_n(1, 0);
-    cr_assert(!logw_run(&lw, 1100));
-    cr_assert(logw_run(&lw, 2100));
+    cr_assert(!clogw_run(&lw, 1100));
+    cr_assert(clogw_run(&lw, 2100));
     cr_assert_eq(read_seg(3, 0, 0), 5);
     cr_assert_eq(read_seg(6, 0, 0), 6);
     expect_log(6);
 }
 
-Test(logw, rotate_after_a_failure_reports_it)
+Test(clogw, rotate_after_a_failure_reports_it)
 {
     uint64_t sealed;
 
     open_log(FSYNC_ALWAYS, 64 << 20);
     publish_n(2, 0);
-    cr_assert(logw_run(&lw, 0));
+    cr_assert(clogw_run(&lw, 0));
     break_fd();
     publish_n(1, 0);
-    cr_assert(!logw_run(&lw, 100));
-    cr_assert_eq(logw_rotate(&lw, 200, &sealed), MEMDB_ERR);
-    cr_assert_eq(logw_sync(&lw, 200), MEMDB_ERR);
-    cr_assert(logw_run(&lw, 1100));
-    cr_assert_eq(logw_rotate(&lw, 1200, &sealed), MEMDB_OK);
+    cr_assert(!clogw_run(&lw, 100));
+    cr_assert_eq(clogw_rotate(&lw, 200, &sealed), MEMDB_ERR);
+    cr_assert_eq(clogw_sync(&lw, 200), MEMDB_ERR);
+    cr_assert(clogw_run(&lw, 1100));
+    cr_assert_eq(clogw_rotate(&lw, 1200, &sealed), MEMDB_OK);
     cr_assert_eq(sealed, 3);
     expect_log(3);
 }

@@ -1,6 +1,6 @@
 /*
- * logw.h - the log writer: the master drains the change ring, in LSN order,
- * into the current segment file of data_dir/log.
+ * clogw.h - the change-log writer: the master drains the change ring, in
+ * LSN order, into the current segment file of data_dir/log.
  *
  * Durability (persistence.fsync):
  *   always    every batch is fdatasync'ed before its LSNs count as durable;
@@ -27,8 +27,8 @@
  * LSN on.  Then disk_errno is cleared.  At no instant does the log on disk
  * hold less than what was acknowledged.
  */
-#ifndef MEMDB_SRC_MASTER_LOGW_H
-#define MEMDB_SRC_MASTER_LOGW_H
+#ifndef MEMDB_SRC_MASTER_CLOGW_H
+#define MEMDB_SRC_MASTER_CLOGW_H
 
 #include "src/core/memdb.h"
 #include "src/core/buf.h"
@@ -36,7 +36,7 @@
 
 #include <sys/uio.h>
 
-typedef struct logw_s {
+typedef struct clogw_s {
     shm_t *shm;
     char dir[1100];
     int mode;
@@ -61,25 +61,25 @@ typedef struct logw_s {
     uint64_t fsyncs;
     uint64_t fsync_ns;
     uint64_t bytes;
-} logw_t;
+} clogw_t;
 
 /* Opens a new segment at first_lsn (the ring's next LSN).  The ring must be
  * empty. */
-int logw_open(logw_t *lw, shm_t *shm, const char *dir, int mode,
-              uint64_t seg_max, uint64_t first_lsn);
+int clogw_open(clogw_t *lw, shm_t *shm, const char *dir, int mode,
+               uint64_t seg_max, uint64_t first_lsn);
 /* Writes what is ready and syncs as the mode says.  Returns true if it made
  * progress (new durable LSNs or ring room). */
-bool logw_run(logw_t *lw, uint64_t now_ms);
+bool clogw_run(clogw_t *lw, uint64_t now_ms);
 /* Forces an fsync of everything written. */
-int logw_sync(logw_t *lw, uint64_t now_ms);
+int clogw_sync(clogw_t *lw, uint64_t now_ms);
 /* Seals the current segment (sync, start a new one) if it holds records.
  * *sealed gets the last LSN of the sealed segments.  MEMDB_ERR on disk
  * errors. */
-int logw_rotate(logw_t *lw, uint64_t now_ms, uint64_t *sealed);
+int clogw_rotate(clogw_t *lw, uint64_t now_ms, uint64_t *sealed);
 /* Ring position up to which room can be given back. */
-uint64_t logw_release_pos(const logw_t *lw);
+uint64_t clogw_release_pos(const clogw_t *lw);
 /* First LSN of the current segment (segments before it are sealed). */
-uint64_t logw_seg_first(const logw_t *lw);
-void logw_close(logw_t *lw);
+uint64_t clogw_seg_first(const clogw_t *lw);
+void clogw_close(clogw_t *lw);
 
 #endif

@@ -1,12 +1,13 @@
 /*
- * ctl_log.c - memdbctl log verify|print|truncate|counts: offline checks of
- * a data directory (memdbd need not run; do not run them on a directory a
- * running memdbd writes, except verify and print, which only read).
+ * ctl_changelog.c - memdbctl log verify|print|truncate|counts: offline
+ * checks of the change log of a data directory (memdbd need not run; do
+ * not run them on a directory a running memdbd writes, except verify and
+ * print, which only read).
  */
 #include "src/ctl/ctl.h"
 #include "src/words/agg.h"
 #include "src/core/json.h"
-#include "src/changelog/logrd.h"
+#include "src/changelog/clogrd.h"
 #include "src/changelog/rec.h"
 #include "src/changelog/recover.h"
 #include "src/changelog/seg.h"
@@ -78,7 +79,7 @@ seg_index(const seg_info_t *segs, int n, const char *path)
 
 /* One line for a segment read through (verify). */
 static void
-report_segment(const logrd_t *rd, int seg, uint64_t count, uint64_t lo,
+report_segment(const clogrd_t *rd, int seg, uint64_t count, uint64_t lo,
                uint64_t hi)
 {
     if (seg >= 0 && count > 0)
@@ -87,29 +88,29 @@ report_segment(const logrd_t *rd, int seg, uint64_t count, uint64_t lo,
                (unsigned long long) hi);
 }
 
-/* Walks the whole log in replay order with the one reader (logrd.h);
+/* Walks the whole log in replay order with the one reader (clogrd.h);
  * reports each segment read and the first fault, after which nothing can
  * be replayed.  Returns 1 when there is a fault, else 0. */
 static int
 walk_segments(const char *log_dir, bool report, log_fault_t *f,
               uint64_t *first, uint64_t *last)
 {
-    logrd_t rd;
+    clogrd_t rd;
     const void *rec;
     uint32_t len;
-    logrd_e e;
+    clogrd_e e;
     int seg = -1;
     uint64_t count = 0, lo = 0, hi = 0;
 
     memset(f, 0, sizeof(*f));
     *first = *last = 0;
-    if (logrd_open(&rd, log_dir, 0, UINT64_MAX) != MEMDB_OK) {
+    if (clogrd_open(&rd, log_dir, 0, UINT64_MAX) != MEMDB_OK) {
         if (report)
             printf("%s\n", rd.err);
         return 1;
     }
-    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
-        uint64_t lsn = logrd_lsn(&rd) - 1;
+    while ((e = clogrd_next(&rd, &rec, &len)) == CLOGRD_REC) {
+        uint64_t lsn = clogrd_lsn(&rd) - 1;
         if (rd.cur != seg) {
             if (report)
                 report_segment(&rd, seg, count, lo, hi);
@@ -124,7 +125,7 @@ walk_segments(const char *log_dir, bool report, log_fault_t *f,
     }
     if (report)
         report_segment(&rd, seg, count, lo, hi);
-    if (e != LOGRD_END) {
+    if (e != CLOGRD_END) {
         f->found = true;
         f->seg = seg_index(rd.segs, rd.nsegs, rd.path);
         f->off = rd.off;
@@ -134,7 +135,7 @@ walk_segments(const char *log_dir, bool report, log_fault_t *f,
             printf("%s (after lsn %llu)\n", rd.err,
                    (unsigned long long) rd.after);
     }
-    logrd_close(&rd);
+    clogrd_close(&rd);
     return f->found;
 }
 
@@ -262,26 +263,26 @@ static int
 log_print(const char *data, uint64_t from, uint64_t to, bool json)
 {
     char log_dir[1100], snap_dir[1100];
-    logrd_t rd;
+    clogrd_t rd;
     const void *rec;
     uint32_t len;
-    logrd_e e;
+    clogrd_e e;
 
     dirs_of(data, log_dir, snap_dir);
-    if (logrd_open(&rd, log_dir, 0, to) != MEMDB_OK) {
+    if (clogrd_open(&rd, log_dir, 0, to) != MEMDB_OK) {
         ctl_err("%s", rd.err);
         return CTL_BAD;
     }
-    while ((e = logrd_next(&rd, &rec, &len)) == LOGRD_REC) {
+    while ((e = clogrd_next(&rd, &rec, &len)) == CLOGRD_REC) {
         rec_hdr_t h;
         memcpy(&h, rec, sizeof(h));
         if (h.lsn >= from)
             print_record(&h, rec, json);
     }
-    if (e != LOGRD_END)
+    if (e != CLOGRD_END)
         ctl_err("%s", rd.err);
-    logrd_close(&rd);
-    return e == LOGRD_END ? CTL_OK : CTL_BAD;
+    clogrd_close(&rd);
+    return e == CLOGRD_END ? CTL_OK : CTL_BAD;
 }
 
 static int
@@ -361,7 +362,7 @@ parse_lsn(const char *s, uint64_t *out)
 }
 
 int
-ctl_log(const ctl_opts_t *o, int argc, char **argv)
+ctl_changelog(const ctl_opts_t *o, int argc, char **argv)
 {
     uint64_t from = 0, to = UINT64_MAX;
     bool yes = false, json = o->json;
