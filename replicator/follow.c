@@ -268,6 +268,7 @@ follow_load_snapshot(repl_t *r, const char *path)
     int rc;
 
     ht_zero(&r->shm->ht);
+    idem_reset(&r->shm->idem, r->shm->ht.self);
     if (path == NULL)
         return true;
     if (snap_open(&rd, path, err, sizeof(err)) != MEMDB_OK) {
@@ -276,6 +277,10 @@ follow_load_snapshot(repl_t *r, const char *path)
     }
     ld = loader_new(r->shm, loader_helpers(), NULL);
     loader_sink(ld, &sink);
+    for (size_t i = 0; i < rd.nkeys; i++) {
+        snap_key_t k = snap_key(&rd, i);
+        sink.key(sink.arg, &k.id, k.lsn);
+    }
     while ((rc = snap_next(&rd, &w, &len, &c, err, sizeof(err))) == MEMDB_OK)
         if (sink.add(sink.arg, w, len, c) != MEMDB_OK)
             break;

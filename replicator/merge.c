@@ -43,6 +43,18 @@
  *      full the connection pauses and the frame is taken up again later.
  *   4. The REC_MERGE records come back to the holder in the stream; once
  *      its table covers every record of a file, the file is removed.
+ *   5. A holder elected leader before it handed its file over takes the
+ *      records itself, by the same rules (merge_take_own).
+ *
+ * Idempotency-Keys.  A record of an upload sent with a key (rec.h) may
+ * meet a retry of that upload the new leader counted already (the client
+ * lost the old leader's answer).  Before its first piece is taken the
+ * leader claims the key (shm/idem.h): new, the piece carries the key
+ * block and makes it known; counted by a retry with the same body, only
+ * the range words are appended (the record is held, its words are not
+ * counted twice); a key in flight, or no room to claim it, waits like a
+ * full ring.  The same key with another body is another upload: both are
+ * counted.
  *
  * A REC_MERGE record in a holder's tail is handed over like any other: it
  * is one origin's record, and its origin decides.  Words starting with
@@ -192,6 +204,8 @@ merge_covered_all(repl_t *r, buf_t *w, const void *rec)
     return merge_covered(r, w, rec, n - 1);
 }
 
+static int merge_take(repl_t *r, const void *rec, uint32_t *taken);
+
 /* ---- reading a pending file --------------------------------------------- */
 
 typedef struct mfile_s {
@@ -324,19 +338,33 @@ merge_send(repl_t *r, buf_t *out, uint32_t n)
     out->len = sizeof(fm);
 }
 
+/* A leader that holds a pending file (it was elected before it handed
+ * its tail over) takes the records itself, as it would from a replica. */
+static bool
+merge_take_own(repl_t *r, const void *rec, size_t *budget, uint32_t *taken)
+{
+    uint32_t len;
+
+    memcpy(&len, (const char *) rec + 4, sizeof(len));
+    if (*budget == 0 || merge_take(r, rec, taken) != MEMDB_OK)
+        return false;
+    *budget = *budget > len ? *budget - len : 0;
+    return true;
+}
+
 /* Walks one pending file: counts the records the table does not cover
  * and, with send, sends those after the part already sent on this
- * connection, up to the window.  Returns the records not covered, or -1
- * when the file cannot be read. */
+ * connection, up to the window; a leader (take) takes them instead.
+ * Returns the records not covered, or -1 when the file cannot be read. */
 static int64_t
-merge_file(repl_t *r, const char *path, bool send, size_t *budget)
+merge_file(repl_t *r, const char *path, bool send, bool take, size_t *budget)
 {
     mfile_t f = { .fd = open(path, O_RDONLY | O_CLOEXEC) };
     buf_t w = { 0 }, out = { 0 };
     follow_t *fo = &r->fol;
     bool same = strcmp(fo->merge_file, path) == 0;
     int64_t pending = 0;
-    uint32_t n = 0, first = 0;
+    uint32_t n = 0, first = 0, taken = 0;
     int rc;
 
     if (f.fd < 0)
@@ -345,6 +373,8 @@ merge_file(repl_t *r, const char *path, bool send, size_t *budget)
     out.len = sizeof(frame_merge_t);
     while ((rc = mfile_next(&f, path)) == MEMDB_OK) {
         if (merge_covered_all(r, &w, f.rec.data))
+            continue;
+        if (take && merge_take_own(r, f.rec.data, budget, &taken))
             continue;
         pending++;
         if (!send || (same && f.off < fo->merge_off) || *budget == 0)
@@ -362,6 +392,10 @@ merge_file(repl_t *r, const char *path, bool send, size_t *budget)
         }
     }
     merge_send(r, &out, n);
+    if (taken > 0)
+        log_warn("took %u records of our own pending %s (elected before it "
+                 "was handed over)",
+                 taken, path);
     if (send && pending > 0)
         log_debug("handing %lld records of %s over (from offset %u)",
                   (long long) pending, path, first);
@@ -380,7 +414,8 @@ merge_tick(repl_t *r, bool send)
     char path[1400];
     uint32_t pending = 0;
     size_t budget = MERGE_WINDOW;
-    bool synced = r->fol.on && r->fol.stage == FOL_STREAM;
+    bool leader = atomic_load(&r->shm->node->role) == ROLE_LEADER;
+    bool synced = leader || (r->fol.on && r->fol.stage == FOL_STREAM);
 
     if (d == NULL) {
         atomic_store(&r->shm->roster->pending_merges, 0);
@@ -396,10 +431,10 @@ merge_tick(repl_t *r, bool send)
             pending++; /* our table is not the leader's yet: cannot tell */
             continue;
         }
-        int64_t left = merge_file(r, path, send, &budget);
+        int64_t left = merge_file(r, path, send && !leader, leader, &budget);
         if (left == 0) {
-            log_info("every record of %s is in the leader's log now",
-                     de->d_name);
+            log_info("every record of %s is in %s log now", de->d_name,
+                     leader ? "our" : "the leader's");
             unlink(path);
         } else {
             pending++;
@@ -452,7 +487,7 @@ merge_mark_record(repl_t *r, buf_t *out, buf_t *w, rec_origin_t o)
  * with its last piece, its piece count before. */
 static void
 merge_build(repl_t *r, buf_t *out, buf_t *w, const void *rec, unsigned piece,
-            unsigned n)
+            unsigned n, const rec_idem_t *key)
 {
     rec_origin_t o = rec_origin(rec);
     uint32_t first, count, idx = 0;
@@ -463,6 +498,8 @@ merge_build(repl_t *r, buf_t *out, buf_t *w, const void *rec, unsigned piece,
 
     rec_pieces(rec, piece, &first, &count);
     rec_begin(out, REC_MERGE);
+    if (key != NULL)
+        rec_set_idem(out, key);
     rec_iter_init(&it, rec);
     while (rec_next(&it, &word, &l, &d) == MEMDB_OK) {
         if (idx >= first && idx < first + count)
@@ -511,20 +548,82 @@ merge_commit(repl_t *r, const buf_t *rec)
     return MEMDB_OK;
 }
 
+/* What to do with the Idempotency-Key of a handed-over record whose first
+ * piece this table lacks (see the top of this file). */
+enum { MKEY_NONE, MKEY_CLAIMED, MKEY_COUNTED, MKEY_WAIT };
+
+static int
+merge_claim(repl_t *r, const void *rec, rec_idem_t *id)
+{
+    shm_t *s = r->shm;
+    idem_ans_t a;
+    rec_origin_t o = rec_origin(rec);
+    int rc;
+
+    if (!rec_idem(rec, id) || s->idem.hdr->max_keys == 0)
+        return MKEY_NONE;
+    rc = idem_claim(&s->idem, (const idem_key_t *) (const void *) id->key,
+                    id->body, s->ht.self, util_wall_ms(), &a);
+    switch (rc) {
+    case IDEM_NEW: return MKEY_CLAIMED;
+    case IDEM_REPLAY:
+        log_info("a handed-over record (origin %016llx.%llu lsn %llu) was "
+                 "counted here already by a retry of its upload (lsn %llu): "
+                 "its words are skipped",
+                 (unsigned long long) o.boot, (unsigned long long) o.epoch,
+                 (unsigned long long) o.lsn, (unsigned long long) a.lsn);
+        return MKEY_COUNTED;
+    case IDEM_MISMATCH:
+        log_warn("a handed-over record (origin %016llx.%llu lsn %llu) has "
+                 "the Idempotency-Key of another upload (lsn %llu): both "
+                 "are counted",
+                 (unsigned long long) o.boot, (unsigned long long) o.epoch,
+                 (unsigned long long) o.lsn, (unsigned long long) a.lsn);
+        return MKEY_NONE;
+    default: return MKEY_WAIT; /* a retry of it is being counted, or no room */
+    }
+}
+
+/* A record whose upload a retry counted: only the words that say the
+ * record is held, so that it is not offered again. */
+static int
+merge_skip(repl_t *r, buf_t *out, buf_t *w, const void *rec)
+{
+    rec_origin_t o = rec_origin(rec);
+
+    rec_begin(out, REC_MERGE);
+    merge_mark_record(r, out, w, o);
+    rec_set_origin(out->data, o.boot, o.epoch, o.lsn);
+    return merge_commit(r, out);
+}
+
 /* Takes what the table lacks of one handed-over record; *taken counts
- * the pieces appended. */
+ * the pieces appended.  The record's key block goes with its first
+ * piece. */
 static int
 merge_take(repl_t *r, const void *rec, uint32_t *taken)
 {
     buf_t out = { 0 }, w = { 0 };
     uint32_t first, count;
     unsigned n = rec_pieces(rec, 0, &first, &count);
-    int rc = MEMDB_OK;
+    rec_idem_t id;
+    int rc = MEMDB_OK, key = MKEY_NONE;
 
     for (unsigned i = 0; i < n && rc == MEMDB_OK; i++) {
         if (merge_covered(r, &w, rec, i))
             continue;
-        merge_build(r, &out, &w, rec, i, n);
+        if (i == 0)
+            key = merge_claim(r, rec, &id);
+        if (key == MKEY_WAIT) {
+            rc = MEMDB_AGAIN;
+            break;
+        }
+        if (key == MKEY_COUNTED) {
+            rc = merge_skip(r, &out, &w, rec);
+            break;
+        }
+        merge_build(r, &out, &w, rec, i, n,
+                    i == 0 && key == MKEY_CLAIMED ? &id : NULL);
         if (!apply_fits(r->shm, out.data)) {
             log_error("the store is full (store.max_memory): a handed-over "
                       "record waits");
@@ -533,6 +632,11 @@ merge_take(repl_t *r, const void *rec, uint32_t *taken)
         }
         rc = merge_commit(r, &out);
         *taken += rc == MEMDB_OK;
+        if (i == 0 && key == MKEY_CLAIMED && rc != MEMDB_OK)
+            idem_release(&r->shm->idem,
+                         (const idem_key_t *) (const void *) id.key,
+                         r->shm->ht.self);
+        key = MKEY_NONE;
     }
     buf_free(&out);
     buf_free(&w);

@@ -397,6 +397,14 @@ ship_run(repl_t *r, ship_t *s)
         return false;
     if (s->stage == SHIP_SNAP && !ship_snap(r, s))
         return false;
+    if (s->c.paused) {
+        /* a handed-over record waited (ring full, its key in flight):
+         * offer the held frame again, then read on */
+        s->c.paused = false;
+        s->c.last_rx_ms = r->now_ms;
+        if (!rconn_read(r, &s->c, ship_frame))
+            return false;
+    }
     if (s->stage == SHIP_STREAM && !ship_records(r, s))
         return false;
     /* an idle replica hears from us often: its ACKs tell when it last

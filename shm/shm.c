@@ -74,6 +74,7 @@ shm_create(shm_t *s, const shm_params_t *p)
     h.ring_off = place(&cur, sizeof(ring_hdr_t));
     h.ring_size = p->ring_size;
     h.ring_data_off = place(&cur, p->ring_size);
+    h.idem_off = place(&cur, idem_size(p->idem_max_keys));
     h.arena_off = place(&cur, sizeof(arena_t));
     /* Room beyond the limit for index doubling and uploads in flight. */
     arena_size = p->max_memory + p->max_memory / 8 + (64ULL << 20);
@@ -97,6 +98,8 @@ shm_create(shm_t *s, const shm_params_t *p)
     arena_init(s->arena, arena_size, p->max_memory);
     ht_init(&s->ht);
     ring_init(&s->ring, p->ring_size, 1);
+    idem_init(&s->idem, s->base + h.idem_off, p->idem_max_keys,
+              p->idem_window_ms);
     s->node->nworkers = p->nworkers;
     s->node->master_pid = (int32_t) getpid();
     s->node->boot_id = shm_new_boot_id();
@@ -148,6 +151,7 @@ shm_repair_dead(shm_t *s, pid_t dead, int worker)
                     worker >= 0 ? &s->workers[worker].resv : &none,
                     s->ht.self);
     n += ht_repair(&s->ht, (uint32_t) dead, progress_of, s);
+    n += idem_repair_lock(&s->idem, (uint32_t) dead);
     if (lock_force_release(&s->node->mem_lock, (uint32_t) dead))
         n++; /* it held no data: the promises are the worker slots' */
     if (worker >= 0) {

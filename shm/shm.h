@@ -10,6 +10,7 @@
  *   | ht_part_t[4096]    |  hash-table partitions
  *   | ring_hdr_t         |
  *   | ring data          |  persistence.ring_size bytes
+ *   | idem table         |  the idempotency keys (idem.h)
  *   | arena_t + data     |  entries and indexes, store.max_memory + slack
  *   +--------------------+ map_size
  *
@@ -26,6 +27,7 @@
 #include "shm/roster.h"
 #include "src/core/fault.h"
 #include "shm/ht.h"
+#include "shm/idem.h"
 #include "shm/ring.h"
 
 #define SHM_MAGIC       0x4d48534244424d4dULL /* "MMDBSHMM" */
@@ -60,7 +62,7 @@ _Static_assert(sizeof(shm_worker_t) == 128, "worker slot is 128 bytes");
 
 /* Request counters of one worker (read by GET /metrics). */
 #define STAT_ROUTES  16
-#define STAT_CODES   19
+#define STAT_CODES   20
 #define STAT_BUCKETS 14
 typedef struct shm_stats_s {
     _Atomic uint64_t req[STAT_ROUTES][STAT_CODES];
@@ -125,6 +127,7 @@ typedef struct shm_hdr_s {
     uint64_t ring_off;
     uint64_t ring_data_off;
     uint64_t ring_size;
+    uint64_t idem_off;
     uint64_t arena_off;
     uint64_t arena_data_off;
     uint64_t arena_size;
@@ -141,6 +144,7 @@ typedef struct shm_s {
     arena_t *arena;
     ht_t ht;
     ring_t ring;
+    idem_t idem;
 } shm_t;
 
 typedef struct shm_params_s {
@@ -148,6 +152,8 @@ typedef struct shm_params_s {
     uint64_t ring_size; /* power of two */
     uint32_t nworkers;
     const char *node_id;
+    uint64_t idem_max_keys; /* uploads.idempotency_max_keys */
+    uint64_t idem_window_ms;
 } shm_params_t;
 
 /* Master: creates and formats the segment. */
@@ -159,7 +165,8 @@ void shm_attach_child(shm_t *s);
 
 shm_worker_t *shm_worker(shm_t *s, unsigned i);
 /* Master: after a child died, repairs what it left half done.  Returns the
- * number of locks or slots repaired. */
+ * number of locks or slots repaired.  Its claims of idempotency keys stay
+ * until the master finished its record (idem_release_dead). */
 unsigned shm_repair_dead(shm_t *s, pid_t dead, int worker);
 
 /* Bytes the store uses and may use (store.max_memory). */

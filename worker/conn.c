@@ -63,6 +63,9 @@ conn_init(conn_t *c, wrk_t *w, int fd)
 void
 conn_release(conn_t *c)
 {
+    upload_end(c);
+    free(c->ibody);
+    c->ibody = NULL;
     stream_free(c);
     tok_free(&c->tok);
     agg_free(&c->agg);

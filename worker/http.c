@@ -249,6 +249,8 @@ on_message_begin(http_parser *p)
     c->hosts = 0;
     c->host_bad = false;
     c->te = 0;
+    c->ikey = IKEY_NONE;
+    c->ikey_replay = false;
     c->route = RT_NONE;
     c->body_bytes = 0;
     c->status = 0;
@@ -372,6 +374,8 @@ header_done(conn_t *c, const char *val, size_t vlen)
             c->host_bad = true;
     } else if (name_is(c, "transfer-encoding")) {
         te_field(c, val, vlen);
+    } else if (name_is(c, "idempotency-key")) {
+        upload_key_field(c, val, vlen);
     }
     return 0;
 }

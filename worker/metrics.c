@@ -14,8 +14,8 @@
 #include <string.h>
 
 static const int codes[STAT_CODES - 1] = {
-    200, 307, 400, 401, 404, 405, 408, 409, 413,
-    417, 431, 500, 503, 504, 505, 507, 411, 501,
+    200, 307, 400, 401, 404, 405, 408, 409, 413, 417,
+    431, 500, 503, 504, 505, 507, 411, 501, 422,
 };
 
 /* clang-format off */
@@ -145,6 +145,32 @@ gauge(buf_t *b, const char *name, const char *help, const char *type,
                type, name, (unsigned long long) v);
 }
 
+/* The Idempotency-Key table (shm/idem.h). */
+static void
+put_keys(buf_t *b, idem_hdr_t *h)
+{
+    gauge(b, "memdb_idempotency_keys",
+          "Idempotency-Keys remembered (counted or being counted).", "gauge",
+          atomic_load(&h->live));
+    gauge(b, "memdb_idempotency_keys_limit", "uploads.idempotency_max_keys.",
+          "gauge", h->max_keys);
+    gauge(b, "memdb_idempotency_memory_bytes",
+          "Shared memory of the key table (allocated at start).", "gauge",
+          idem_size(h->max_keys));
+    gauge(b, "memdb_idempotency_replays_total",
+          "Uploads answered as a replay of one counted before (and "
+          "handed-over records a retry had counted).",
+          "counter", atomic_load(&h->replays));
+    gauge(b, "memdb_idempotency_conflicts_total",
+          "Uploads refused: key in flight (409), another body (422), table "
+          "full (503).",
+          "counter", atomic_load(&h->conflicts));
+    gauge(b, "memdb_idempotency_forgotten_total",
+          "Keys forgotten before their window ended, for room "
+          "(uploads.idempotency_max_keys).",
+          "counter", atomic_load(&h->forgotten));
+}
+
 static void
 put_node(buf_t *b, shm_t *s)
 {
@@ -167,6 +193,7 @@ put_node(buf_t *b, shm_t *s)
           "Uploads refused because the "
           "store was full.",
           "counter", atomic_load(&n->rejected));
+    put_keys(b, s->idem.hdr);
     buf_puts(b, "# HELP memdb_lsn Log sequence numbers of this node.\n"
                 "# TYPE memdb_lsn gauge\n");
     buf_printf(b, "memdb_lsn{kind=\"last\"} %llu\n",

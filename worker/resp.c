@@ -30,6 +30,7 @@ resp_reason(int status)
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -134,6 +135,8 @@ resp_error_at(conn_t *c, int status, const char *msg, const char *key,
     buf_putc(b, '}');
     if (status == 405 && c->allow != NULL)
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
+    if (status == 409 && c->route == RT_UPLOAD) /* its key is in flight */
+        snprintf(extra, sizeof(extra), "Retry-After: 1\r\n");
     if (status == 401)
         snprintf(extra, sizeof(extra),
                  "WWW-Authenticate: Bearer "
@@ -158,6 +161,7 @@ resp_done(conn_t *c)
                  c->status, c->resp_bytes, usec);
     atomic_fetch_add_explicit(&c->w->slot->requests, 1, memory_order_relaxed);
     metrics_count(c, usec);
+    upload_end(c);
     c->url.len = 0;
     c->path_len = 0;
     conn_set_phase(c, c->want_close ? PH_CLOSING : PH_IDLE);

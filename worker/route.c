@@ -323,6 +323,7 @@ out:
 }
 
 static void status_persistence(buf_t *b, shm_node_t *n);
+static void status_keys(buf_t *b, shm_t *s);
 
 static void
 handle_status(conn_t *c)
@@ -359,6 +360,7 @@ handle_status(conn_t *c)
     json_kv_u64(b, "alive", alive, false);
     buf_putc(b, '}');
     json_kv_u64(b, "uploads", atomic_load(&s->node->uploads), false);
+    status_keys(b, s);
     status_persistence(b, s->node);
     if (atomic_load(&s->node->clustered)) {
         shm_roster_t *ro = s->roster;
@@ -377,6 +379,24 @@ handle_status(conn_t *c)
     }
     buf_putc(b, '}');
     resp_json(c, 200, b, NULL);
+}
+
+/* "idempotency": the Idempotency-Key table (shm/idem.h) */
+static void
+status_keys(buf_t *b, shm_t *s)
+{
+    idem_hdr_t *h = s->idem.hdr;
+
+    json_key(b, "idempotency", false);
+    buf_putc(b, '{');
+    json_kv_u64(b, "keys", atomic_load(&h->live), true);
+    json_kv_u64(b, "max_keys", h->max_keys, false);
+    json_kv_u64(b, "window_ms", h->window_ms, false);
+    json_kv_u64(b, "bytes", idem_size(h->max_keys), false);
+    json_kv_u64(b, "replays", atomic_load(&h->replays), false);
+    json_kv_u64(b, "conflicts", atomic_load(&h->conflicts), false);
+    json_kv_u64(b, "forgotten", atomic_load(&h->forgotten), false);
+    buf_putc(b, '}');
 }
 
 /* "persistence": {...}, "recovery": {...} */

@@ -21,17 +21,33 @@
  * and change nothing; one already in the ring when the error came is
  * answered 503 too, though it may still be persisted once the disk works:
  * a 503 means "not acknowledged", as with any lost answer.
+ *
+ * Idempotency-Key.  An upload sent with a key (1-255 visible ASCII
+ * characters) is counted once, however often it is sent: its key (a
+ * BLAKE2b-128 hash of it) and the hash of its body go into the key table
+ * (shm/idem.h) and into its change record, and before step 1 the worker
+ * claims the key.  A key whose upload was counted answers the same body
+ * with the first answer (same lsn, words, distinct; "Idempotent-Replayed:
+ * true"), once that record is persisted as the first answer would have
+ * waited; another body gets 422, a key whose upload is still being
+ * committed 409.  The claim lasts until the record is applied (the key is
+ * then DONE) or the request ends without it (upload_end gives it back).
  */
 #include "worker/wrk.h"
 #include "src/core/fault.h"
 #include "src/core/json.h"
+#include "src/core/log.h"
+#include "src/core/util.h"
 #include "src/changelog/apply.h"
 #include "src/changelog/rec.h"
 
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void upload_complete_gated(conn_t *c);
+static void upload_finish(conn_t *c, uint64_t lsn);
 
 static void
 on_word(void *arg, const char *word, size_t len)
@@ -68,10 +84,121 @@ upload_params(conn_t *c)
     return MEMDB_OK;
 }
 
+/* ---- the Idempotency-Key ------------------------------------------------ */
+
+static bool
+upload_keys_on(const conn_t *c)
+{
+    return c->w->shm->idem.hdr->max_keys > 0;
+}
+
+void
+upload_key_field(conn_t *c, const char *v, size_t n)
+{
+    unsigned char h[16];
+
+    if (c->ikey != IKEY_NONE) {
+        c->ikey = IKEY_TWICE;
+        return;
+    }
+    c->ikey = IKEY_BAD;
+    if (n == 0 || n > 255)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < 0x21 || v[i] > 0x7e)
+            return;
+    crypto_generichash(h, sizeof(h), (const unsigned char *) v, n, NULL, 0);
+    memcpy(c->ikey_hash.h, h, sizeof(h));
+    c->ikey = IKEY_OK;
+}
+
+/* 400 for a bad field; starts hashing the body of a good one. */
+static int
+upload_key_begin(conn_t *c)
+{
+    if (c->ikey == IKEY_BAD || c->ikey == IKEY_TWICE) {
+        c->want_close = true;
+        resp_error(c, 400,
+                   c->ikey == IKEY_TWICE
+                       ? "more than one Idempotency-Key field"
+                       : "Idempotency-Key must be 1 to 255 visible ASCII "
+                         "characters");
+        resp_done(c);
+        return MEMDB_ERR;
+    }
+    if (c->ikey != IKEY_OK || !upload_keys_on(c)) {
+        c->ikey = IKEY_NONE; /* uploads.idempotency_max_keys: 0 */
+        return MEMDB_OK;
+    }
+    if (c->ibody == NULL
+        && (c->ibody = aligned_alloc(64, sizeof(crypto_generichash_state)))
+               == NULL) {
+        log_error("out of memory for an upload's body hash");
+        abort();
+    }
+    crypto_generichash_init(c->ibody, NULL, 0, 16);
+    return MEMDB_OK;
+}
+
+void
+upload_end(conn_t *c)
+{
+    if (!c->ikey_claimed)
+        return;
+    c->ikey_claimed = false;
+    idem_release(&c->w->shm->idem, &c->ikey_hash, c->w->shm->ht.self);
+}
+
+/* Claims the key of a complete upload: true to go on and count it; false
+ * when it was answered (or parked) as a replay, a conflict or a refusal. */
+static bool
+upload_claim(conn_t *c)
+{
+    shm_t *s = c->w->shm;
+    idem_ans_t a;
+    uint64_t now = util_wall_ms();
+    int rc = idem_claim(&s->idem, &c->ikey_hash, c->up_body, s->ht.self, now,
+                        &a);
+
+    switch (rc) {
+    case IDEM_NEW:
+        c->ikey_claimed = true;
+        c->up_time_ms = now;
+        return true;
+    case IDEM_REPLAY:
+        c->ikey_replay = true;
+        c->up_words = a.words;
+        c->up_distinct = a.distinct;
+        upload_finish(c, a.lsn);
+        return false;
+    case IDEM_MISMATCH:
+        resp_error_at(c, 422,
+                      "this Idempotency-Key was used for an upload with "
+                      "another body",
+                      "lsn", a.lsn);
+        break;
+    case IDEM_INFLIGHT:
+        resp_error(c, 409,
+                   "an upload with this Idempotency-Key is being counted; "
+                   "retry");
+        break;
+    default:
+        resp_error_at(c, 503,
+                      "too many uploads with an Idempotency-Key in flight "
+                      "(uploads.idempotency_max_keys); retry",
+                      "limit", s->idem.hdr->max_keys);
+        break;
+    }
+    resp_done(c);
+    return false;
+}
+
+/* ---- the upload ----------------------------------------------------------- */
+
 int
 upload_begin(conn_t *c)
 {
-    if (upload_params(c) != MEMDB_OK)
+    if (upload_params(c) != MEMDB_OK || upload_key_begin(c) != MEMDB_OK)
         return MEMDB_ERR;
     /* A replica sends the client to the leader before reading the body,
      * and closes, as the client may send the body or not.  An upload
@@ -113,6 +240,8 @@ upload_body(conn_t *c, const char *p, size_t n)
 {
     if (tok_feed(&c->tok, p, n) != TOK_OK)
         return upload_bad_body(c);
+    if (c->ikey == IKEY_OK)
+        crypto_generichash_update(c->ibody, (const unsigned char *) p, n);
     return 0;
 }
 
@@ -123,13 +252,14 @@ upload_answer(conn_t *c, uint64_t lsn)
 
     b->len = 0;
     buf_putc(b, '{');
-    json_kv_u64(b, "words", c->agg.words, true);
-    json_kv_u64(b, "distinct", c->agg.n, false);
+    json_kv_u64(b, "words", c->up_words, true);
+    json_kv_u64(b, "distinct", c->up_distinct, false);
     json_kv_u64(b, "lsn", lsn, false);
     if (c->up_wait > 0)
         json_kv_u64(b, "replicas", gate_acked(c->w->shm, lsn), false);
     buf_putc(b, '}');
-    resp_json(c, 200, b, NULL);
+    resp_json(c, 200, b,
+              c->ikey_replay ? "Idempotent-Replayed: true\r\n" : NULL);
     resp_done(c);
 }
 
@@ -238,6 +368,8 @@ upload_commit(conn_t *c)
     ring_publish(slot);
     wrk_notify_master(w);
     (void) apply_record(s, rec, 0, w->slot_no, &me->progress);
+    c->ikey_claimed = false; /* applied: the key is DONE */
+    FAULT("upload.applied");
     atomic_store_explicit(&me->inflight_pos, SHM_NONE, memory_order_release);
     shm_mem_done(me);
     atomic_fetch_add_explicit(&s->node->uploads, 1, memory_order_relaxed);
@@ -251,6 +383,11 @@ upload_complete(conn_t *c)
     if (tok_finish(&c->tok) != TOK_OK) {
         upload_bad_body(c);
         return;
+    }
+    if (c->ikey == IKEY_OK) {
+        unsigned char h[16];
+        crypto_generichash_final(c->ibody, h, sizeof(h));
+        memcpy(c->up_body, h, sizeof(h));
     }
     upload_complete_gated(c);
 }
@@ -269,11 +406,23 @@ upload_complete_gated(conn_t *c)
         upload_disk_error(c);
         return;
     }
+    c->up_words = a->words;
+    c->up_distinct = a->n;
+    if (c->ikey == IKEY_OK && !c->ikey_claimed && !upload_claim(c))
+        return;
     if (a->n == 0) {
         upload_answer(c, atomic_load(&s->ring.hdr->next_lsn) - 1);
         return;
     }
     rec_begin(&c->rec, REC_UPLOAD);
+    if (c->ikey_claimed) {
+        rec_idem_t id = { .key = { c->ikey_hash.h[0], c->ikey_hash.h[1] },
+                          .body = { c->up_body[0], c->up_body[1] },
+                          .time_ms = c->up_time_ms,
+                          .words = a->words,
+                          .distinct = a->n };
+        rec_set_idem(&c->rec, &id);
+    }
     for (size_t i = 0; i < a->n; i++)
         rec_add(&c->rec, agg_key(a, &a->ents[i]), a->ents[i].len,
                 a->ents[i].count);

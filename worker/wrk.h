@@ -78,6 +78,9 @@ enum {
 /* conn_t.lf_check: the parser paused at a byte that must be LF (http.c) */
 enum { LF_NONE, LF_LAST /* the last byte it took */, LF_NEXT /* the next */ };
 
+/* conn_t.ikey: the request's Idempotency-Key field */
+enum { IKEY_NONE, IKEY_OK, IKEY_BAD, IKEY_TWICE };
+
 /* What a parked connection waits for. */
 typedef enum {
     WAIT_RING = 1, /* room in the change ring */
@@ -143,8 +146,11 @@ struct conn_s {
     wait_e wait;       /* while PH_WAIT */
     uint64_t wait_val;
     uint64_t wait_aux;
-    uint64_t deadline_aux;         /* a parked request's deadline */
-    bool wait_ok;                  /* resumed read: min_lsn reached */
+    uint64_t deadline_aux; /* a parked request's deadline */
+    bool wait_ok;          /* resumed read: min_lsn reached */
+    uint8_t ikey;          /* upload: IKEY_* of its key field */
+    bool ikey_claimed;     /* upload: its key claimed in the key table */
+    bool ikey_replay;      /* upload: the answer is the key's first upload's */
     char auth[CONF_TOKEN_MAX + 8]; /* Authorization value */
     uint64_t up_wait;              /* upload ?wait=N */
     uint64_t up_timeout;           /* upload ?timeout_ms */
@@ -156,6 +162,12 @@ struct conn_s {
     tok_t tok;
     agg_t agg;
     buf_t rec;
+    uint64_t up_words, up_distinct; /* the answer */
+    /* its Idempotency-Key (upload.c; ikey* flags are above) */
+    idem_key_t ikey_hash;
+    uint64_t up_body[2]; /* hash of the body */
+    uint64_t up_time_ms; /* accepted at (wall clock) */
+    struct crypto_generichash_blake2b_state *ibody; /* hashing the body */
 
     stream_t *stream;
 };
@@ -259,6 +271,11 @@ int upload_body(conn_t *c, const char *p, size_t n);
 void upload_complete(conn_t *c);
 /* Moves a parked upload on; true when it was answered. */
 bool upload_resume(conn_t *c, bool expired);
+/* An Idempotency-Key field of the request (OWS trimmed). */
+void upload_key_field(conn_t *c, const char *v, size_t n);
+/* The request ends (answered, or its connection closed): a claim it
+ * still holds is given back. */
+void upload_end(conn_t *c);
 
 /* stream.c */
 void stream_start(conn_t *c, const char *prefix, size_t plen, uint64_t lim);

@@ -39,6 +39,30 @@ apply_lsn(const void *rec)
     return h.lsn;
 }
 
+/* A record with a key block: the key is DONE with the record's answer.
+ * Called after the words (and again by the master finishing a dead
+ * writer's record, which is harmless). */
+static void
+apply_idem(shm_t *s, const void *rec)
+{
+    rec_idem_t id;
+    rec_hdr_t h;
+    idem_ans_t a;
+    idem_key_t k;
+
+    if (!rec_idem(rec, &id))
+        return;
+    k.h[0] = id.key[0];
+    k.h[1] = id.key[1];
+    memcpy(&h, rec, sizeof(h));
+    memcpy(a.body, id.body, sizeof(a.body));
+    a.lsn = h.lsn;
+    a.words = id.words;
+    a.distinct = id.distinct;
+    a.time_ms = id.time_ms;
+    idem_done(&s->idem, &k, &a, s->ht.self);
+}
+
 int
 apply_record(shm_t *s, const void *rec, uint32_t from, int worker,
              _Atomic uint32_t *progress)
@@ -81,8 +105,10 @@ apply_record(shm_t *s, const void *rec, uint32_t from, int worker,
             n = 0;
         }
     } while (rc == MEMDB_OK);
-    if (rc == MEMDB_AGAIN)
+    if (rc == MEMDB_AGAIN) {
+        apply_idem(s, rec);
         return MEMDB_OK;
+    }
     log_error("change record lsn %llu is malformed after word %u",
               (unsigned long long) apply_lsn(rec), pg.idx);
     return MEMDB_ERR;

@@ -22,7 +22,9 @@
  * not fit must not be logged: it could only be applied in part. */
 bool apply_fits(shm_t *s, const void *rec);
 /* Applies the words of a checked change record, from word index `from`,
- * reporting progress in *progress (NULL for none) for crash repair.  worker
+ * reporting progress in *progress (NULL for none) for crash repair; then,
+ * for a record with an Idempotency-Key block, makes the key DONE in the
+ * key table (shm/idem.h) with the record's answer.  worker
  * is the slot number of the caller, -1 for the master.  MEMDB_ERR (logged,
  * with the record's LSN) when the store is full or the record is
  * malformed. */

@@ -2,6 +2,7 @@
  * loader.c - parallel loading of recovered words (see loader.h).
  */
 #include "src/changelog/loader.h"
+#include "src/changelog/rec.h"
 #include "src/core/buf.h"
 #include "src/core/util.h"
 
@@ -196,6 +197,23 @@ loader_clear(void *arg)
     l->full = false;
     ht_init(&s->ht);
     arena_init(s->arena, s->arena->size, s->arena->limit);
+    idem_reset(&s->idem, s->ht.self);
+}
+
+/* An Idempotency-Key of the snapshot or of a replayed record.  The words
+ * may still be in a batch: nothing reads the keys before the load ends. */
+static void
+loader_key(void *arg, const rec_idem_t *id, uint64_t lsn)
+{
+    loader_t *l = arg;
+    idem_key_t k = { { id->key[0], id->key[1] } };
+    idem_ans_t a = { .body = { id->body[0], id->body[1] },
+                     .lsn = lsn,
+                     .words = id->words,
+                     .distinct = id->distinct,
+                     .time_ms = id->time_ms };
+
+    idem_done(&l->shm->idem, &k, &a, l->shm->ht.self);
 }
 
 void
@@ -204,6 +222,7 @@ loader_sink(loader_t *l, recover_sink_t *sink)
     sink->add = loader_add;
     sink->flush = loader_drain;
     sink->clear = loader_clear;
+    sink->key = loader_key;
     sink->arg = l;
     sink->repair = true;
 }

@@ -3,6 +3,7 @@
  */
 #include "src/changelog/rec.h"
 
+#include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -75,6 +76,31 @@ rec_begin(buf_t *b, uint16_t type)
     h.len = REC_HDR;
     b->len = 0;
     buf_append(b, &h, sizeof(h));
+}
+
+void
+rec_set_idem(buf_t *b, const rec_idem_t *id)
+{
+    rec_hdr_t *h = (rec_hdr_t *) b->data;
+
+    if (b->len != REC_HDR || h->nwords != 0)
+        abort(); /* the block goes before the words */
+    buf_append(b, id, sizeof(*id));
+    h = (rec_hdr_t *) b->data;
+    h->flags |= REC_F_IDEM;
+    h->len = (uint32_t) b->len;
+}
+
+bool
+rec_idem(const void *rec, rec_idem_t *out)
+{
+    rec_hdr_t h;
+
+    memcpy(&h, rec, sizeof(h));
+    if (!(h.flags & REC_F_IDEM) || h.len < REC_HDR + REC_IDEM_LEN)
+        return false;
+    memcpy(out, (const char *) rec + REC_HDR, sizeof(*out));
+    return true;
 }
 
 size_t
@@ -176,6 +202,9 @@ rec_check(const void *p, size_t avail, uint32_t *len)
         if (XXH3_64bits_digest(&st) != sum)
             return REC_BAD_CHECKSUM;
     }
+    if ((h.flags & ~REC_F_IDEM) != 0
+        || ((h.flags & REC_F_IDEM) && h.len < REC_HDR + REC_IDEM_LEN))
+        return REC_BAD_PAYLOAD;
     rec_iter_init(&it, p);
     while ((rc = rec_next(&it, &w, &wl, &d)) == MEMDB_OK)
         ;
@@ -194,6 +223,8 @@ rec_iter_init(rec_iter_t *it, const void *rec)
     it->p = (const unsigned char *) rec + REC_HDR;
     it->end = (const unsigned char *) rec + h.len;
     it->left = h.nwords;
+    if ((h.flags & REC_F_IDEM) && h.len >= REC_HDR + REC_IDEM_LEN)
+        it->p += REC_IDEM_LEN; /* the key block (rec_check refuses less) */
 }
 
 int

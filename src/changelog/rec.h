@@ -23,6 +23,12 @@
  * deduplicates by origin, whoever holds the copy and however often it is
  * offered.
  *
+ * An upload sent with an Idempotency-Key carries it (flag REC_F_IDEM): a
+ * rec_idem_t block between the header and the words, with the hash of the
+ * key and of the body and the upload's answer, so that every node that
+ * applies the record remembers the key (shm/idem.h).  A record handed over
+ * keeps the block (on its first piece).
+ *
  * checksum is XXH3-64 of the header (with checksum = 0) followed by the
  * payload.
  */
@@ -43,6 +49,9 @@ enum {
                        words, and the hand-over mark (merge.c) */
 };
 
+/* rec_hdr_t.flags */
+#define REC_F_IDEM 1U /* a rec_idem_t block follows the header */
+
 typedef struct rec_hdr_s {
     uint32_t magic;
     uint32_t len; /* header + payload */
@@ -59,6 +68,18 @@ typedef struct rec_hdr_s {
 
 _Static_assert(sizeof(rec_hdr_t) == REC_HDR, "record header is 64 bytes");
 _Static_assert(offsetof(rec_hdr_t, checksum) == 56, "checksum at 56");
+
+/* The Idempotency-Key block (little-endian, after the header). */
+typedef struct rec_idem_s {
+    uint64_t key[2];  /* hash of the client's key */
+    uint64_t body[2]; /* hash of the upload's body */
+    uint64_t time_ms; /* accepted at: the accepting leader's wall clock */
+    uint64_t words;   /* the upload's answer: words and distinct words */
+    uint64_t distinct;
+} rec_idem_t;
+
+#define REC_IDEM_LEN 56
+_Static_assert(sizeof(rec_idem_t) == REC_IDEM_LEN, "key block is 56 bytes");
 
 /* A record's origin (see the top of this file). */
 typedef struct rec_origin_s {
@@ -84,6 +105,10 @@ const char *rec_status_str(rec_status_e s);
  * (0) gets this place as its origin; rec_set_origin() sets it before. */
 void rec_begin(buf_t *b, uint16_t type);
 void rec_add(buf_t *b, const char *word, size_t len, uint64_t delta);
+/* Adds the key block to a record rec_begin() started, before any word. */
+void rec_set_idem(buf_t *b, const rec_idem_t *id);
+/* The key block of a record (rec may be unaligned): false if none. */
+bool rec_idem(const void *rec, rec_idem_t *out);
 /* Bytes rec_add() will append for this word. */
 size_t rec_word_size(size_t len, uint64_t delta);
 void rec_finish(void *rec, uint64_t lsn, uint64_t epoch);

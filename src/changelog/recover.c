@@ -36,6 +36,10 @@ load_snapshot(recover_sink_t *s, const char *path, recover_stats_t *st,
 
     if (snap_open(&r, path, err, errlen) != MEMDB_OK)
         return MEMDB_ERR;
+    for (size_t i = 0; s->key != NULL && i < r.nkeys; i++) {
+        snap_key_t k = snap_key(&r, i);
+        s->key(s->arg, &k.id, k.lsn);
+    }
     while ((rc = snap_next(&r, &w, &len, &count, err, errlen)) == MEMDB_OK) {
         if (s->add(s->arg, w, len, count) != MEMDB_OK) {
             snprintf(err, errlen,
@@ -98,11 +102,14 @@ replay_record(recover_sink_t *s, const void *rec, recover_stats_t *st)
     const char *w;
     size_t len;
     uint64_t d;
+    rec_idem_t id;
 
     rec_iter_init(&it, rec);
     while (rec_next(&it, &w, &len, &d) == MEMDB_OK)
         if (s->add(s->arg, w, len, d) != MEMDB_OK)
             return MEMDB_ERR;
+    if (s->key != NULL && rec_idem(rec, &id))
+        s->key(s->arg, &id, h->lsn);
     st->last_lsn = h->lsn;
     st->last_epoch = h->epoch;
     st->records++;

@@ -13,6 +13,7 @@
 #define MEMDB_SRC_CHANGELOG_RECOVER_H
 
 #include "src/core/memdb.h"
+#include "src/changelog/rec.h"
 
 typedef struct recover_stats_s {
     uint64_t snap_lsn; /* 0: no snapshot */
@@ -36,6 +37,8 @@ typedef struct recover_sink_s {
     void (*clear)(void *arg);
     void *arg;
     bool repair; /* cut a torn tail off (memdbd); false: report */
+    /* an Idempotency-Key (NULL: keys are not wanted), oldest first */
+    void (*key)(void *arg, const rec_idem_t *id, uint64_t lsn);
 } recover_sink_t;
 
 /* Loads data_dir into the (empty) sink.  MEMDB_OK, or MEMDB_ERR with the

@@ -19,6 +19,8 @@
 #include <xxhash.h>
 
 #define SNAP_TRAILER_TAG 0xffffffffU
+#define SNAP_KEYS_TAG    0xfffffffeU
+#define SNAP_VERSION     2
 
 void
 snap_path(char *out, size_t len, const char *dir, uint64_t lsn)
@@ -65,7 +67,7 @@ snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
     if (w->fd < 0)
         return snap_writer_fail(w, "open", w->tmp);
     w->hdr.magic = SNAP_MAGIC;
-    w->hdr.version = 1;
+    w->hdr.version = SNAP_VERSION;
     w->hdr.hdr_size = SNAP_HDR;
     w->hdr.lsn = lsn;
     w->hdr.epoch = epoch;
@@ -80,24 +82,54 @@ snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
     return MEMDB_OK;
 }
 
+static int snap_put_block(snap_writer_t *w, uint32_t tag, const void *p,
+                          size_t n);
+
 static int
 snap_flush(snap_writer_t *w)
 {
-    uint32_t head[4];
-    uint64_t sum;
-
     if (w->nblock == 0)
         return MEMDB_OK;
-    sum = XXH3_64bits(w->block.data, w->block.len);
-    head[0] = (uint32_t) w->block.len;
-    head[1] = w->nblock;
-    memcpy(&head[2], &sum, 8);
-    if (util_write_all(w->fd, head, sizeof(head)) != MEMDB_OK
-        || util_write_all(w->fd, w->block.data, w->block.len) != MEMDB_OK)
-        return snap_writer_fail(w, "write", w->tmp);
-    w->bytes += sizeof(head) + w->block.len;
+    if (snap_put_block(w, w->nblock, w->block.data, w->block.len) != MEMDB_OK)
+        return MEMDB_ERR;
     w->block.len = 0;
     w->nblock = 0;
+    return MEMDB_OK;
+}
+
+/* One block of the head and payload given. */
+static int
+snap_put_block(snap_writer_t *w, uint32_t tag, const void *p, size_t n)
+{
+    uint32_t head[4];
+    uint64_t sum = XXH3_64bits(p, n);
+
+    head[0] = (uint32_t) n;
+    head[1] = tag;
+    memcpy(&head[2], &sum, 8);
+    if (util_write_all(w->fd, head, sizeof(head)) != MEMDB_OK
+        || util_write_all(w->fd, p, n) != MEMDB_OK)
+        return snap_writer_fail(w, "write", w->tmp);
+    w->bytes += sizeof(head) + n;
+    return MEMDB_OK;
+}
+
+int
+snap_writer_keys(snap_writer_t *w, const snap_key_t *k, size_t n)
+{
+    const size_t per = SNAP_BLOCK / sizeof(snap_key_t);
+
+    if (w->nwords > 0 || w->nblock > 0) {
+        snprintf(w->err, sizeof(w->err), "%s: keys after words", w->tmp);
+        return MEMDB_ERR;
+    }
+    for (size_t i = 0; i < n; i += per) {
+        size_t m = MEMDB_MIN(per, n - i);
+        if (snap_put_block(w, SNAP_KEYS_TAG, k + i, m * sizeof(*k))
+            != MEMDB_OK)
+            return MEMDB_ERR;
+        w->nkeys += m;
+    }
     return MEMDB_OK;
 }
 
@@ -127,28 +159,34 @@ snap_writer_add(snap_writer_t *w, const char *word, size_t len, uint64_t count)
     return MEMDB_OK;
 }
 
-static void
+/* The trailer: 6 words (version 2), 5 (version 1, no key count); returns
+ * its bytes. */
+static size_t
 snap_trailer(const snap_hdr_t *h, uint64_t nwords, uint64_t total,
-             uint64_t out[5])
+             uint64_t nkeys, uint64_t out[6])
 {
     uint32_t tag[2] = { 0, SNAP_TRAILER_TAG };
+    size_t n = h->version == 1 ? 3 : 4; /* words covered by the checksum */
 
     memcpy(&out[0], tag, 8);
     out[1] = SNAP_END_MAGIC;
     out[2] = nwords;
     out[3] = total;
-    out[4] = XXH3_64bits_withSeed(&out[1], 24, h->checksum);
+    out[4] = nkeys;
+    out[n + 1] = XXH3_64bits_withSeed(&out[1], n * 8, h->checksum);
+    return (n + 2) * 8;
 }
 
 int
 snap_writer_commit(snap_writer_t *w)
 {
-    uint64_t tr[5];
+    uint64_t tr[6];
+    size_t trlen;
 
     if (snap_flush(w) != MEMDB_OK)
         goto fail;
-    snap_trailer(&w->hdr, w->nwords, w->total, tr);
-    if (util_write_all(w->fd, tr, sizeof(tr)) != MEMDB_OK) {
+    trlen = snap_trailer(&w->hdr, w->nwords, w->total, w->nkeys, tr);
+    if (util_write_all(w->fd, tr, trlen) != MEMDB_OK) {
         (void) snap_writer_fail(w, "write", w->tmp);
         goto fail;
     }
@@ -187,6 +225,39 @@ snap_writer_abort(snap_writer_t *w)
 
 /* ---- reader ---------------------------------------------------------- */
 
+static int snap_fail(snap_reader_t *r, char *err, size_t errlen, uint64_t off,
+                     const char *what);
+
+/* The key blocks after the header (version 2), into r->keys. */
+static int
+snap_load_keys(snap_reader_t *r, char *err, size_t errlen)
+{
+    uint32_t head[4];
+    uint64_t sum;
+
+    while (r->hdr.version >= 2) {
+        if (pread(r->fd, head, sizeof(head), (off_t) r->off) != sizeof(head))
+            return snap_fail(r, err, errlen, r->off, "truncated snapshot");
+        if (head[1] != SNAP_KEYS_TAG || head[0] == 0)
+            return MEMDB_OK; /* the words begin (or the trailer) */
+        if (head[0] > SNAP_BLOCK || head[0] % sizeof(snap_key_t) != 0)
+            return snap_fail(r, err, errlen, r->off, "bad key block header");
+        buf_reserve(&r->keys, head[0]);
+        if (pread(r->fd, r->keys.data + r->keys.len, head[0],
+                  (off_t) (r->off + sizeof(head)))
+            != (ssize_t) head[0])
+            return snap_fail(r, err, errlen, r->off, "truncated key block");
+        memcpy(&sum, &head[2], 8);
+        if (XXH3_64bits(r->keys.data + r->keys.len, head[0]) != sum)
+            return snap_fail(r, err, errlen, r->off,
+                             "key block checksum mismatch");
+        r->keys.len += head[0];
+        r->nkeys = r->keys.len / sizeof(snap_key_t);
+        r->off += sizeof(head) + head[0];
+    }
+    return MEMDB_OK;
+}
+
 int
 snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen)
 {
@@ -204,7 +275,8 @@ snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen)
     }
     r->size = (uint64_t) st.st_size;
     if (pread(r->fd, &r->hdr, SNAP_HDR, 0) != SNAP_HDR
-        || r->hdr.magic != SNAP_MAGIC || r->hdr.version != 1
+        || r->hdr.magic != SNAP_MAGIC
+        || (r->hdr.version != 1 && r->hdr.version != SNAP_VERSION)
         || r->hdr.checksum
                != XXH3_64bits(&r->hdr, offsetof(snap_hdr_t, checksum))) {
         snprintf(err, errlen, "%s: offset 0: bad snapshot header", path);
@@ -214,7 +286,20 @@ snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen)
     }
     posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     r->off = SNAP_HDR;
+    if (snap_load_keys(r, err, errlen) != MEMDB_OK) {
+        snap_close(r);
+        return MEMDB_ERR;
+    }
     return MEMDB_OK;
+}
+
+snap_key_t
+snap_key(const snap_reader_t *r, size_t i)
+{
+    snap_key_t k;
+
+    memcpy(&k, r->keys.data + i * sizeof(k), sizeof(k));
+    return k;
 }
 
 static int
@@ -231,25 +316,27 @@ static int
 snap_load_block(snap_reader_t *r, char *err, size_t errlen)
 {
     uint32_t head[4];
-    uint64_t sum, tr[5], expect[5];
+    uint64_t sum, tr[6], expect[6];
 
     if (pread(r->fd, head, sizeof(head), (off_t) r->off) != sizeof(head))
         return snap_fail(r, err, errlen, r->off, "truncated snapshot");
     if (head[0] == 0 && head[1] == SNAP_TRAILER_TAG) {
-        if (pread(r->fd, tr, sizeof(tr), (off_t) r->off) != sizeof(tr))
+        size_t trlen = snap_trailer(&r->hdr, r->nwords, r->total, r->nkeys,
+                                    expect);
+        if (pread(r->fd, tr, trlen, (off_t) r->off) != (ssize_t) trlen)
             return snap_fail(r, err, errlen, r->off, "truncated trailer");
-        snap_trailer(&r->hdr, r->nwords, r->total, expect);
-        if (memcmp(tr, expect, sizeof(tr)) != 0)
+        if (memcmp(tr, expect, trlen) != 0)
             return snap_fail(r, err, errlen, r->off,
                              "bad trailer (counts "
                              "or checksum)");
-        if (r->off + sizeof(tr) != r->size)
-            return snap_fail(r, err, errlen, r->off + sizeof(tr),
+        if (r->off + trlen != r->size)
+            return snap_fail(r, err, errlen, r->off + trlen,
                              "data after the trailer");
         r->done = true;
         return MEMDB_AGAIN;
     }
-    if (head[0] == 0 || head[0] > SNAP_BLOCK || head[1] == 0)
+    if (head[0] == 0 || head[0] > SNAP_BLOCK || head[1] == 0
+        || head[1] == SNAP_KEYS_TAG)
         return snap_fail(r, err, errlen, r->off, "bad block header");
     buf_reserve(&r->block, head[0]);
     if (pread(r->fd, r->block.data, head[0], (off_t) (r->off + sizeof(head)))
@@ -309,6 +396,7 @@ snap_close(snap_reader_t *r)
         close(r->fd);
     r->fd = -1;
     buf_free(&r->block);
+    buf_free(&r->keys);
 }
 
 /* ---- compaction ------------------------------------------------------ */
@@ -316,8 +404,8 @@ snap_close(snap_reader_t *r)
 /* Adds the words of the records in (from, to] of log_dir's segments:
  * sealed, so they must all be there, whole (clogrd.h). */
 static int
-compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
-                char *err, size_t errlen)
+compact_collect(agg_t *delta, buf_t *keys, const char *log_dir, uint64_t from,
+                uint64_t to, char *err, size_t errlen)
 {
     clogrd_t rd;
     const void *rec;
@@ -333,10 +421,15 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
         const char *w;
         size_t wl;
         uint64_t d;
+        snap_key_t k;
 
         rec_iter_init(&it, rec);
         while (rec_next(&it, &w, &wl, &d) == MEMDB_OK)
             agg_add_n(delta, w, wl, d);
+        if (rec_idem(rec, &k.id)) {
+            k.lsn = clogrd_lsn(&rd) - 1;
+            buf_append(keys, &k, sizeof(k));
+        }
     }
     if (e != CLOGRD_END)
         snprintf(err, errlen, "%s", rd.err);
@@ -349,6 +442,67 @@ compact_collect(agg_t *delta, const char *log_dir, uint64_t from, uint64_t to,
 }
 
 static const agg_t *sort_agg;
+static const snap_key_t *sort_keys;
+
+/* Key order, then position: the newest of a key comes last. */
+static int
+key_cmp(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *) a, j = *(const uint32_t *) b;
+    const rec_idem_t *x = &sort_keys[i].id, *y = &sort_keys[j].id;
+
+    for (int h = 0; h < 2; h++)
+        if (x->key[h] != y->key[h])
+            return x->key[h] < y->key[h] ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *) a, j = *(const uint32_t *) b;
+
+    return i < j ? -1 : i > j;
+}
+
+/* Writes the keys of keys (oldest first: the previous snapshot's, then
+ * the records'): the newest of each, inside the window, at most max. */
+static int
+compact_keys(snap_writer_t *w, const buf_t *keys, const snap_keep_t *keep,
+             char *err, size_t errlen)
+{
+    size_t n = keys->len / sizeof(snap_key_t), m = 0, start;
+    const snap_key_t *k = (const snap_key_t *) (const void *) keys->data;
+    uint32_t *idx = xmalloc((n ? n : 1) * sizeof(uint32_t));
+    uint64_t now = util_wall_ms();
+    buf_t out = { 0 };
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (uint32_t) i;
+    sort_keys = k;
+    qsort(idx, n, sizeof(uint32_t), key_cmp);
+    for (size_t i = 0; i < n; i++) {
+        const rec_idem_t *x = &k[idx[i]].id;
+        if (i + 1 < n && x->key[0] == k[idx[i + 1]].id.key[0]
+            && x->key[1] == k[idx[i + 1]].id.key[1])
+            continue; /* a newer one of the same key follows */
+        if (keep != NULL && x->time_ms + keep->window_ms <= now)
+            continue;
+        idx[m++] = idx[i];
+    }
+    qsort(idx, m, sizeof(uint32_t), u32_cmp);
+    start = keep != NULL && m > keep->max_keys ? m - keep->max_keys : 0;
+    for (size_t i = start; i < m; i++)
+        buf_append(&out, &k[idx[i]], sizeof(snap_key_t));
+    rc = snap_writer_keys(w, (const snap_key_t *) (const void *) out.data,
+                          m - start);
+    if (rc != MEMDB_OK)
+        snprintf(err, errlen, "%s", w->err);
+    buf_free(&out);
+    free(idx);
+    return rc;
+}
 
 static int
 delta_cmp(const void *a, const void *b)
@@ -400,12 +554,13 @@ compact_merge(snap_writer_t *w, snap_reader_t *prev, const agg_t *delta,
 
 int
 snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
-             uint64_t target_lsn, uint64_t epoch, char *out_path,
-             size_t out_len, char *err, size_t errlen)
+             uint64_t target_lsn, uint64_t epoch, const snap_keep_t *keep,
+             char *out_path, size_t out_len, char *err, size_t errlen)
 {
     snap_reader_t pr;
     snap_writer_t w;
     agg_t delta;
+    buf_t keys = { 0 };
     uint32_t *order = NULL;
     uint64_t from = 0;
     int rc = MEMDB_ERR;
@@ -415,8 +570,9 @@ snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
         if (snap_open(&pr, prev, err, errlen) != MEMDB_OK)
             return MEMDB_ERR;
         from = pr.hdr.lsn;
+        buf_append(&keys, pr.keys.data, pr.keys.len);
     }
-    if (compact_collect(&delta, log_dir, from, target_lsn, err, errlen)
+    if (compact_collect(&delta, &keys, log_dir, from, target_lsn, err, errlen)
         != MEMDB_OK)
         goto out;
     order = xmalloc((delta.n ? delta.n : 1) * sizeof(uint32_t));
@@ -433,8 +589,9 @@ snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
         snprintf(err, errlen, "cannot create snapshot: %s", w.err);
         goto out;
     }
-    if (compact_merge(&w, prev ? &pr : NULL, &delta, order, err, errlen)
-        != MEMDB_OK) {
+    if (compact_keys(&w, &keys, keep, err, errlen) != MEMDB_OK
+        || compact_merge(&w, prev ? &pr : NULL, &delta, order, err, errlen)
+               != MEMDB_OK) {
         snap_writer_abort(&w);
         goto out;
     }
@@ -449,5 +606,6 @@ out:
         snap_close(&pr);
     free(order);
     agg_free(&delta);
+    buf_free(&keys);
     return rc;
 }

@@ -2,15 +2,27 @@
  * snap.h - snapshots: data_dir/snap/<lsn>.snap, a consistent image of the
  * table at one LSN.
  *
- *   header (64 bytes): magic "MDBSNAP1", version 1, header size, lsn,
+ *   header (64 bytes): magic "MDBSNAP1", version 2, header size, lsn,
  *                      epoch, creation time, 16 reserved bytes, XXH3-64 of
  *                      bytes 0..55
+ *   key blocks:        u32 payload bytes, u32 0xfffffffe, u64 XXH3-64 of
+ *                      the payload, payload = snap_key_t entries (64 bytes
+ *                      each, oldest first); at most SNAP_BLOCK bytes each
  *   blocks:            u32 payload bytes, u32 entries, u64 XXH3-64 of the
  *                      payload, payload = entries of varint len, word,
  *                      varint count; at most SNAP_BLOCK bytes each
  *   trailer:           u32 0, u32 0xffffffff, u64 "MDBSNEND", u64 words,
- *                      u64 sum of counts, u64 XXH3-64 of those 24 bytes
- *                      seeded with the header checksum
+ *                      u64 sum of counts, u64 keys, u64 XXH3-64 of those 32
+ *                      bytes seeded with the header checksum
+ *
+ * Version 1 (read, never written) has no key blocks and a trailer without
+ * the key count (its checksum covers 24 bytes).
+ *
+ * The keys are the Idempotency-Keys of the uploads the snapshot counts
+ * that are still inside their window (shm/idem.h): the previous
+ * snapshot's and those of the records compacted, the newest of each key,
+ * at most max_keys of them, so that recovery and a full sync remember
+ * them as the table did.
  *
  * Words are sorted (memcmp order, shorter first on a tie), so a new
  * snapshot is built by merging the previous one with the sorted changes of
@@ -25,6 +37,7 @@
 #include "src/core/memdb.h"
 #include "src/core/buf.h"
 #include "src/core/util.h"
+#include "src/changelog/rec.h"
 
 #define SNAP_MAGIC     0x3150414e5342444dULL /* "MDBSNAP1" */
 #define SNAP_END_MAGIC 0x444e454e5342444dULL /* "MDBSNEND" */
@@ -45,6 +58,20 @@ typedef struct snap_hdr_s {
 
 _Static_assert(sizeof(snap_hdr_t) == SNAP_HDR, "snapshot header is 64 bytes");
 
+/* An Idempotency-Key (little-endian): the record's block and its LSN. */
+typedef struct snap_key_s {
+    rec_idem_t id;
+    uint64_t lsn;
+} snap_key_t;
+
+_Static_assert(sizeof(snap_key_t) == 64, "snapshot key is 64 bytes");
+
+/* Which keys a compaction keeps. */
+typedef struct snap_keep_s {
+    uint64_t window_ms; /* those accepted less than this long ago */
+    uint64_t max_keys;  /* the newest this many */
+} snap_keep_t;
+
 typedef util_lsnfile_t snap_info_t;
 
 /* Snapshots in dir, newest (highest LSN) first.  Count, or -1. */
@@ -61,6 +88,7 @@ typedef struct snap_writer_s {
     uint32_t nblock;
     uint64_t nwords;
     uint64_t total;
+    uint64_t nkeys;
     uint64_t bytes;
     buf_t last;     /* previous word: order check */
     char err[1400]; /* what failed, after MEMDB_ERR */
@@ -71,6 +99,8 @@ typedef struct snap_writer_s {
  * compaction child's err, a test). */
 int snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
                      uint64_t epoch);
+/* The keys, oldest first, before any word. */
+int snap_writer_keys(snap_writer_t *w, const snap_key_t *k, size_t n);
 /* Words must come in snapshot order, each once. */
 int snap_writer_add(snap_writer_t *w, const char *word, size_t len,
                     uint64_t count);
@@ -90,9 +120,14 @@ typedef struct snap_reader_s {
     uint32_t left; /* entries left in the block */
     uint64_t nwords, total;
     bool done;
+    buf_t keys; /* snap_open reads them all: snap_key_t, oldest first */
+    size_t nkeys;
 } snap_reader_t;
 
+/* Opens a snapshot and reads its header and keys (r->keys). */
 int snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen);
+/* Key i of an open snapshot (i < r->nkeys). */
+snap_key_t snap_key(const snap_reader_t *r, size_t i);
 /* MEMDB_OK with the next word, MEMDB_AGAIN at the (verified) end,
  * MEMDB_ERR with a message naming file and offset. */
 int snap_next(snap_reader_t *r, const char **word, size_t *len,
@@ -103,11 +138,11 @@ void snap_close(snap_reader_t *r);
 int snap_cmp(const char *a, size_t alen, const char *b, size_t blen);
 
 /* Builds the snapshot at target_lsn from the snapshot prev (NULL for none)
- * and the segments of log_dir holding LSNs after it, up to target_lsn.
- * Writes it into snap_dir; *out_path gets its path.  Runs in the
- * compaction child. */
+ * and the segments of log_dir holding LSNs after it, up to target_lsn,
+ * with the keys keep says (NULL: every key).  Writes it into snap_dir;
+ * *out_path gets its path.  Runs in the compaction child. */
 int snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
-                 uint64_t target_lsn, uint64_t epoch, char *out_path,
-                 size_t out_len, char *err, size_t errlen);
+                 uint64_t target_lsn, uint64_t epoch, const snap_keep_t *keep,
+                 char *out_path, size_t out_len, char *err, size_t errlen);
 
 #endif

@@ -96,6 +96,10 @@ static const conf_opt_t conf_opts[] = {
         0, 1ULL << 44),
     NUM("persistence", "ring_size", CT_SIZE, persist_ring_size, 1ULL << 20,
         1ULL << 36),
+    NUM("uploads", "idempotency_window", CT_DUR, up_idem_window_ms, 1000,
+        30ULL * 86400000),
+    NUM("uploads", "idempotency_max_keys", CT_INT, up_idem_max_keys, 0,
+        100000000),
     { "cluster", "gossip", CT_ADDR, OFF(cl_gossip), 0, 0, 0 },
     { "cluster", "replication", CT_ADDR, OFF(cl_replication), 0, 0, 0 },
     { "cluster", "seeds", CT_ADDRS, OFF(cl_seeds), 0, 0, 0 },
@@ -149,6 +153,8 @@ conf_defaults(conf_t *c)
     c->persist_keep_segments = 4;
     c->persist_replica_backlog = 4ULL << 30;
     c->persist_ring_size = 0;
+    c->up_idem_window_ms = 24ULL * 3600000;
+    c->up_idem_max_keys = 1000000;
     c->cl_probe_interval_ms = 200;
     c->cl_probe_timeout_ms = 100;
     c->cl_suspicion_mult = 3;

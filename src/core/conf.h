@@ -60,6 +60,10 @@ typedef struct conf_s {
     uint64_t persist_replica_backlog; /* bytes held for lagging members */
     uint64_t persist_ring_size;       /* 0: derived from http.max_body */
 
+    /* uploads */
+    uint64_t up_idem_window_ms; /* how long an Idempotency-Key is kept */
+    int64_t up_idem_max_keys;   /* at most this many; 0: keys ignored */
+
     /* cluster (enabled when gossip is set) */
     conf_addr_t cl_gossip;
     conf_addr_t cl_replication;

@@ -54,6 +54,8 @@ typedef struct ctl_req_s {
     const char *method;   /* "GET" or "POST" */
     buf_t path;           /* path and query, e.g. /api/v1/top?n=3 */
     ctl_src_t *src;       /* POST body, or NULL */
+    const char *idem_key; /* Idempotency-Key, or NULL */
+    long stall_s;         /* give up after this long without a byte (0) */
     bool stream;          /* a 2xx body goes to out_path, not body */
     const char *out_path; /* NULL or "-": stdout */
     bool quiet;           /* print no error message */
@@ -61,6 +63,8 @@ typedef struct ctl_req_s {
     long status;
     char reason[64];
     char location[512];
+    bool replayed;     /* Idempotent-Replayed: true */
+    bool transport;    /* failed in transfer (no HTTP answer) */
     buf_t body;        /* the answer (an error's, when streaming) */
     uint64_t streamed; /* bytes written to out */
     FILE *out;
@@ -70,7 +74,12 @@ typedef struct ctl_req_s {
 
 struct cJSON;
 
+/* o->node may list several nodes, comma-separated: ctl_base() is the
+ * first; ctl_use_node() makes node i (of ctl_nodes()) the base. */
 const char *ctl_base(const ctl_opts_t *o);
+int ctl_nodes(const ctl_opts_t *o);
+void ctl_use_node(const ctl_opts_t *o, int i);
+int ctl_src_rewind(ctl_src_t *s);
 int ctl_http_start(ctl_opts_t *o, const char *token_file);
 void ctl_query(buf_t *path, const char *key, const char *val);
 int ctl_src_open(ctl_src_t *s, const char *path);

@@ -314,7 +314,7 @@ static int
 log_counts(const char *data)
 {
     agg_t a;
-    recover_sink_t sink = { counts_add, NULL, counts_clear, &a, false };
+    recover_sink_t sink = { counts_add, NULL, counts_clear, &a, false, NULL };
     recover_stats_t st;
     char err[2048];
     uint32_t *order;

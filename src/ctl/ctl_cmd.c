@@ -26,15 +26,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define CTL_FAILOVER_MS 10000
 #define CTL_POLL_MS     100
 #define CTL_CELL_MAX    4096
+#define CTL_RETRY_S     120  /* upload: retry this long by default */
+#define CTL_STALL_S     10   /* upload: a node silent this long is down */
+#define CTL_BACKOFF_MS  2000 /* upload: the longest pause between tries */
 
 typedef struct ctl_args_s {
     bool json;
-    const char *n, *prefix, *limit, *wait, *tmo;
+    const char *n, *prefix, *limit, *wait, *tmo, *key, *retry;
     int argc; /* the arguments left after the options */
     char **argv;
 } ctl_args_t;
@@ -260,22 +264,127 @@ cmd_count(const ctl_opts_t *o, const ctl_args_t *a)
     return rc;
 }
 
-static int
-cmd_upload(const ctl_opts_t *o, const ctl_args_t *a)
+/* A random key for one upload (128 bits, hex). */
+static void
+upload_key(char *out, size_t len)
 {
-    ctl_src_t src;
-    ctl_req_t r;
-    int rc = ctl_src_open(&src, a->argv[0]);
+    unsigned char b[16];
+    size_t got = 0;
 
-    if (rc != CTL_OK)
-        return rc;
+    while (got < sizeof(b)) {
+        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+        if (n > 0)
+            got += (size_t) n;
+    }
+    snprintf(out, len, "memdbctl-");
+    for (size_t i = 0; i < sizeof(b); i++)
+        snprintf(out + 9 + 2 * i, len - 9 - 2 * i, "%02x", b[i]);
+}
+
+/* Worth another try with the same key: the node could not be reached or
+ * went silent, or said "not now" (503 no leader / disk, 409 the key in
+ * flight).  A retry of an upload that counted is answered as a replay.
+ * A 504 is not retried: the upload counted, only fewer replicas than
+ * --wait have it yet. */
+static bool
+upload_retryable(const ctl_req_t *r, int rc)
+{
+    if (r->transport)
+        return rc == CTL_DOWN;
+    return r->status == 503 || r->status == 409;
+}
+
+static void
+upload_print(const ctl_args_t *a, const ctl_req_t *r, const cJSON *j)
+{
+    ctl_tbl_t t = { .align = "ll", .ncol = 2 };
+
+    if (a->json) {
+        print_raw(r);
+        return;
+    }
+    flatten(&t, j, "");
+    if (r->replayed)
+        tbl_add(&t, "replayed", "true"); /* counted by an earlier try */
+    tbl_print(&t);
+}
+
+/* One try; *again when it failed and is worth another. */
+static int
+upload_try(const ctl_opts_t *o, const ctl_args_t *a, ctl_src_t *src,
+           const char *key, bool retry, bool *again, long *status)
+{
+    ctl_req_t r;
+    cJSON *j;
+    int rc;
+
     req_init(&r, "POST", "/api/v1/upload");
-    r.src = &src;
+    r.src = src;
+    r.idem_key = key;
+    r.stall_s = retry ? CTL_STALL_S : 0;
     if (a->wait)
         ctl_query(&r.path, "wait", a->wait);
     if (a->tmo)
         ctl_query(&r.path, "timeout_ms", a->tmo);
-    rc = simple(o, a, &r);
+    rc = call(o, &r, &j);
+    if (rc == CTL_OK)
+        upload_print(a, &r, j);
+    *again = rc != CTL_OK && retry && upload_retryable(&r, rc);
+    *status = r.status;
+    cJSON_Delete(j);
+    ctl_req_free(&r);
+    return rc;
+}
+
+/* Sends the upload with an Idempotency-Key (--key, else a random one) and
+ * tries again with the same key, rotating through the --node list, until
+ * it is answered or --retry-for seconds have passed: it counts once. */
+static int
+cmd_upload(const ctl_opts_t *o, const ctl_args_t *a)
+{
+    ctl_src_t src;
+    char key[64];
+    uint64_t t0 = util_now_ms(), limit, pause = 100;
+    int rc = ctl_src_open(&src, a->argv[0]), node = 0;
+    bool again = true;
+    long status;
+
+    if (rc != CTL_OK)
+        return rc;
+    if (a->key == NULL)
+        upload_key(key, sizeof(key));
+    limit = (a->retry ? strtoull(a->retry, NULL, 10) : CTL_RETRY_S) * 1000;
+    for (unsigned n = 1; again; n++) {
+        rc = upload_try(o, a, &src, a->key ? a->key : key, limit > 0, &again,
+                        &status);
+        if (!again)
+            break;
+        if (util_now_ms() - t0 + pause > limit) {
+            ctl_err("upload: no answer within %llu s (--retry-for); it may "
+                    "have counted: retry with --key %s",
+                    (unsigned long long) (limit / 1000),
+                    a->key ? a->key : key);
+            break;
+        }
+        if (ctl_src_rewind(&src) != CTL_OK) {
+            ctl_err("upload: %s cannot be read twice; it may have counted: "
+                    "send the same input again with --key %s",
+                    src.name, a->key ? a->key : key);
+            break;
+        }
+        if (status != 409) /* elsewhere: the node may be down */
+            ctl_use_node(o, node = (node + 1) % ctl_nodes(o));
+        else
+            pause = MEMDB_MAX(pause, 1000); /* its Retry-After */
+        ctl_err("upload: try %u failed; trying again in %.1f s at %s with "
+                "the same Idempotency-Key",
+                n, (double) pause / 1000, ctl_base(o));
+        nanosleep(
+            &(struct timespec) { .tv_sec = (time_t) (pause / 1000),
+                                 .tv_nsec = (long) (pause % 1000) * 1000000L },
+            NULL);
+        pause = MEMDB_MIN(pause * 2, CTL_BACKOFF_MS);
+    }
     ctl_src_close(&src);
     return rc;
 }
@@ -507,8 +616,9 @@ cmd_cluster(const ctl_opts_t *o, const ctl_args_t *a)
 static const ctl_cmd_t cmds[] = {
     { "status", "j", 0, 0, cmd_status, "status" },
     { "count", "j", 1, -1, cmd_count, "count WORD..." },
-    { "upload", "jwt", 1, 1, cmd_upload,
-      "upload FILE|- [--wait N] [--timeout-ms T]" },
+    { "upload", "jwtkr", 1, 1, cmd_upload,
+      "upload FILE|- [--wait N] [--timeout-ms T] [--key K] "
+      "[--retry-for S]" },
     { "top", "jn", 0, 0, cmd_top, "top [-n K]" },
     { "dump", "jpl", 0, 1, cmd_dump, "dump [FILE] [--prefix P] [--limit N]" },
     { "snapshot", "j", 0, 0, cmd_snapshot, "snapshot" },
@@ -522,6 +632,8 @@ static const struct option ctl_lopts[] = {
     { "limit", required_argument, NULL, 'l' },
     { "wait", required_argument, NULL, 'w' },
     { "timeout-ms", required_argument, NULL, 't' },
+    { "key", required_argument, NULL, 'k' },
+    { "retry-for", required_argument, NULL, 'r' },
     { NULL, 0, NULL, 0 },
 };
 
@@ -546,6 +658,18 @@ digits(const char *s)
     return s == NULL || (*s && strspn(s, "0123456789") == strlen(s));
 }
 
+/* An Idempotency-Key as the node takes it. */
+static bool
+key_ok(const char *k)
+{
+    size_t n = strlen(k);
+
+    for (size_t i = 0; i < n; i++)
+        if (k[i] < 0x21 || k[i] > 0x7e)
+            return false;
+    return n >= 1 && n <= 255;
+}
+
 /* Stores one option; false if the command does not take it. */
 static bool
 cmd_opt(const ctl_cmd_t *c, int ch, ctl_args_t *a)
@@ -559,6 +683,8 @@ cmd_opt(const ctl_cmd_t *c, int ch, ctl_args_t *a)
     case 'l': a->limit = optarg; break;
     case 'w': a->wait = optarg; break;
     case 't': a->tmo = optarg; break;
+    case 'k': a->key = optarg; break;
+    case 'r': a->retry = optarg; break;
     }
     return true;
 }
@@ -573,6 +699,8 @@ opt_name(int ch)
     case 'l': return "--limit";
     case 'w': return "--wait";
     case 't': return "--timeout-ms";
+    case 'k': return "--key";
+    case 'r': return "--retry-for";
     default: return "an option";
     }
 }
@@ -619,8 +747,14 @@ cmd_parse(const ctl_cmd_t *c, const ctl_opts_t *o, int argc, char **argv,
         goto usage;
     }
     if (!digits(a->n) || !digits(a->limit) || !digits(a->wait)
-        || !digits(a->tmo)) {
+        || !digits(a->tmo) || !digits(a->retry)
+        || (a->retry && strlen(a->retry) > 6)) {
         ctl_err("%s: option values must be non-negative integers", c->name);
+        goto usage;
+    }
+    if (a->key && !key_ok(a->key)) {
+        ctl_err("%s: --key must be 1 to 255 visible ASCII characters",
+                c->name);
         goto usage;
     }
     return CTL_OK;

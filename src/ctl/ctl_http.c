@@ -43,19 +43,39 @@
 
 static char ctl_base_url[1024];
 
-/* The base URL without a trailing '/', with "http://" added if no scheme. */
+/* Node i of the comma-separated list: as the base URL, without a
+ * trailing '/', with "http://" added if no scheme. */
+void
+ctl_use_node(const ctl_opts_t *o, int i)
+{
+    const char *p = o->node;
+    size_t n;
+
+    for (; i > 0 && strchr(p, ',') != NULL; i--)
+        p = strchr(p, ',') + 1;
+    n = strcspn(p, ",");
+    snprintf(ctl_base_url, sizeof(ctl_base_url), "%s%.*s",
+             memmem(p, n, "://", 3) ? "" : "http://", (int) n, p);
+    n = strlen(ctl_base_url);
+    while (n > 0 && ctl_base_url[n - 1] == '/')
+        ctl_base_url[--n] = '\0';
+}
+
+int
+ctl_nodes(const ctl_opts_t *o)
+{
+    int n = 1;
+
+    for (const char *p = o->node; (p = strchr(p, ',')) != NULL; p++)
+        n++;
+    return n;
+}
+
 const char *
 ctl_base(const ctl_opts_t *o)
 {
-    size_t n;
-
-    if (ctl_base_url[0] == '\0') {
-        snprintf(ctl_base_url, sizeof(ctl_base_url), "%s%s",
-                 strstr(o->node, "://") ? "" : "http://", o->node);
-        n = strlen(ctl_base_url);
-        while (n > 0 && ctl_base_url[n - 1] == '/')
-            ctl_base_url[--n] = '\0';
-    }
+    if (ctl_base_url[0] == '\0')
+        ctl_use_node(o, 0);
     return ctl_base_url;
 }
 
@@ -139,6 +159,20 @@ ctl_src_open(ctl_src_t *s, const char *path)
     }
     s->bar = isatty(STDERR_FILENO);
     return CTL_OK;
+}
+
+/* Back to the first byte for another attempt: CTL_OK, or CTL_BAD when
+ * bytes were read from a stream that cannot be read twice. */
+int
+ctl_src_rewind(ctl_src_t *s)
+{
+    if (s->seekable) {
+        if (lseek(s->fd, s->base, SEEK_SET) < 0)
+            return CTL_BAD;
+        s->sent = 0;
+        return CTL_OK;
+    }
+    return s->sent == 0 ? CTL_OK : CTL_BAD;
 }
 
 void
@@ -248,9 +282,12 @@ on_header(char *p, size_t sz, size_t nmemb, void *arg)
         r->status = code;
         sp = sp ? strchr(sp + 1, ' ') : NULL;
         snprintf(r->reason, sizeof(r->reason), "%s", sp ? sp + 1 : "");
+        r->replayed = false; /* a new response (after a redirect) */
     } else if (strncasecmp(line, "location:", 9) == 0) {
         snprintf(r->location, sizeof(r->location), "%s",
                  line + 9 + strspn(line + 9, " \t"));
+    } else if (strncasecmp(line, "idempotent-replayed:", 20) == 0) {
+        r->replayed = strstr(line + 20, "true") != NULL;
     }
     return n;
 }
@@ -305,6 +342,10 @@ req_headers(const ctl_opts_t *o, const ctl_req_t *r)
     }
     if (r->src != NULL)
         h = curl_slist_append(h, "Content-Type: text/plain");
+    if (r->idem_key != NULL) {
+        snprintf(line, sizeof(line), "Idempotency-Key: %s", r->idem_key);
+        h = curl_slist_append(h, line);
+    }
     return h;
 }
 
@@ -356,6 +397,11 @@ req_handle(const ctl_opts_t *o, ctl_req_t *r, buf_t *url, char *ebuf)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
     if (strcmp(r->method, "POST") == 0)
         curl_easy_setopt(h, CURLOPT_POST, 1L);
+    if (r->stall_s > 0) {
+        /* a node that stopped (paused, cut off) is given up on */
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, r->stall_s);
+    }
     req_body(h, r);
     return h;
 }
@@ -480,7 +526,8 @@ ctl_request(const ctl_opts_t *o, ctl_req_t *r)
     rc = curl_easy_perform(h);
     if (r->src != NULL && r->src->drawn_ms)
         fputs("\r\033[K", stderr);
-    if (rc != CURLE_OK && !(unreachable(rc) && r->status >= 400))
+    r->transport = rc != CURLE_OK && !(unreachable(rc) && r->status >= 400);
+    if (r->transport)
         ret = curl_fail(r, h, rc, ebuf);
     else if (r->status >= 300 || r->status < 200)
         ret = http_fail(r);

@@ -80,7 +80,7 @@ typedef struct child_s {
     uint64_t backoff_ms;
     bool disabled; /* exited 2 */
     bool used;     /* this slot has a child */
-    bool finish;   /* died: its in-flight record is still to finish */
+    pid_t dead;    /* died: its in-flight record is still to finish */
 } child_t;
 
 /* Every child slot in use: workers 0..N-1 and the replicator. */
@@ -239,10 +239,18 @@ static void
 master_finish_dead(master_t *m)
 {
     FOR_CHILDREN (m, i) {
-        if (!m->workers[i].finish)
+        pid_t dead = m->workers[i].dead;
+        unsigned n;
+
+        if (dead == 0)
             continue;
-        m->workers[i].finish = false;
+        m->workers[i].dead = 0;
         master_finish_inflight(m, i);
+        /* after the record: a published one made its key DONE */
+        n = idem_release_dead(&m->shm.idem, (uint32_t) dead, m->shm.ht.self);
+        if (n > 0)
+            log_warn("gave back %u idempotency keys claimed by pid %d", n,
+                     (int) dead);
     }
 }
 
@@ -267,7 +275,7 @@ master_child_died(master_t *m, pid_t pid, int status)
         if (repaired > 0)
             log_warn("repaired %u locks or ring slots left by pid %d",
                      repaired, pid);
-        ch->finish = true;
+        ch->dead = pid;
         shm_worker_t *w = shm_worker(&m->shm, i);
         bool served = atomic_load(&w->ready) != 0;
         atomic_store(&w->pid, 0);
@@ -429,8 +437,8 @@ master_respawn(master_t *m)
 
     FOR_CHILDREN (m, i) {
         child_t *ch = &m->workers[i];
-        if (ch->pid == 0 && !ch->disabled && !ch->finish && ch->respawn_at != 0
-            && now >= ch->respawn_at) {
+        if (ch->pid == 0 && !ch->disabled && ch->dead == 0
+            && ch->respawn_at != 0 && now >= ch->respawn_at) {
             if (master_spawn(m, i) == MEMDB_OK)
                 log_info("%s %u restarted (pid %d)", child_name(i), i,
                          ch->pid);
@@ -580,6 +588,8 @@ master_setup(master_t *m)
     sp.ring_size = m->conf->persist_ring_size;
     sp.nworkers = m->nworkers;
     sp.node_id = m->conf->node_id;
+    sp.idem_max_keys = (uint64_t) m->conf->up_idem_max_keys;
+    sp.idem_window_ms = m->conf->up_idem_window_ms;
     if (shm_create(&m->shm, &sp) != MEMDB_OK)
         return MEMDB_ERR;
     if (master_faults(m) != MEMDB_OK)

@@ -139,9 +139,12 @@ persist_child(persist_t *p, uint64_t target)
     fault_set_proc(FAULT_P_SNAPSHOT);
     proctitle_set("memdbd: snapshot at lsn %llu", (unsigned long long) target);
     signal(SIGTERM, SIG_DFL);
+    snap_keep_t keep = { .window_ms = p->shm->idem.hdr->window_ms,
+                         .max_keys = p->shm->idem.hdr->max_keys };
+
     if (snap_compact(p->snap_dir, p->log_dir, prev, target,
-                     atomic_load(&p->shm->node->epoch), out, sizeof(out), err,
-                     sizeof(err))
+                     atomic_load(&p->shm->node->epoch), &keep, out,
+                     sizeof(out), err, sizeof(err))
         != MEMDB_OK) {
         log_error("snapshot at lsn %llu failed: %s",
                   (unsigned long long) target, err);

@@ -612,8 +612,35 @@ class Cluster:
                 tables.append(json.loads(body))
                 lsns.add(hdrs.get("X-Memdb-LSN"))
             return len(lsns) == 1 and all(t == tables[0] for t in tables)
-        self.nodes[0].wait_for(same, timeout=timeout, what="convergence")
+        try:
+            self.nodes[0].wait_for(same, timeout=timeout,
+                                   what="convergence")
+        except AssertionError:
+            self.explain_divergence()
+            raise
         return self.alive()[0].allwords()
+
+    def explain_divergence(self):
+        """Prints how the live nodes differ (a convergence that timed
+        out)."""
+        tables = {}
+        for n in self.alive():
+            try:
+                st = n.get("/api/v1/status")
+                print(f"# {n.id}: role {st['role']} lsn {st['lsn']} "
+                      f"epoch {st['epoch']} cluster {st.get('cluster')}")
+                tables[n.id] = n.allwords()
+            except (OSError, AssertionError, ValueError) as e:
+                print(f"# {n.id}: {e}")
+        if not tables:
+            return
+        base_id, base = next(iter(tables.items()))
+        for nid, t in tables.items():
+            diff = {k: (base.get(k), t.get(k)) for k in set(base) | set(t)
+                    if base.get(k) != t.get(k)}
+            if diff:
+                print(f"# {base_id} vs {nid}: {len(diff)} words differ, "
+                      f"e.g. {sorted(diff.items())[:8]}")
 
     def leaders_per_epoch(self):
         """From every node's log: epoch -> set of node ids that became
@@ -656,12 +683,18 @@ class Ledger(threading.Thread):
         self.attempted, self.acked = [], []
         self.errors = 0
 
-    def post(self, host, port, body):
+    query = ""    # of every upload
+    replays = 0   # answers with Idempotent-Replayed: true
+
+    def post(self, host, port, body, key=None):
         c = http.client.HTTPConnection(host, port, timeout=self.timeout)
         try:
-            c.request("POST", "/api/v1/upload", body=body)
+            c.request("POST", "/api/v1/upload" + self.query, body=body,
+                      headers={"Idempotency-Key": key} if key else {})
             r = c.getresponse()
             r.read()
+            if r.getheader("Idempotent-Replayed") == "true":
+                self.replays += 1
             return r.status, r.getheader("Location")
         finally:
             c.close()
@@ -694,10 +727,71 @@ class Ledger(threading.Thread):
                 break
 
 
-def ledgers_start(nodes, n=3, pad=0, prefix=""):
-    """n Ledger clients, tags prefix0.. (give each round its own prefix:
-    markers must never repeat)."""
-    ls = [Ledger(nodes, f"{prefix}{t}", pad=pad, shared=f"shared{prefix}")
+class KeyedLedger(Ledger):
+    """A Ledger whose uploads carry an Idempotency-Key (the marker): each
+    one is retried with its key, on any node and following 307s, until it
+    is answered 200, so that the ledger is exact: every marker attempted is
+    acknowledged and counted exactly once (check_ledger(exact=True)).
+    Once stopped it finishes the upload in hand, for up to `finish`
+    seconds."""
+
+    def __init__(self, nodes, tag, finish=60, query="", **kw):
+        super().__init__(nodes, tag, **kw)
+        self.finish = finish
+        self.query = query  # "?wait=1": a cut-off leader cannot answer
+        self.retries = 0
+        self.unfinished = []
+
+    def one(self, marker, target):
+        """Sends marker until it is answered 200; returns the target to
+        use next, or None if it gave up (stopped more than finish s)."""
+        body = f"{marker} {self.shared} {self.pad}".encode()
+        key = f"key-{marker}"
+        stopped_at = None
+        while True:
+            try:
+                st, loc = self.post(*target, body, key)
+            except (OSError, http.client.HTTPException):
+                st, loc = None, None
+            if st == 200:
+                return target
+            assert st != 422, f"{marker}: 422 for its own key"
+            if st == 307 and loc:
+                hostport = loc.split("/")[2]
+                h, _, p = hostport.rpartition(":")
+                target = (h.strip("[]"), int(p))
+                continue
+            self.retries += 1
+            if self.stop.is_set():
+                stopped_at = stopped_at or time.monotonic()
+                if time.monotonic() - stopped_at > self.finish:
+                    return None
+            if st != 409:
+                n = random.choice(self.nodes)
+                target = (n.host, n.port)
+            time.sleep(0.05)
+
+    def run(self):
+        target = (self.nodes[0].host, self.nodes[0].port)
+        i = 0
+        while not self.stop.is_set():
+            marker = f"m{self.tag}-{i}"
+            i += 1
+            self.attempted.append(marker)
+            nxt = self.one(marker, target)
+            if nxt is None:
+                self.unfinished.append(marker)
+                return
+            self.acked.append(marker)
+            target = nxt
+
+
+def ledgers_start(nodes, n=3, pad=0, prefix="", keyed=False, **kw):
+    """n Ledger clients (KeyedLedger if keyed, kw its options), tags
+    prefix0.. (give each round its own prefix: markers must never
+    repeat)."""
+    cls = KeyedLedger if keyed else Ledger
+    ls = [cls(nodes, f"{prefix}{t}", pad=pad, shared=f"shared{prefix}", **kw)
           for t in range(n)]
     for x in ls:
         x.start()
@@ -711,12 +805,13 @@ def ledgers_stop(ls):
         x.join(30)
 
 
-def check_ledger(table, ledgers):
+def check_ledger(table, ledgers, exact=False):
     """acknowledged <= applied <= attempted, each applied exactly once, and
-    the shared word counted once per applied upload.  Applied are the
-    words of the table shaped like the markers of these ledgers' tags
-    (m<tag>-<n>), so that a marker counted but never sent shows.  Returns
-    (acked, applied)."""
+    the shared word counted once per applied upload; exact (KeyedLedger):
+    acknowledged == applied == attempted.  Applied are the words of the
+    table shaped like the markers of these ledgers' tags (m<tag>-<n>), so
+    that a marker counted but never sent shows.  Returns (acked,
+    applied)."""
     import re
     acked = {m for x in ledgers for m in x.acked}
     attempted = {m for x in ledgers for m in x.attempted}
@@ -732,6 +827,14 @@ def check_ledger(table, ledgers):
     twice = {m: table[m] for m in applied if table[m] != 1}
     assert not twice, f"{len(twice)} counted more than once, e.g. " \
                       f"{list(twice.items())[:5]}"
+    if exact:
+        unfinished = [m for x in ledgers for m in x.unfinished]
+        assert not unfinished, f"never answered: {unfinished[:5]}"
+        assert acked == attempted, \
+            f"{len(attempted - acked)} attempted, not acknowledged"
+        assert applied == attempted, \
+            f"{len(attempted - applied)} attempted, not counted: " \
+            f"{sorted(attempted - applied)[:5]}"
     shared = ledgers[0].shared
     assert table.get(shared, 0) == len(applied), \
         f"{shared} {table.get(shared, 0)}, applied {len(applied)}"

@@ -165,6 +165,9 @@ def test_top_matches_a_recount():
 
 def test_status_and_healthz():
     n = Node(workers=3).start()
+    # /healthz answers once one worker serves; the others may still start
+    n.wait_for(lambda: n.get("/api/v1/status")["workers"]["alive"] == 3,
+               what="three workers")
     n.upload("a b c a")
     st = n.get("/api/v1/status")
     assert st["node"] == "n1"

@@ -250,12 +250,20 @@ def test_snapshot():
 def test_unreachable_is_exit_3():
     port = free_port()
     for args in (["status"], ["count", "x"], ["top"], ["snapshot"],
-                 ["cluster", "nodes"], ["upload", "-"]):
+                 ["cluster", "nodes"], ["upload", "-", "--retry-for", "0"]):
         r = ctl(None, *args, url=f"http://127.0.0.1:{port}", input=b"x")
         assert r.returncode == 3, (args, err(r))
         assert err(r).startswith(
             f"memdbctl: cannot reach http://127.0.0.1:{port}: "), err(r)
         assert out(r) == ""
+    # upload tries again (stdin too, while nothing of it was read) until
+    # --retry-for ends, then names the key to send it with again
+    t0 = time.monotonic()
+    r = ctl(None, "upload", "-", "--retry-for", "1",
+            url=f"http://127.0.0.1:{port}", input=b"x")
+    assert r.returncode == 3, err(r)
+    assert 0.5 < time.monotonic() - t0 < 10
+    assert "try 2 failed" in err(r) and "--key memdbctl-" in err(r), err(r)
 
 
 def test_usage_errors_are_exit_2():

@@ -226,21 +226,28 @@ def test_two_splits_of_five_nodes():
                    f"new leader {new.id}", t0)
 
 
+def pause_leader(c):
+    """SIGSTOP of every process of the leader until the others elect
+    another and take writes for a second; returns the paused node."""
+    leader = c.wait_leader()
+    os.killpg(leader.pid, signal.SIGSTOP)
+    try:
+        c.wait_leader([n for n in c.nodes if n is not leader],
+                      exclude=(leader.id,), timeout=20)
+        time.sleep(1.0)
+    finally:
+        os.killpg(leader.pid, signal.SIGCONT)
+    time.sleep(0.5)
+    return leader
+
+
 def test_pause_of_every_process_of_the_leader():
     with NetLab(3) as lab:
         c = lab.cluster()
         t0 = time.monotonic()
         ls = ledgers_start(c.nodes)
         time.sleep(0.5)
-        leader = c.wait_leader()
-        os.killpg(leader.pid, signal.SIGSTOP)
-        try:
-            c.wait_leader([n for n in c.nodes if n is not leader],
-                          exclude=(leader.id,), timeout=20)
-            time.sleep(1.0)
-        finally:
-            os.killpg(leader.pid, signal.SIGCONT)
-        time.sleep(0.5)
+        leader = pause_leader(c)
         settle(c, ls, f"leader {leader.id} paused (SIGSTOP of its group)",
                t0)
 

@@ -103,7 +103,7 @@ srcdir_file(char *out, size_t outlen, const char *rel)
         snprintf(out, outlen, "%s/%s", env, rel);
     } else {
         const char *f = __FILE__;
-        const char *tail = strstr(f, "tests/unit/test_conf.c");
+        const char *tail = strstr(f, "tests/unit/core/test_conf.c");
         cr_assert(tail != NULL);
         snprintf(out, outlen, "%.*s%s", (int) (tail - f), f, rel);
     }
@@ -237,6 +237,31 @@ Test(conf, persistence_keys)
     ERR_IS("persistence:\n  replica_backlog: -1\n", 2, 20,
            "persistence.replica_backlog: \"-1\" is not a valid size (like "
            "64MiB)");
+}
+
+Test(conf, upload_keys)
+{
+    conf_t c;
+
+    conf_defaults(&c);
+    cr_assert_eq(c.up_idem_window_ms, 24ULL * 3600 * 1000);
+    cr_assert_eq(c.up_idem_max_keys, 1000000);
+    expect_ok("uploads:\n  idempotency_window: 90s\n"
+              "  idempotency_max_keys: 0\n",
+              &c);
+    cr_assert_eq(c.up_idem_window_ms, 90000);
+    cr_assert_eq(c.up_idem_max_keys, 0);
+    expect_ok("uploads:\n  idempotency_window: 720h\n"
+              "  idempotency_max_keys: 100000000\n",
+              &c);
+    cr_assert_eq(c.up_idem_window_ms, 30ULL * 24 * 3600 * 1000);
+    cr_assert_eq(c.up_idem_max_keys, 100000000);
+    expect_error("uploads:\n  idempotency_window: 500ms\n", 2, 23,
+                 "uploads.idempotency_window", false);
+    expect_error("uploads:\n  idempotency_max_keys: 100000001\n", 2, 25,
+                 "uploads.idempotency_max_keys", false);
+    expect_error("uploads:\n  idempotency_max_keys: -1\n", 2, 25,
+                 "uploads.idempotency_max_keys", false);
 }
 
 Test(conf, log_levels)
