@@ -9,7 +9,8 @@ ratio.  Results go to bench/results/<date>-<host>.{md,json} and PNG charts
 
   bench/run [-d SECONDS] [-s SCENARIO,...] [-b BUILDDIR] [--full]
 
-Scenarios: reads uploads bulk mixed memory fsync scaling recovery cluster
+Scenarios: reads uploads keys bulk mixed memory fsync scaling recovery
+cluster
 (default: all; --full uses the large sizes: 50M words, 20 kills).
 """
 import argparse
@@ -45,7 +46,25 @@ TARGETS = {
     "bulk vs single-process limit": (">=", 0.6),
     "memory per word vs redis": ("<=", 0.7),
     "fsync always vs no": (">=", 0.5),
+    "keyed uploads vs unkeyed": (">=", 0.9),
 }
+
+# every request its own Idempotency-Key: thread id and a counter (the
+# unkeyed runs send the same header under another name, so that wrk does
+# the same work for both)
+KEYED = """
+local n, threads = 0, 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "text/plain",
+                    ["HEADER"] = "bench-RUN-" .. tid .. "-" .. n},
+                    wrk.body)
+end
+"""
 
 
 def log(msg):
@@ -315,6 +334,50 @@ class Bench:
                  "uploads/s", mm["rps"], "redis hincrby", rh)
         self.extra["upload_non2xx"] = mm["non2xx"]
         m.stop(), n.stop(), r.stop()
+
+    def keys(self):
+        """Uploads with an Idempotency-Key each vs without, interleaved
+        (A B A B, the median of each), and the memory a remembered key
+        takes vs the same answer kept in Redis (SET key answer EX)."""
+        m = self.memdb()
+        url = f"http://127.0.0.1:{m.port}/api/v1/upload"
+        d, c = self.a.duration, self.a.connections
+        plain, keyed = [], []
+        def script(header, run):
+            return post_script(LINE) + KEYED.replace("RUN", str(run)) \
+                .replace("HEADER", header)
+        for run in range(3):
+            plain.append(wrk(self.tmp, url, d, c,
+                             script("X-Request-Id", run))["rps"])
+            k = wrk(self.tmp, url, d, c, script("Idempotency-Key", run))
+            assert k["non2xx"] == 0, k
+            keyed.append(k["rps"])
+        st = m.status()["idempotency"]
+        assert st["replays"] == 0 and st["conflicts"] == 0, st
+        m.stop()
+        self.row("POST 27-word line with an Idempotency-Key vs without",
+                 "uploads/s", statistics.median(keyed), "no key",
+                 statistics.median(plain), "keyed uploads vs unkeyed")
+        self.extra["keys_remembered"] = st["keys"]
+        self.extra["keys_runs"] = {"plain": plain, "keyed": keyed}
+        # memory: the table is allocated for max_keys at start; Redis
+        # holds the same 128-bit key and answer as a string with a TTL
+        per_m = st["bytes"] / st["max_keys"]
+        r = Redis(self.tmp)
+        base, count = r.used_memory(), 200000
+        cmds = []
+        for i in range(count):
+            k = f"idem:{i:032x}"
+            v = '{"words":27,"distinct":21,"lsn":%d}' % i
+            cmds.append(f"*5\r\n$3\r\nSET\r\n${len(k)}\r\n{k}\r\n"
+                        f"${len(v)}\r\n{v}\r\n$2\r\nEX\r\n$5\r\n86400"
+                        "\r\n")
+        subprocess.run(["redis-cli", "-p", str(r.port), "--pipe"],
+                       input="".join(cmds).encode(), capture_output=True)
+        per_r = (r.used_memory() - base) / count
+        r.stop()
+        self.row("memory per remembered Idempotency-Key", "bytes", per_m,
+                 "redis SET key answer EX", per_r)
 
     def gen(self, size, vocab, name):
         path = os.path.join(self.tmp, name)
@@ -658,8 +721,8 @@ def main():
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} is missing (bench/run installs it)")
     b = Bench(a)
-    names = ["reads", "uploads", "bulk", "mixed", "memory", "fsync",
-             "scaling", "recovery", "cluster"]
+    names = ["reads", "uploads", "keys", "bulk", "mixed", "memory",
+             "fsync", "scaling", "recovery", "cluster"]
     chosen = names if a.scenarios == "all" else a.scenarios.split(",")
     for n in chosen:
         log(f"== {n}")
