@@ -202,6 +202,35 @@ log_truncate(const char *data, bool yes)
     return rc;
 }
 
+/* The Idempotency-Key block of an upload sent with one (rec.h): the
+ * hashes of its key and body, when it was accepted, its answer. */
+static void
+print_key(buf_t *b, const void *rec, bool json)
+{
+    rec_idem_t id;
+    char key[33], body[33];
+
+    if (!rec_idem(rec, &id))
+        return;
+    snprintf(key, sizeof(key), "%016llx%016llx",
+             (unsigned long long) id.key[0], (unsigned long long) id.key[1]);
+    snprintf(body, sizeof(body), "%016llx%016llx",
+             (unsigned long long) id.body[0], (unsigned long long) id.body[1]);
+    if (json) {
+        /* before "words": move the opening of the words object after it */
+        b->len -= strlen("\"words\":{");
+        buf_printf(b,
+                   "\"key\":{\"hash\":\"%s\",\"body\":\"%s\","
+                   "\"time_ms\":%llu,\"words\":%llu,\"distinct\":%llu},"
+                   "\"words\":{",
+                   key, body, (unsigned long long) id.time_ms,
+                   (unsigned long long) id.words,
+                   (unsigned long long) id.distinct);
+    } else {
+        buf_printf(b, " key %s", key);
+    }
+}
+
 static void
 print_record(const rec_hdr_t *h, const void *rec, bool json)
 {
@@ -224,13 +253,14 @@ print_record(const rec_hdr_t *h, const void *rec, bool json)
                    (unsigned long long) h->origin_epoch,
                    (unsigned long long) h->origin_lsn);
     else
-        buf_printf(&b,
-                   "lsn %llu epoch %llu %s from %016llx.%llu.%llu %u "
-                   "words:",
+        buf_printf(&b, "lsn %llu epoch %llu %s from %016llx.%llu.%llu",
                    (unsigned long long) h->lsn, (unsigned long long) h->epoch,
                    type, (unsigned long long) h->origin,
                    (unsigned long long) h->origin_epoch,
-                   (unsigned long long) h->origin_lsn, h->nwords);
+                   (unsigned long long) h->origin_lsn);
+    print_key(&b, rec, json);
+    if (!json)
+        buf_printf(&b, " %u words:", h->nwords);
     rec_iter_init(&it, rec);
     while (rec_next(&it, &w, &len, &d) == MEMDB_OK) {
         if (ht_internal(w, len)) {

@@ -139,6 +139,14 @@ def test_keys_survive_restart_from_snapshot_and_log():
     assert keyed(n, "three", "k1", 422)[2]["lsn"] == a1["lsn"]
     assert n.allwords() == {"one": 1, "two": 1}
     assert keys_status(n)["keys"] == 2
+    # the key block, as memdbctl log print shows it
+    n.stop()
+    r = ctl("--json", "log", "print", n.data)
+    recs = [json.loads(x) for x in r.stdout.splitlines()]
+    keys = [x["key"] for x in recs if "key" in x]
+    assert [k["words"] for k in keys] == [1, 1], recs
+    assert len({k["hash"] for k in keys}) == 2, keys
+    assert all(len(k["hash"]) == 32 for k in keys), keys
 
 
 def test_a_worker_killed_after_counting_leaves_a_replay():
