@@ -7,8 +7,8 @@
  * (magic, length) and a right checksum, so the payload decoding is
  * reached.  A record that passes decodes word by word to exactly its end;
  * rebuilding it with rec_begin/rec_add/rec_finish gives the same bytes
- * (one encoding per record), and varint_get reads back what varint_put
- * wrote.
+ * (one encoding per record, its key block included), and varint_get
+ * reads back what varint_put wrote.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -23,6 +23,7 @@ check(const unsigned char *p, size_t size)
     size_t wl;
     uint64_t d;
     buf_t b = { 0 };
+    rec_idem_t id;
     int rc;
     uint32_t n = 0;
 
@@ -32,16 +33,21 @@ check(const unsigned char *p, size_t size)
     memcpy(&h, p, sizeof(h));
     FUZZ_CHECK(len == h.len && len >= REC_HDR && len <= size);
     rec_begin(&b, h.type);
+    FUZZ_CHECK(rec_idem(p, &id) == ((h.flags & REC_F_IDEM) != 0));
+    if (h.flags & REC_F_IDEM)
+        rec_set_idem(&b, &id); /* the key block, before the words */
     rec_iter_init(&it, p);
     while ((rc = rec_next(&it, &w, &wl, &d)) == MEMDB_OK) {
         FUZZ_CHECK(wl >= 1 && wl <= 65535 && d >= 1);
-        FUZZ_CHECK((const unsigned char *) w >= p + REC_HDR
+        FUZZ_CHECK((const unsigned char *) w
+                       >= p + REC_HDR
+                              + ((h.flags & REC_F_IDEM) ? REC_IDEM_LEN : 0)
                    && (const unsigned char *) w + wl <= p + len);
         rec_add(&b, w, wl, d);
         n++;
     }
     FUZZ_CHECK(rc == MEMDB_AGAIN && n == h.nwords);
-    ((rec_hdr_t *) b.data)->flags = h.flags;
+    FUZZ_CHECK(((rec_hdr_t *) b.data)->flags == h.flags);
     rec_set_origin(b.data, h.origin, h.origin_epoch, h.origin_lsn);
     rec_finish(b.data, h.lsn, h.epoch);
     /* varint_get also takes non-minimal encodings, so the payloads may

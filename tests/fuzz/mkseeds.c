@@ -101,6 +101,18 @@ seeds_rec(void)
     put("rec", "noop", b.data, b.len);
     record(&b, REC_MERGE, 9, words3, 1);
     put("rec", "merge", b.data, b.len);
+    /* an upload sent with an Idempotency-Key: the key block first */
+    rec_begin(&b, REC_UPLOAD);
+    rec_set_idem(&b, &(rec_idem_t) { .key = { 1, 2 },
+                                     .body = { 3, 4 },
+                                     .time_ms = 1796000000000ULL,
+                                     .words = 5,
+                                     .distinct = 4 });
+    for (size_t i = 0; i < 5; i++)
+        rec_add(&b, words1[i], strlen(words1[i]), 1);
+    rec_set_origin(b.data, 0x1111, 0, 0);
+    rec_finish(b.data, 11, 1);
+    put("rec", "keyed", b.data, b.len);
     buf_free(&b);
 }
 
