@@ -682,6 +682,7 @@ class Ledger(threading.Thread):
         self.stop = threading.Event()
         self.attempted, self.acked = [], []
         self.errors = 0
+        self.unfinished = []  # KeyedLedger: never answered
 
     query = ""    # of every upload
     replays = 0   # answers with Idempotent-Replayed: true
@@ -699,6 +700,26 @@ class Ledger(threading.Thread):
         finally:
             c.close()
 
+    def one(self, marker, target):
+        """Sends marker once (following 307s); returns the target to use
+        next and "acked" or "failed" (indeterminate: not retried)."""
+        body = f"{marker} {self.shared} {self.pad}".encode()
+        for _ in range(5):
+            try:
+                st, loc = self.post(*target, body)
+            except (OSError, http.client.HTTPException):
+                st, loc = None, None
+            if st == 200:
+                return target, "acked"
+            if st == 307 and loc:
+                target = location_target(loc)
+                continue
+            self.errors += 1
+            n = random.choice(self.nodes)
+            time.sleep(0.02)
+            return (n.host, n.port), "failed"
+        return target, "failed"  # redirected five times
+
     def run(self):
         target = (self.nodes[0].host, self.nodes[0].port)
         i = 0
@@ -706,25 +727,18 @@ class Ledger(threading.Thread):
             marker = f"m{self.tag}-{i}"
             i += 1
             self.attempted.append(marker)
-            body = f"{marker} {self.shared} {self.pad}".encode()
-            for _ in range(5):
-                try:
-                    st, loc = self.post(*target, body)
-                except (OSError, http.client.HTTPException):
-                    st, loc = None, None
-                if st == 200:
-                    self.acked.append(marker)
-                    break
-                if st == 307 and loc:
-                    hostport = loc.split("/")[2]
-                    h, _, p = hostport.rpartition(":")
-                    target = (h.strip("[]"), int(p))
-                    continue
-                self.errors += 1
-                n = random.choice(self.nodes)
-                target = (n.host, n.port)
-                time.sleep(0.02)
-                break
+            target, outcome = self.one(marker, target)
+            if outcome == "acked":
+                self.acked.append(marker)
+            elif outcome == "unfinished":
+                self.unfinished.append(marker)
+                return
+
+
+def location_target(loc):
+    """(host, port) of a 307's Location."""
+    h, _, p = loc.split("/")[2].rpartition(":")
+    return h.strip("[]"), int(p)
 
 
 class KeyedLedger(Ledger):
@@ -740,11 +754,10 @@ class KeyedLedger(Ledger):
         self.finish = finish
         self.query = query  # "?wait=1": a cut-off leader cannot answer
         self.retries = 0
-        self.unfinished = []
 
     def one(self, marker, target):
-        """Sends marker until it is answered 200; returns the target to
-        use next, or None if it gave up (stopped more than finish s)."""
+        """Sends marker until it is answered 200: (target to use next,
+        "acked"), or "unfinished" if stopped more than finish s ago."""
         body = f"{marker} {self.shared} {self.pad}".encode()
         key = f"key-{marker}"
         stopped_at = None
@@ -754,36 +767,20 @@ class KeyedLedger(Ledger):
             except (OSError, http.client.HTTPException):
                 st, loc = None, None
             if st == 200:
-                return target
+                return target, "acked"
             assert st != 422, f"{marker}: 422 for its own key"
             if st == 307 and loc:
-                hostport = loc.split("/")[2]
-                h, _, p = hostport.rpartition(":")
-                target = (h.strip("[]"), int(p))
+                target = location_target(loc)
                 continue
             self.retries += 1
             if self.stop.is_set():
                 stopped_at = stopped_at or time.monotonic()
                 if time.monotonic() - stopped_at > self.finish:
-                    return None
+                    return target, "unfinished"
             if st != 409:
                 n = random.choice(self.nodes)
                 target = (n.host, n.port)
             time.sleep(0.05)
-
-    def run(self):
-        target = (self.nodes[0].host, self.nodes[0].port)
-        i = 0
-        while not self.stop.is_set():
-            marker = f"m{self.tag}-{i}"
-            i += 1
-            self.attempted.append(marker)
-            nxt = self.one(marker, target)
-            if nxt is None:
-                self.unfinished.append(marker)
-                return
-            self.acked.append(marker)
-            target = nxt
 
 
 def ledgers_start(nodes, n=3, pad=0, prefix="", keyed=False, **kw):
