@@ -9,8 +9,8 @@ ratio.  Results go to bench/results/<date>-<host>.{md,json} and PNG charts
 
   bench/run [-d SECONDS] [-s SCENARIO,...] [-b BUILDDIR] [--full]
 
-Scenarios: reads uploads keys bulk mixed memory fsync scaling recovery
-cluster
+Scenarios: reads uploads keys bulk mixed top memory fsync scaling
+recovery cluster
 (default: all; --full uses the large sizes: 50M words, 20 kills).
 """
 import argparse
@@ -43,10 +43,13 @@ TARGETS = {
     "reads vs nginx": (">=", 1.0),
     "uploads vs nginx": (">=", 0.8),
     "uploads vs redis lua": (">=", 6.0),
-    "bulk vs single-process limit": (">=", 0.6),
+    "bulk vs single-process limit": (">=", 0.8),
     "memory per word vs redis": ("<=", 0.7),
     "fsync always vs no": (">=", 0.5),
     "keyed uploads vs unkeyed": (">=", 0.9),
+    "top vs redis zrevrange": (">=", 0.5),
+    "top 1000 vs redis zrevrange": (">=", 0.5),
+    "reads p99 under top": ("<=", 1.5),
 }
 
 # every request its own Idempotency-Key: thread id and a counter (the
@@ -392,6 +395,11 @@ class Bench:
         lim = json.loads(subprocess.run(
             [os.path.join(self.b, "bench", "wclimit"), path],
             capture_output=True, text=True, check=True).stdout)
+        # the same count with memdb's batched aggregate (agg_push): the
+        # stricter yardstick
+        limb = json.loads(subprocess.run(
+            [os.path.join(self.b, "bench", "wclimit"), "-b", path],
+            capture_output=True, text=True, check=True).stdout)
         best = None
         for _ in range(3):
             m = self.memdb(extra={"persistence": {"fsync": "no"}})
@@ -407,6 +415,9 @@ class Bench:
         self.row("bulk ingest of 32 MB (Zipf, 1M vocabulary)", "MB/s", mbs,
                  "single-process wc", size / lim["seconds"] / 1e6,
                  "bulk vs single-process limit")
+        self.row("bulk ingest of 32 MB vs a batched single-process count",
+                 "MB/s", mbs, "single-process wc -b",
+                 size / limb["seconds"] / 1e6)
         self.extra["bulk_words_per_s"] = lim["words"] / best
         self.extra["bulk_limit_words_per_s"] = lim["words"] / lim["seconds"]
 
@@ -435,13 +446,97 @@ class Bench:
                  nn["rps"])
         m.stop(), n.stop()
 
-    def load_distinct(self, port, count):
+    def top(self):
+        """GET /top?n=10 and ?n=1000 on 10M distinct words with a skewed
+        head (word r of the first 10,000 counted about 100,000/r more
+        times): their rates vs Redis ZREVRANGE on a sorted set of the same
+        members and scores, and the p99 of GET wordcount alone vs while a
+        /top arrives every 200 ms (issue 17's probe)."""
+        import threading
+        count, head = 10000000, 10000
+        m = self.memdb(extra={"store": {"max_memory": "4GiB"},
+                              "persistence": {"fsync": "no"}})
+        self.load_distinct(m.port, count)
+        extra = {f"w{r - 1:09d}": 100000 // r for r in range(1, head + 1)}
+        body = " ".join(" ".join([w] * k) for w, k in extra.items())
+        st, ans = http_json(m.port, "POST", "/api/v1/upload", body.encode(),
+                            600)
+        assert st == 200, ans
+        url = f"http://127.0.0.1:{m.port}/api/v1/wordcount?word=w000000007"
+        d, c = self.a.duration, 16
+        alone = wrk(self.tmp, url, d, c)
+        stop, took = threading.Event(), []
+
+        def tops():
+            while not stop.is_set():
+                t0 = time.monotonic()
+                st, _ = http_json(m.port, "GET", "/api/v1/top?n=10")
+                assert st == 200
+                took.append(time.monotonic() - t0)
+                stop.wait(max(0.0, 0.2 - (time.monotonic() - t0)))
+        t = threading.Thread(target=tops)
+        t.start()
+        mixed = wrk(self.tmp, url, d, c)
+        stop.set()
+        t.join()
+        rate = wrk(self.tmp, f"http://127.0.0.1:{m.port}/api/v1/top?n=10",
+                   d, c)["rps"]
+        rate1k = wrk(self.tmp,
+                     f"http://127.0.0.1:{m.port}/api/v1/top?n=1000", d,
+                     c)["rps"]
+        m.stop()
+        shutil.rmtree(m.dir, ignore_errors=True)
+        r = Redis(self.tmp)
+        for start in range(0, count, 500000):
+            cmds = []
+            for i in range(start, min(count, start + 500000)):
+                w = f"w{i:09d}"
+                score = 1 + extra.get(w, 0)
+                cmds.append(f"*4\r\n$4\r\nZADD\r\n$1\r\nz\r\n"
+                            f"${len(str(score))}\r\n{score}\r\n"
+                            f"${len(w)}\r\n{w}\r\n")
+            subprocess.run(["redis-cli", "-p", str(r.port), "--pipe"],
+                           input="".join(cmds).encode(), capture_output=True)
+        rz = redis_bench(r.port, c, d, "ZREVRANGE", "z", "0", "9",
+                         "WITHSCORES", n=200000)
+        rz1k = redis_bench(r.port, c, d, "ZREVRANGE", "z", "0", "999",
+                           "WITHSCORES", n=20000)
+        r.stop()
+        took.sort()
+        self.row("GET /top?n=10 on 10M words vs redis ZREVRANGE", "req/s",
+                 rate, "redis zrevrange", rz, "top vs redis zrevrange")
+        self.row("GET /top?n=1000 on 10M words vs redis ZREVRANGE 0 999",
+                 "req/s", rate1k, "redis zrevrange", rz1k,
+                 "top 1000 vs redis zrevrange")
+        self.row("reads p99 with a /top every 200 ms vs without (10M words)",
+                 "us", mixed["p99"], "reads alone", alone["p99"],
+                 "reads p99 under top", inverse=True)
+        self.row("GET /top?n=10 on 10M words, median of the probes", "ms",
+                 took[len(took) // 2] * 1000 if took else 0, "-", 0)
+
+    def load_distinct(self, port, count, path="/api/v1/upload"):
         batch = 2000000
         for start in range(0, count, batch):
             body = " ".join(f"w{i:09d}" for i in range(
                 start, min(count, start + batch))).encode()
-            st, ans = http_json(port, "POST", "/api/v1/upload", body, 600)
+            st, ans = http_json(port, "POST", path, body, 600)
             assert st == 200, ans
+
+    def memory_table(self, count, per_default):
+        """Memory per distinct word in a table other than default (its
+        words carry a 2-byte generation prefix)."""
+        m = self.memdb(extra={"store": {"max_memory": "16GiB"},
+                              "persistence": {"fsync": "no"}})
+        st, ans = http_json(m.port, "POST", "/api/v1/tables",
+                            b'{"name": "t"}')
+        assert st == 201, ans
+        base = m.status()["memory"]["used"]
+        self.load_distinct(m.port, count, "/api/v1/tables/t/upload")
+        per_t = (m.status()["memory"]["used"] - base) / count
+        m.stop()
+        shutil.rmtree(m.dir, ignore_errors=True)
+        self.row(f"memory per distinct word in a table, {count // 1000000}M "
+                 "words", "bytes", per_t, "table default", per_default)
 
     def redis_distinct(self, r, count):
         batch = 500000
@@ -474,6 +569,8 @@ class Bench:
             self.row(f"memory per distinct word, {count // 1000000}M words",
                      "bytes", per_m, "redis hash", per_r,
                      "memory per word vs redis")
+            if count == sizes[0]:
+                self.memory_table(count, per_m)
 
     def fsync(self):
         res = {}
@@ -721,7 +818,7 @@ def main():
         if shutil.which(tool) is None:
             sys.exit(f"bench: {tool} is missing (bench/run installs it)")
     b = Bench(a)
-    names = ["reads", "uploads", "keys", "bulk", "mixed", "memory",
+    names = ["reads", "uploads", "keys", "bulk", "mixed", "top", "memory",
              "fsync", "scaling", "recovery", "cluster"]
     chosen = names if a.scenarios == "all" else a.scenarios.split(",")
     for n in chosen:

@@ -169,6 +169,7 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
     shm_worker_t *me = shm_worker(r->shm, SHM_REPL_SLOT);
     ring_slot_t *slot;
     rec_hdr_t h;
+    bool done;
     int rc;
 
     memcpy(&h, rec, sizeof(h));
@@ -196,26 +197,30 @@ follow_record(repl_t *r, const void *rec, uint32_t len)
         return MEMDB_AGAIN;
     }
     me->resv.lsn = h.lsn; /* the fence: exactly this LSN, as a replica */
-    rc = ring_reserve(&r->shm->ring, len, r->shm->ht.self, RING_W_REPLICATE,
-                      &me->resv, &slot);
+    rc = apply_reserve(r->shm, rec, len, RING_W_REPLICATE, me, false, &slot,
+                       &done);
     if (rc == MEMDB_AGAIN)
         return MEMDB_AGAIN;
     if (rc != MEMDB_OK) {
         log_error("cannot put record lsn %llu in the ring: %s",
                   (unsigned long long) h.lsn,
-                  rc == MEMDB_BUSY ? "this node is not a replica, or its "
-                                     "log does not end just before it"
-                                   : "it is larger than the ring allows");
+                  rc == MEMDB_BUSY     ? "this node is not a replica, or its "
+                                         "log does not end just before it"
+                  : rc == MEMDB_NOENT  ? "its table does not exist here"
+                  : rc == MEMDB_EXISTS ? "a table of that name exists here"
+                                       : "it is larger than the ring allows");
         return MEMDB_ERR;
     }
-    FAULT("follow.reserved");
-    atomic_store(&me->progress, 0);
-    atomic_store(&me->inflight_pos, me->resv.pos);
-    memcpy(ring_slot_rec(slot), rec, len);
-    FAULT("follow.copied");
-    ring_publish(slot);
-    (void) apply_record(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT,
-                        &me->progress);
+    if (!done) {
+        FAULT("follow.reserved");
+        atomic_store(&me->progress, 0);
+        atomic_store(&me->inflight_pos, me->resv.pos);
+        memcpy(ring_slot_rec(slot), rec, len);
+        FAULT("follow.copied");
+        ring_publish(slot);
+        (void) apply_record(r->shm, ring_slot_rec(slot), 0, SHM_REPL_SLOT,
+                            &me->progress, apply_gen(slot));
+    }
     atomic_store(&me->inflight_pos, SHM_NONE);
     atomic_store(&r->shm->roster->applied_lsn, h.lsn);
     f->next = h.lsn + 1;
@@ -269,12 +274,21 @@ follow_load_snapshot(repl_t *r, const char *path)
 
     ht_zero(&r->shm->ht);
     idem_reset(&r->shm->idem, r->shm->ht.self);
-    if (path == NULL)
+    cat_reset(&r->shm->cat);
+    if (path == NULL) {
+        cat_loaded(&r->shm->cat);
         return true;
+    }
     if (snap_open(&rd, path, err, sizeof(err)) != MEMDB_OK) {
         log_error("%s", err);
         return false;
     }
+    if (snap_catalog(&rd, &r->shm->cat, err, sizeof(err)) != MEMDB_OK) {
+        log_error("full sync: %s", err);
+        snap_close(&rd);
+        return false;
+    }
+    cat_loaded(&r->shm->cat);
     ld = loader_new(r->shm, loader_helpers(), NULL);
     loader_sink(ld, &sink);
     for (size_t i = 0; i < rd.nkeys; i++) {

@@ -56,6 +56,23 @@
  * full ring.  The same key with another body is another upload: both are
  * counted.
  *
+ * Tables.  A handed-over record keeps its table block, and its words go
+ * to the new leader's current generation of that table (after any
+ * truncate there).  If the new leader dropped the table, the words are
+ * discarded (the range words are kept, so the record counts as held) and
+ * counted in memdb_handover_discarded_total.  Table operations (create,
+ * truncate, drop), like retracts and resets, are acknowledged only once a
+ * majority holds them, so one in a tail was never acknowledged: not handed
+ * over.  An upload to a table is acknowledged only once the table's
+ * create (and last truncate) is held by a majority (worker/upload.c), so
+ * no acknowledged upload can name a table only a tail knows.
+ *
+ * Retracts and resets (REC_RETRACT, REC_FORGET) are not handed over: a
+ * leader acknowledges one only once a majority of the cluster holds it, so
+ * one in a divergent tail was never acknowledged (its client got 504 or
+ * nothing), and it is dropped with the tail.  The increments handed over
+ * apply in the new leader's order: after any retract or reset it made.
+ *
  * A REC_MERGE record in a holder's tail is handed over like any other: it
  * is one origin's record, and its origin decides.  Words starting with
  * 0xFF cannot come from an upload (not UTF-8); the table keeps them out of
@@ -187,7 +204,10 @@ merge_covered(repl_t *r, buf_t *w, const void *rec, unsigned piece)
     bool adjacent;
 
     memcpy(&h, rec, sizeof(h));
-    if (h.type == REC_NOOP || h.nwords == 0 || merge_native(r, o))
+    /* a retract or reset in a tail was never acknowledged (a leader
+     * answers one only once a majority holds it): it is not handed over */
+    if (h.type == REC_NOOP || h.nwords == 0 || rec_type_subtracts(h.type)
+        || merge_native(r, o))
         return true;
     if (mark_range(r, w, o, o.lsn, &adjacent) != 0 && !adjacent)
         return true;
@@ -500,6 +520,8 @@ merge_build(repl_t *r, buf_t *out, buf_t *w, const void *rec, unsigned piece,
     rec_begin(out, REC_MERGE);
     if (key != NULL)
         rec_set_idem(out, key);
+    if (rec_table(rec) != 0)
+        rec_set_table(out, rec_table(rec));
     rec_iter_init(&it, rec);
     while (rec_next(&it, &word, &l, &d) == MEMDB_OK) {
         if (idx >= first && idx < first + count)
@@ -526,8 +548,14 @@ merge_commit(repl_t *r, const buf_t *rec)
     uint64_t one = 1;
     int rc;
 
-    rc = ring_reserve(&s->ring, (uint32_t) rec->len, s->ht.self, RING_W_MERGE,
-                      &me->resv, &slot);
+    bool done;
+
+    rc = apply_reserve(s, rec->data, (uint32_t) rec->len, RING_W_MERGE, me,
+                       true, &slot, &done);
+    if (rc == MEMDB_NOENT) {
+        /* its table was dropped here: the caller keeps the marks only */
+        return MEMDB_NOENT;
+    }
     if (rc != MEMDB_OK) {
         (void) write(r->master_fd, &one, sizeof(one));
         if (rc != MEMDB_AGAIN)
@@ -543,7 +571,8 @@ merge_commit(repl_t *r, const buf_t *rec)
     rec_finish(ring_slot_rec(slot), slot->lsn, slot->epoch);
     ring_publish(slot);
     (void) write(r->master_fd, &one, sizeof(one));
-    apply_record(s, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress);
+    apply_record(s, ring_slot_rec(slot), 0, SHM_REPL_SLOT, &me->progress,
+                 apply_gen(slot));
     atomic_store(&me->inflight_pos, SHM_NONE);
     return MEMDB_OK;
 }
@@ -636,6 +665,15 @@ merge_take(repl_t *r, const void *rec, uint32_t *taken)
             idem_release(&r->shm->idem,
                          (const idem_key_t *) (const void *) id.key,
                          r->shm->ht.self);
+        if (rc == MEMDB_NOENT) {
+            log_warn("a handed-over record (origin %016llx lsn %llu) counts "
+                     "in a table dropped since: its words are discarded",
+                     (unsigned long long) rec_origin(rec).boot,
+                     (unsigned long long) rec_origin(rec).lsn);
+            atomic_fetch_add(&r->shm->roster->merge_discarded, 1);
+            rc = merge_skip(r, &out, &w, rec);
+            break;
+        }
         key = MKEY_NONE;
     }
     buf_free(&out);

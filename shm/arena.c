@@ -59,6 +59,48 @@ arena_free_pow2(arena_t *a, char *base, uint64_t off, unsigned cls,
 }
 
 uint64_t
+arena_alloc_entry(arena_t *a, char *base, uint64_t n, uint32_t self)
+{
+    uint64_t off;
+
+    if (n > ARENA_EMAX
+        || atomic_load_explicit(&a->eblocks, memory_order_relaxed) == 0)
+        return 0;
+    lock_acquire(&a->lock, self);
+    off = a->efree_head[n / 8];
+    if (off != 0) {
+        a->efree_head[n / 8] = *(uint64_t *) (base + off); /* commit */
+        atomic_fetch_sub_explicit(&a->freed, n, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&a->eblocks, 1, memory_order_relaxed);
+    }
+    lock_release(&a->lock);
+    return off;
+}
+
+bool
+arena_free_entry(arena_t *a, char *base, uint64_t off, uint64_t n,
+                 uint32_t self)
+{
+    if (n > ARENA_EMAX)
+        return false;
+    lock_acquire(&a->lock, self);
+    *(uint64_t *) (base + off) = a->efree_head[n / 8];
+    a->efree_head[n / 8] = off; /* commit */
+    atomic_fetch_add_explicit(&a->freed, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->eblocks, 1, memory_order_relaxed);
+    lock_release(&a->lock);
+    return true;
+}
+
+uint64_t
+arena_top(const arena_t *a)
+{
+    uint64_t top = atomic_load_explicit(&a->top, memory_order_relaxed);
+
+    return top > a->size ? a->size : top;
+}
+
+uint64_t
 arena_used(const arena_t *a)
 {
     uint64_t top = atomic_load_explicit(&a->top, memory_order_relaxed);

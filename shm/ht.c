@@ -143,6 +143,9 @@ part_alloc_entry_locked(ht_t *ht, ht_part_t *p, uint64_t need)
 
     if (need > BIG_ENTRY)
         return arena_alloc(ht->arena, ht->base, need);
+    off = arena_alloc_entry(ht->arena, ht->base, need, ht->self);
+    if (off != 0)
+        return off; /* a swept word's */
     if (p->chunk_left < need) {
         off = arena_alloc(ht->arena, ht->base, CHUNK_SIZE);
         if (off == 0)
@@ -152,8 +155,165 @@ part_alloc_entry_locked(ht_t *ht, ht_part_t *p, uint64_t need)
     }
     off = p->chunk_off;
     p->chunk_off += need;
-    p->chunk_left -= need;
+    p->chunk_left -= (uint32_t) need; /* (need <= BIG_ENTRY) */
     return off;
+}
+
+/* A bound of counts that saw count c too (see ht_part_max: a count at
+ * 2^63 or above is one on its way through a negative delta). */
+static inline uint64_t
+bound_with(uint64_t max, uint64_t c)
+{
+    return c < (1ULL << 63) && c > max ? c : max;
+}
+
+/* A count a change left: the partition's bound follows.  Lock held. */
+static inline void
+part_saw(ht_part_t *p, uint64_t c)
+{
+    atomic_store_explicit(
+        &p->max,
+        bound_with(atomic_load_explicit(&p->max, memory_order_relaxed), c),
+        memory_order_relaxed);
+}
+
+/* ---- the leaders (ht_part_top) ------------------------------------------- */
+
+static bool copy_push(ht_copy_t *c, const ht_entry_t *e, uint16_t len,
+                      uint64_t count);
+
+/* A count above 0 (one at 2^63 or above is on its way through a negative
+ * delta). */
+static inline bool
+count_pos(uint64_t c)
+{
+    return c != 0 && c < (1ULL << 63);
+}
+
+static inline uint64_t
+top_count(ht_t *ht, uint64_t eoff)
+{
+    return atomic_load_explicit(&ht_entry(ht, eoff)->count,
+                                memory_order_relaxed);
+}
+
+/* Where the smallest of a full list is, and its count. */
+static unsigned
+top_argmin(ht_t *ht, const ht_part_t *p, uint64_t *min)
+{
+    unsigned m = 0;
+
+    *min = top_count(ht, p->top[0]);
+    for (unsigned i = 1; i < HT_TOP; i++) {
+        uint64_t c = top_count(ht, p->top[i]);
+        if (c < *min) {
+            *min = c;
+            m = i;
+        }
+    }
+    return m;
+}
+
+static int
+top_find(const ht_part_t *p, uint64_t eoff)
+{
+    for (unsigned i = 0; i < p->ntop; i++)
+        if (p->top[i] == eoff)
+            return (int) i;
+    return -1;
+}
+
+/* Entry eoff's count rose to c.  Lock held. */
+static void
+top_rose(ht_t *ht, ht_part_t *p, uint64_t eoff, uint64_t c)
+{
+    uint64_t min;
+    unsigned m;
+
+    if (p->ntop == HT_TOP_STALE || (p->ntop == HT_TOP && c <= p->top_min)
+        || top_find(p, eoff) >= 0)
+        return;             /* (a leader's count is never below top_min) */
+    if (p->ntop < HT_TOP) { /* every word of p is a leader */
+        p->top[p->ntop++] = eoff;
+        if (p->ntop == HT_TOP)
+            (void) top_argmin(ht, p, &p->top_min);
+        return;
+    }
+    m = top_argmin(ht, p, &min);
+    if (c > min) {
+        p->top[m] = eoff;
+        (void) top_argmin(ht, p, &min);
+    }
+    p->top_min = min;
+}
+
+/* Entry eoff's count went from old to c.  Lock held. */
+static void
+top_saw(ht_t *ht, ht_part_t *p, uint64_t eoff, uint64_t old, uint64_t c)
+{
+    int i;
+
+    if (count_pos(c) && (!count_pos(old) || c > old)) {
+        top_rose(ht, p, eoff, c);
+        return;
+    }
+    if (!count_pos(old) || c == old || p->ntop == HT_TOP_STALE
+        || (i = top_find(p, eoff)) < 0)
+        return; /* a word below the leaders went down: still below */
+    if (p->ntop == HT_TOP)
+        p->ntop = HT_TOP_STALE; /* another word may be above it now */
+    else if (!count_pos(c))
+        p->top[i] = p->top[--p->ntop];
+}
+
+/* Finds the leaders again from the index, as if its words had just
+ * risen to their counts.  Lock held. */
+static void
+top_rebuild(ht_t *ht, ht_part_t *p)
+{
+    uint64_t d = atomic_load_explicit(&p->index, memory_order_relaxed);
+    uint64_t cap = 0;
+    _Atomic uint64_t *slots = d ? index_slots(ht, d, &cap) : NULL;
+
+    p->ntop = 0;
+    for (uint64_t i = 0; slots != NULL && i < cap; i++) {
+        uint64_t sl = atomic_load_explicit(&slots[i], memory_order_relaxed);
+        uint64_t eoff = (sl & OFF_MASK) << 3, c;
+        if (sl == 0)
+            continue;
+        const ht_entry_t *e = ht_entry(ht, eoff);
+        c = atomic_load_explicit(&e->count, memory_order_relaxed);
+        if (count_pos(c) && !ht_internal(e->key, e->len))
+            top_rose(ht, p, eoff, c);
+    }
+}
+
+long
+ht_part_top(ht_t *ht, unsigned pi, ht_copy_t *c, uint64_t *rest)
+{
+    ht_part_t *p = &ht->parts[pi];
+    uint64_t min = UINT64_MAX;
+    long n = 0;
+
+    c->n = c->klen = 0;
+    lock_acquire(&p->lock, ht->self);
+    FAULT("ht.top_locked");
+    if (p->ntop == HT_TOP_STALE)
+        top_rebuild(ht, p);
+    for (unsigned i = 0; i < p->ntop && n >= 0; i++) {
+        const ht_entry_t *e = ht_entry(ht, p->top[i]);
+        uint64_t k = atomic_load_explicit(&e->count, memory_order_relaxed);
+        min = MEMDB_MIN(min, k);
+        n = copy_push(c, e, e->len, k) ? n + 1 : -1;
+    }
+    /* (count: the words not at 0, negative ones too) */
+    *rest = p->ntop == HT_TOP
+                    && atomic_load_explicit(&p->count, memory_order_relaxed)
+                           > HT_TOP
+                ? min
+                : 0;
+    lock_release(&p->lock);
+    return n;
 }
 
 static int
@@ -190,8 +350,11 @@ part_insert_locked(ht_t *ht, ht_part_t *p, uint64_t h, const char *key,
     slots = index_slots(ht, d, &cap);
     index_put(slots, cap, ((h & POS_MASK) << HT_OFF_BITS) | (eoff >> 3));
     p->used = n + 1;
-    if (!ht_internal(key, len))
+    if (!ht_internal(key, len) && delta != 0) {
         atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
+        part_saw(p, delta);
+        top_saw(ht, p, eoff, 0, delta);
+    }
     return MEMDB_OK;
 }
 
@@ -220,8 +383,13 @@ ht_incr(ht_t *ht, uint64_t h, const char *key, uint16_t len, uint64_t delta,
         p->undo_entry = eoff;
         atomic_thread_fence(memory_order_release);
         atomic_store_explicit(&e->count, old + delta, memory_order_release);
-        if (old == 0 && !ht_internal(key, len))
-            atomic_fetch_add_explicit(&p->count, 1, memory_order_relaxed);
+        if (!ht_internal(key, len)) {
+            if ((old == 0) != (old + delta == 0))
+                atomic_fetch_add_explicit(&p->count, old == 0 ? 1 : UINT64_MAX,
+                                          memory_order_relaxed);
+            part_saw(p, old + delta);
+            top_saw(ht, p, eoff, old, old + delta);
+        }
     }
     if (rc == MEMDB_OK) {
         if (!ht_internal(key, len))
@@ -253,6 +421,15 @@ ht_get(ht_t *ht, uint64_t h, const char *key, size_t len)
         if (atomic_load_explicit(&p->seq, memory_order_relaxed) == s)
             return c;
     }
+}
+
+uint64_t
+ht_lookup(ht_t *ht, uint64_t h, const char *key, size_t len)
+{
+    uint64_t d = atomic_load_explicit(&part_of(ht, h)->index,
+                                      memory_order_acquire);
+
+    return d ? index_find(ht, d, h, key, len) : 0;
 }
 
 void
@@ -294,8 +471,34 @@ ht_totals(ht_t *ht, uint64_t *distinct, uint64_t *total)
     *total = t;
 }
 
-size_t
-ht_part_entries(ht_t *ht, unsigned pi, uint64_t **offs, size_t *cap)
+/* Appends entry e (count c) to the copy; false when out of memory. */
+static bool
+copy_push(ht_copy_t *c, const ht_entry_t *e, uint16_t len, uint64_t count)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        ht_item_t *it = realloc(c->items, cap * sizeof(*it));
+        if (it == NULL)
+            return false;
+        c->items = it;
+        c->cap = cap;
+    }
+    if (c->klen + len > c->kcap) {
+        size_t cap = MEMDB_MAX(c->kcap * 2, c->klen + len + 4096);
+        char *k = realloc(c->keys, cap);
+        if (k == NULL)
+            return false;
+        c->keys = k;
+        c->kcap = cap;
+    }
+    memcpy(c->keys + c->klen, e->key, len);
+    c->items[c->n++] = (ht_item_t) { count, c->klen, len };
+    c->klen += len;
+    return true;
+}
+
+long
+ht_part_copy(ht_t *ht, unsigned pi, ht_copy_t *c)
 {
     ht_part_t *p = &ht->parts[pi];
 
@@ -304,25 +507,142 @@ ht_part_entries(ht_t *ht, unsigned pi, uint64_t **offs, size_t *cap)
         uint64_t d = atomic_load_explicit(&p->index, memory_order_acquire);
         uint64_t icap = 0;
         _Atomic uint64_t *slots = d ? index_slots(ht, d, &icap) : NULL;
-        size_t n = 0;
 
+        c->n = c->klen = 0;
         for (uint64_t i = 0; slots != NULL && i < icap; i++) {
             uint64_t sl = atomic_load_explicit(&slots[i],
                                                memory_order_acquire);
-            if (sl == 0)
+            uint64_t eoff = (sl & OFF_MASK) << 3, n;
+            if (sl == 0 || eoff + HT_ENTRY_HDR > ht->arena->size)
                 continue;
-            if (n == *cap) {
-                *cap = *cap ? *cap * 2 : 256;
-                *offs = realloc(*offs, *cap * sizeof(uint64_t));
-                if (*offs == NULL)
-                    return 0;
-            }
-            (*offs)[n++] = (sl & OFF_MASK) << 3;
+            const ht_entry_t *e = ht_entry(ht, eoff);
+            uint16_t len = e->len;
+            if (eoff + HT_ENTRY_HDR + len > ht->arena->size)
+                continue; /* (a stale read: seq tells) */
+            n = atomic_load_explicit(&e->count, memory_order_relaxed);
+            if (n != 0 && !copy_push(c, e, len, n))
+                return -1;
         }
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&p->seq, memory_order_relaxed) == s)
-            return n;
+            return (long) c->n;
     }
+}
+
+void
+ht_copy_free(ht_copy_t *c)
+{
+    free(c->items);
+    free(c->keys);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Fills nslots (ncap, zeroed) with the slots of p's index (cap) whose
+ * entry is alive; the others' offsets go to dead[] (*ndead).  Lock held. */
+static void
+sweep_fill(ht_t *ht, ht_part_t *p, _Atomic uint64_t *oslots, uint64_t cap,
+           _Atomic uint64_t *nslots, ht_dead_fn dead, void *arg,
+           uint64_t *gone, size_t *ngone)
+{
+    uint64_t used = 0, max = 0;
+
+    for (uint64_t i = 0; i < cap; i++) {
+        uint64_t sl = atomic_load_explicit(&oslots[i], memory_order_relaxed);
+        if (sl == 0)
+            continue;
+        uint64_t eoff = (sl & OFF_MASK) << 3;
+        ht_entry_t *e = ht_entry(ht, eoff);
+        uint64_t n = atomic_load_explicit(&e->count, memory_order_relaxed);
+        bool internal = ht_internal(e->key, e->len);
+        if (!internal && dead(e->key, e->len, n, arg)) {
+            gone[(*ngone)++] = eoff;
+            if (n != 0) {
+                atomic_fetch_sub_explicit(&p->count, 1, memory_order_relaxed);
+                atomic_fetch_sub_explicit(&p->total, n, memory_order_relaxed);
+            }
+            continue;
+        }
+        index_put(nslots, cap, sl);
+        used++;
+        if (!internal)
+            max = bound_with(max, n);
+    }
+    p->used = used;
+    atomic_store_explicit(&p->max, max, memory_order_relaxed); /* exact */
+}
+
+/* How many entries of index (slots, cap) dead() names (no lock: a hint). */
+static size_t
+sweep_count(ht_t *ht, _Atomic uint64_t *slots, uint64_t cap, ht_dead_fn dead,
+            void *arg)
+{
+    size_t k = 0;
+
+    for (uint64_t i = 0; slots != NULL && i < cap; i++) {
+        uint64_t sl = atomic_load_explicit(&slots[i], memory_order_relaxed);
+        uint64_t eoff = (sl & OFF_MASK) << 3;
+        if (sl == 0 || eoff + HT_ENTRY_HDR > ht->arena->size)
+            continue;
+        ht_entry_t *e = ht_entry(ht, eoff);
+        if (eoff + HT_ENTRY_HDR + e->len <= ht->arena->size
+            && !ht_internal(e->key, e->len)
+            && dead(e->key, e->len,
+                    atomic_load_explicit(&e->count, memory_order_relaxed),
+                    arg))
+            k++;
+    }
+    return k;
+}
+
+int
+ht_sweep_part(ht_t *ht, unsigned pi, ht_dead_fn dead, ht_stop_fn stop,
+              void *arg, uint64_t *freed)
+{
+    ht_part_t *p = &ht->parts[pi];
+    uint64_t d = atomic_load_explicit(&p->index, memory_order_acquire);
+    uint64_t cap = 0, noff, *gone;
+    _Atomic uint64_t *oslots = d ? index_slots(ht, d, &cap) : NULL;
+    size_t ngone = 0;
+    unsigned cls = d ? (unsigned) (d >> 56) + 3 : 0;
+
+    *freed = 0;
+    if (oslots == NULL || sweep_count(ht, oslots, cap, dead, arg) == 0)
+        return MEMDB_OK;
+    /* The new index and the list are taken before the partition lock, so
+     * that nothing is waited for while it is held. */
+    if ((noff = arena_alloc_pow2(ht->arena, ht->base, cls, ht->self)) == 0)
+        return MEMDB_OK; /* no room for a new index: swept another time */
+    if ((gone = malloc(cap * sizeof(*gone))) == NULL) {
+        arena_free_pow2(ht->arena, ht->base, noff, cls, ht->self);
+        return MEMDB_OK;
+    }
+    memset(ht->base + noff, 0, cap * 8);
+    lock_acquire(&p->lock, ht->self);
+    if (atomic_load_explicit(&p->index, memory_order_relaxed) != d
+        || (stop != NULL && stop(arg))) {
+        lock_release(&p->lock);
+        arena_free_pow2(ht->arena, ht->base, noff, cls, ht->self);
+        free(gone);
+        return MEMDB_AGAIN;
+    }
+    sweep_fill(ht, p, oslots, cap, (_Atomic uint64_t *) (ht->base + noff),
+               dead, arg, gone, &ngone);
+    atomic_store_explicit(&p->index, desc_pack(noff, cls - 3),
+                          memory_order_release);
+    top_rebuild(ht, p); /* (no leader may be a gone entry) */
+    /* Readers that may still walk the old index or the gone entries must
+     * see seq change before any of it is handed out again. */
+    atomic_fetch_add_explicit(&p->seq, 1, memory_order_release);
+    atomic_thread_fence(memory_order_release);
+    lock_release(&p->lock);
+    arena_free_pow2(ht->arena, ht->base, d & DESC_OFF_MASK, cls, ht->self);
+    for (size_t i = 0; i < ngone; i++) /* (a longer one is not reused) */
+        (void) arena_free_entry(ht->arena, ht->base, gone[i],
+                                entry_size(ht_entry(ht, gone[i])->len),
+                                ht->self);
+    *freed = ngone;
+    free(gone);
+    return MEMDB_OK;
 }
 
 /* Recomputes count and total from the index.  Lock held (by a dead pid). */
@@ -330,7 +650,7 @@ static void
 part_recount(ht_t *ht, ht_part_t *p)
 {
     uint64_t d = atomic_load_explicit(&p->index, memory_order_relaxed);
-    uint64_t cap = 0, n = 0, t = 0;
+    uint64_t cap = 0, n = 0, t = 0, max = 0;
     _Atomic uint64_t *slots = d ? index_slots(ht, d, &cap) : NULL;
 
     uint64_t used = 0;
@@ -346,10 +666,13 @@ part_recount(ht_t *ht, ht_part_t *p)
             continue;
         n += c > 0;
         t += c;
+        max = bound_with(max, c);
     }
     p->used = used;
     atomic_store(&p->count, n);
     atomic_store(&p->total, t);
+    atomic_store(&p->max, max);
+    top_rebuild(ht, p);
 }
 
 void
@@ -373,6 +696,8 @@ ht_zero(ht_t *ht)
         }
         atomic_store(&p->count, 0);
         atomic_store(&p->total, 0);
+        atomic_store(&p->max, 0);
+        p->ntop = 0;
         lock_release(&p->lock);
     }
 }

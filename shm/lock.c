@@ -26,8 +26,10 @@ lock_set_wait_hook(void (*fn)(uint32_t holder))
     wait_hook = fn;
 }
 
-void
-lock_acquire_slow(lock_t *l, uint32_t self)
+/* Takes l; with own, returns true instead when l turns out held by self
+ * (handed over by a repair that the wait hook ran). */
+static bool
+lock_wait(lock_t *l, uint32_t self, bool own)
 {
     uint64_t start = 0;
     long sleep_ns = 1000;
@@ -36,7 +38,9 @@ lock_acquire_slow(lock_t *l, uint32_t self)
     for (unsigned spin = 0;; spin++) {
         if (atomic_load_explicit(l, memory_order_relaxed) == 0
             && lock_try(l, self))
-            return;
+            return false;
+        if (own && lock_holder(l) == self)
+            return true;
         if (spin < 128) {
             cpu_relax();
             continue;
@@ -63,4 +67,16 @@ lock_acquire_slow(lock_t *l, uint32_t self)
             reported = true;
         }
     }
+}
+
+void
+lock_acquire_slow(lock_t *l, uint32_t self)
+{
+    (void) lock_wait(l, self, false);
+}
+
+bool
+lock_acquire_or_own(lock_t *l, uint32_t self)
+{
+    return lock_wait(l, self, true);
 }

@@ -26,6 +26,10 @@ typedef _Atomic uint32_t lock_t;
 #define LOCK_STUCK_MS 5000
 
 void lock_acquire_slow(lock_t *l, uint32_t self);
+/* The master: takes l, or finds it already its own, handed over to it by
+ * a repair its wait hook ran meanwhile (then true: it is held until what
+ * the dead holder did is finished, see ring_repair). */
+bool lock_acquire_or_own(lock_t *l, uint32_t self);
 /* Sets this process's wait hook (NULL: none). */
 void lock_set_wait_hook(void (*fn)(uint32_t holder));
 

@@ -60,6 +60,16 @@ int
 ring_reserve(ring_t *r, uint32_t reclen, uint32_t pid, int what,
              ring_resv_t *rv, ring_slot_t **slotp)
 {
+    return ring_reserve_with(r, reclen, pid, what, rv, slotp, NULL, NULL);
+}
+
+static void ring_unreserve_locked(ring_t *r, ring_slot_t *s, uint64_t pos);
+
+int
+ring_reserve_with(ring_t *r, uint32_t reclen, uint32_t pid, int what,
+                  ring_resv_t *rv, ring_slot_t **slotp, ring_locked_fn fn,
+                  void *arg)
+{
     ring_hdr_t *h = r->hdr;
     uint64_t need = MEMDB_ALIGN(RING_SLOT_HDR + reclen, 8);
     uint64_t pos, off, pad, lsn, epoch;
@@ -100,10 +110,21 @@ ring_reserve(ring_t *r, uint32_t reclen, uint32_t pid, int what,
     s->reclen = reclen;
     s->lsn = lsn;
     s->epoch = epoch;
+    s->aux = 0;
     atomic_store_explicit(&s->state, RING_WRITING, memory_order_relaxed);
     atomic_store_explicit(&s->pos, pos + pad, memory_order_release);
     atomic_store_explicit(&h->next_lsn, lsn + 1, memory_order_release);
     atomic_store_explicit(&h->head, pos + pad + need, memory_order_release);
+    if (fn != NULL) {
+        int rc = fn(arg, s);
+        if (rc != MEMDB_OK) {
+            ring_unreserve_locked(r, s, pos + pad);
+            if (pad > 0)
+                atomic_store(&h->head, pos); /* the pad too */
+            lock_release(&h->lock);
+            return rc;
+        }
+    }
     lock_release(&h->lock);
     *slotp = s;
     return MEMDB_OK;
@@ -182,17 +203,22 @@ ring_repair(ring_t *r, uint32_t dead, const ring_resv_t *rv, uint32_t self)
     ring_hdr_t *h = r->hdr;
     uint64_t cursor, head;
     unsigned n = 0;
+    bool held = lock_holder(&h->lock) == self; /* taken over before */
 
     if (lock_holder(&h->lock) == dead) {
+        uint32_t expect = dead;
         /* died inside ring_reserve: roll back what it stored of next_lsn
          * without head (the lock kept everyone else out) */
         if (atomic_load(&h->next_lsn) == rv->lsn + 1
             && atomic_load(&h->head) < rv->pos + rv->need)
             atomic_store(&h->next_lsn, rv->lsn);
-        lock_force_release(&h->lock, dead);
+        held = atomic_compare_exchange_strong(&h->lock, &expect, self);
         n++;
     }
-    lock_acquire(&h->lock, self);
+    /* waiting, the master may reap another child that died holding the
+     * lock: that repair hands the lock to the master, which keeps it */
+    if (!held)
+        held = lock_acquire_or_own(&h->lock, self);
     cursor = atomic_load(&h->tail);
     head = atomic_load(&h->head);
     while (cursor < head) {
@@ -210,6 +236,13 @@ ring_repair(ring_t *r, uint32_t dead, const ring_resv_t *rv, uint32_t self)
             atomic_store(&s->state, RING_VOID);
         n++;
     }
-    lock_release(&h->lock);
+    if (!held)
+        lock_release(&h->lock);
     return n;
+}
+
+void
+ring_repaired(ring_t *r, uint32_t self)
+{
+    (void) lock_force_release(&r->hdr->lock, self);
 }

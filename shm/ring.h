@@ -62,10 +62,12 @@ typedef struct ring_slot_s {
     uint32_t reclen; /* record bytes after the header */
     uint64_t lsn;
     uint64_t epoch; /* the epoch of the reservation */
+    uint64_t aux;   /* what ring_reserve_with()'s callback noted (a
+                       table's commit word, shm/catalog.h) */
 } ring_slot_t;
 
 #define RING_SLOT_HDR sizeof(ring_slot_t)
-_Static_assert(sizeof(ring_slot_t) == 40, "ring slot header is 40 bytes");
+_Static_assert(sizeof(ring_slot_t) == 48, "ring slot header is 48 bytes");
 
 typedef struct ring_hdr_s {
     lock_t lock;
@@ -100,6 +102,16 @@ uint64_t ring_max_record(const ring_t *r);
  * rv->lsn), MEMDB_ERR when the record can never fit. */
 int ring_reserve(ring_t *r, uint32_t reclen, uint32_t pid, int what,
                  ring_resv_t *rv, ring_slot_t **slot);
+/* The same, and fn(arg, slot) runs under the ring lock once the slot has
+ * its LSN (slot->lsn): what it decides is in LSN order.  It may fill and
+ * publish the slot.  If it returns anything but MEMDB_OK the reservation
+ * is taken back and that is returned.  A process killed inside fn leaves
+ * the lock to the master, which keeps it until the dead process's record
+ * is finished (ring_repair, ring_repaired). */
+typedef int (*ring_locked_fn)(void *arg, ring_slot_t *slot);
+int ring_reserve_with(ring_t *r, uint32_t reclen, uint32_t pid, int what,
+                      ring_resv_t *rv, ring_slot_t **slot, ring_locked_fn fn,
+                      void *arg);
 /* Sets the write fence (role and epoch) under the ring lock; returns the
  * next LSN at that instant, where a new leader's epoch starts. */
 uint64_t ring_set_role(ring_t *r, uint32_t role, uint64_t epoch, uint32_t pid);
@@ -121,8 +133,11 @@ uint64_t ring_used(const ring_t *r);
 
 /* Master (pid self), after a child died: rolls back its reservation, takes
  * back its last WRITING slot and marks the others VOID.  Returns the
- * number of slots it changed. */
+ * number of slots it changed.  A ring lock the dead child held stays held,
+ * by the master, until ring_repaired(): what the child did under it (a
+ * published record's table operation) must be finished first. */
 unsigned ring_repair(ring_t *r, uint32_t dead, const ring_resv_t *rv,
                      uint32_t self);
+void ring_repaired(ring_t *r, uint32_t self);
 
 #endif

@@ -87,6 +87,7 @@ typedef struct shm_roster_s {
     _Atomic uint64_t repl_bad;                  /* malformed frames */
     _Atomic uint64_t auth_bad;                  /* failed authentication */
     _Atomic uint32_t pending_merges;            /* tails not handed over yet */
+    _Atomic uint64_t merge_discarded; /* handed over to a dropped table */
     /* requests from workers (meet, failover, forget), in one sequence:
      * a worker takes the next number, fills cmds[seq % ROSTER_CMDS] and sets
      * its seq last; the replicator runs them in order and moves cmd_done */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -75,9 +76,12 @@ shm_create(shm_t *s, const shm_params_t *p)
     h.ring_size = p->ring_size;
     h.ring_data_off = place(&cur, p->ring_size);
     h.idem_off = place(&cur, idem_size(p->idem_max_keys));
+    h.cat_off = place(&cur, cat_size(p->max_tables + 1));
     h.arena_off = place(&cur, sizeof(arena_t));
-    /* Room beyond the limit for index doubling and uploads in flight. */
-    arena_size = p->max_memory + p->max_memory / 8 + (64ULL << 20);
+    /* Room beyond the limit for index doubling, uploads in flight, and
+     * swept entries no new word has the size of (shm_mem_reserve); only
+     * the pages touched use memory. */
+    arena_size = 2 * p->max_memory + (64ULL << 20);
     if (arena_size >= (1ULL << (HT_OFF_BITS + 3)))
         arena_size = (1ULL << (HT_OFF_BITS + 3)) - 1;
     h.arena_size = arena_size;
@@ -100,6 +104,7 @@ shm_create(shm_t *s, const shm_params_t *p)
     ring_init(&s->ring, p->ring_size, 1);
     idem_init(&s->idem, s->base + h.idem_off, p->idem_max_keys,
               p->idem_window_ms);
+    cat_init(&s->cat, s->base + h.cat_off, p->max_tables + 1);
     s->node->nworkers = p->nworkers;
     s->node->master_pid = (int32_t) getpid();
     s->node->boot_id = shm_new_boot_id();
@@ -154,6 +159,13 @@ shm_repair_dead(shm_t *s, pid_t dead, int worker)
     n += idem_repair_lock(&s->idem, (uint32_t) dead);
     if (lock_force_release(&s->node->mem_lock, (uint32_t) dead))
         n++; /* it held no data: the promises are the worker slots' */
+    {
+        uint32_t expect = (uint32_t) dead;
+        /* held on by the master until the record is finished */
+        if (atomic_compare_exchange_strong(&s->node->sub_lock, &expect,
+                                           s->ht.self))
+            n++;
+    }
     if (worker >= 0) {
         shm_worker_t *w = &s->workers[worker];
         uint64_t pos = atomic_load(&w->inflight_pos);
@@ -170,6 +182,24 @@ shm_repair_dead(shm_t *s, pid_t dead, int worker)
     return n;
 }
 
+void
+shm_sub_lock(shm_t *s)
+{
+    lock_acquire(&s->node->sub_lock, s->ht.self);
+}
+
+void
+shm_sub_unlock(shm_t *s)
+{
+    lock_release(&s->node->sub_lock);
+}
+
+void
+shm_sub_repaired(shm_t *s)
+{
+    (void) lock_force_release(&s->node->sub_lock, s->ht.self);
+}
+
 uint64_t
 shm_mem_used(shm_t *s)
 {
@@ -180,6 +210,12 @@ uint64_t
 shm_mem_limit(shm_t *s)
 {
     return s->arena->limit;
+}
+
+uint64_t
+shm_mem_room(shm_t *s)
+{
+    return s->arena->limit + (s->arena->size - s->arena->limit) / 2;
 }
 
 int
@@ -196,7 +232,8 @@ shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes)
             promised += atomic_load_explicit(&s->workers[i].mem_reserved,
                                              memory_order_relaxed);
     FAULT("mem.reserve"); /* sleep: widen the window a lock must close */
-    if (shm_mem_used(s) + promised + bytes > s->arena->limit)
+    if (shm_mem_used(s) + promised + bytes > s->arena->limit
+        || arena_top(s->arena) + promised + bytes > shm_mem_room(s))
         rc = MEMDB_BUSY;
     else
         atomic_store_explicit(&w->mem_reserved, bytes, memory_order_relaxed);
@@ -208,4 +245,36 @@ void
 shm_mem_done(shm_worker_t *w)
 {
     atomic_store_explicit(&w->mem_reserved, 0, memory_order_relaxed);
+}
+
+static int
+tally_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const shm_tally_t *) a)->gen;
+    uint64_t y = ((const shm_tally_t *) b)->gen;
+
+    return x < y ? -1 : x > y;
+}
+
+void
+shm_tally_sort(shm_tally_t *t, size_t n)
+{
+    qsort(t, n, sizeof(*t), tally_cmp);
+}
+
+void
+shm_tally(shm_tally_t *t, size_t n, const ht_copy_t *cp)
+{
+    for (size_t i = 0; i < cp->n; i++) {
+        shm_tally_t key = { 0 }, *k;
+        size_t len = cp->items[i].len, skip;
+        if (!cat_key_gen(ht_copy_key(cp, i), len, &key.gen, &skip))
+            continue; /* internal */
+        k = bsearch(&key, t, n, sizeof(*t), tally_cmp);
+        if (k == NULL)
+            continue; /* another table's, or a generation no table has */
+        k->words += cp->items[i].count;
+        k->distinct++;
+        k->bytes += MEMDB_ALIGN(HT_ENTRY_HDR + len, 8) + 8; /* and a slot */
+    }
 }

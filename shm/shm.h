@@ -11,6 +11,7 @@
  *   | ring_hdr_t         |
  *   | ring data          |  persistence.ring_size bytes
  *   | idem table         |  the idempotency keys (idem.h)
+ *   | catalog            |  the tables (catalog.h)
  *   | arena_t + data     |  entries and indexes, store.max_memory + slack
  *   +--------------------+ map_size
  *
@@ -26,6 +27,7 @@
 #include "shm/arena.h"
 #include "shm/roster.h"
 #include "src/core/fault.h"
+#include "shm/catalog.h"
 #include "shm/ht.h"
 #include "shm/idem.h"
 #include "shm/ring.h"
@@ -61,7 +63,7 @@ typedef struct shm_worker_s {
 _Static_assert(sizeof(shm_worker_t) == 128, "worker slot is 128 bytes");
 
 /* Request counters of one worker (read by GET /metrics). */
-#define STAT_ROUTES  16
+#define STAT_ROUTES  24
 #define STAT_CODES   20
 #define STAT_BUCKETS 14
 typedef struct shm_stats_s {
@@ -75,6 +77,7 @@ typedef struct shm_node_s {
     _Atomic uint32_t accepting;   /* 0 while shutting down */
     _Atomic uint32_t writer_idle; /* master sleeps: write its eventfd */
     lock_t mem_lock;              /* shm_mem_reserve: check and promise */
+    lock_t sub_lock;              /* a subtracting record: check to apply */
     _Atomic uint64_t epoch;
     _Atomic uint64_t written_lsn; /* written to the log file */
     _Atomic uint64_t durable_lsn; /* fsynced */
@@ -98,6 +101,8 @@ typedef struct shm_node_s {
     char snap_path[1100];
     _Atomic uint64_t fsyncs; /* log writer counters */
     _Atomic uint64_t fsync_ns;
+    _Atomic uint64_t sweeps;      /* sweeps of dead words (master) */
+    _Atomic uint64_t swept_words; /* ...and the entries they gave back */
     /* the node in its cluster (written by the replicator) */
     _Atomic uint32_t syncing; /* full sync: reads answer 503 */
     _Atomic uint32_t clustered;
@@ -128,6 +133,7 @@ typedef struct shm_hdr_s {
     uint64_t ring_data_off;
     uint64_t ring_size;
     uint64_t idem_off;
+    uint64_t cat_off;
     uint64_t arena_off;
     uint64_t arena_data_off;
     uint64_t arena_size;
@@ -145,6 +151,7 @@ typedef struct shm_s {
     ht_t ht;
     ring_t ring;
     idem_t idem;
+    cat_t cat;
 } shm_t;
 
 typedef struct shm_params_s {
@@ -154,6 +161,7 @@ typedef struct shm_params_s {
     const char *node_id;
     uint64_t idem_max_keys; /* uploads.idempotency_max_keys */
     uint64_t idem_window_ms;
+    uint32_t max_tables; /* store.max_tables, the table default aside */
 } shm_params_t;
 
 /* Master: creates and formats the segment. */
@@ -169,13 +177,41 @@ shm_worker_t *shm_worker(shm_t *s, unsigned i);
  * until the master finished its record (idem_release_dead). */
 unsigned shm_repair_dead(shm_t *s, pid_t dead, int worker);
 
+/* The subtract lock (shm_node_t.sub_lock).  A retract or a reset of words
+ * checks the counts, reserves its record and applies it while holding it,
+ * so that two of them never both count on the same count, and what one
+ * sees includes every subtraction before it (see doc/design.md, "Deletes").
+ * A holder that dies keeps it held, by the master, until the master has
+ * finished the dead holder's record: shm_repair_dead() takes it over,
+ * shm_sub_repaired() releases it. */
+void shm_sub_lock(shm_t *s);
+void shm_sub_unlock(shm_t *s);
+void shm_sub_repaired(shm_t *s);
+
+/* Tables' sizes by a scan of the store (the tables list, describe, the
+ * master's census): one tally per table generation, sorted by gen
+ * (shm_tally_sort); shm_tally() adds the words of one partition's copy
+ * (ht_part_copy) to the tally of their generation.  idx is the caller's
+ * (which table the tally is). */
+typedef struct shm_tally_s {
+    uint64_t gen, words, distinct, bytes;
+    uint32_t idx;
+} shm_tally_t;
+void shm_tally_sort(shm_tally_t *t, size_t n);
+void shm_tally(shm_tally_t *t, size_t n, const ht_copy_t *cp);
+
 /* Bytes the store uses and may use (store.max_memory). */
 uint64_t shm_mem_used(shm_t *s);
 uint64_t shm_mem_limit(shm_t *s);
+/* How far the area may be cut at most (the limit and half the slack past
+ * it): swept entries are counted free, but only a word of the same entry
+ * size reuses one, so what was ever cut is bounded too. */
+uint64_t shm_mem_room(shm_t *s);
 /* Promises bytes to an upload of worker w: MEMDB_OK, or MEMDB_BUSY when
- * store.max_memory would be exceeded.  The check and the promise are one
- * step (under mem_lock), so two workers cannot both be promised the last
- * room.  shm_mem_done() ends the promise. */
+ * store.max_memory would be exceeded, or the area cut past shm_mem_room().
+ * The check and the promise are one step (under mem_lock), so two workers
+ * cannot both be promised the last room.  shm_mem_done() ends the
+ * promise. */
 int shm_mem_reserve(shm_t *s, shm_worker_t *w, uint64_t bytes);
 void shm_mem_done(shm_worker_t *w);
 

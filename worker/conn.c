@@ -68,8 +68,11 @@ conn_release(conn_t *c)
     c->ibody = NULL;
     stream_free(c);
     tok_free(&c->tok);
+    ptok_free(&c->ptok);
+    prof_free(&c->tprof);
     agg_free(&c->agg);
     buf_free(&c->rec);
+    buf_free(&c->body);
     buf_free(&c->in);
     buf_free(&c->out);
     buf_free(&c->url);

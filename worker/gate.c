@@ -55,6 +55,19 @@ gate_acked(shm_t *s, uint64_t lsn)
     return k;
 }
 
+uint64_t
+gate_majority_acks(shm_t *s)
+{
+    roster_member_t m[ROSTER_MAX_MEMBERS];
+    char lid[ROSTER_ID_MAX], lhttp[ROSTER_ADDR_MAX];
+    uint32_t n;
+
+    if (atomic_load(&s->node->role) != ROLE_LEADER)
+        return 0;
+    roster_read(s->roster, m, &n, lid, lhttp);
+    return n / 2; /* n members, this one among them: n/2 + 1 hold it */
+}
+
 bool
 gate_wait_params(conn_t *c, const char *qs, size_t qlen, const char *name,
                  uint64_t *val, uint64_t *tmo)
@@ -70,7 +83,7 @@ gate_wait_params(conn_t *c, const char *qs, size_t qlen, const char *name,
             ok = route_param_u64(c, name, &v, 0, UINT64_MAX - 1, val);
         else if (key.len == 10 && memcmp(key.data, "timeout_ms", 10) == 0)
             ok = route_param_u64(c, "timeout_ms", &v, 0, 600000, tmo);
-        else if (c->route == RT_UPLOAD) {
+        else if (route_takes_words(c->route)) {
             route_bad_param(c, &key);
             ok = false;
         }

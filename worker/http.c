@@ -251,6 +251,7 @@ on_message_begin(http_parser *p)
     c->te = 0;
     c->ikey = IKEY_NONE;
     c->ikey_replay = false;
+    c->retry_after = false;
     c->route = RT_NONE;
     c->body_bytes = 0;
     c->status = 0;
@@ -493,6 +494,7 @@ target_route(conn_t *c)
     if (http_parser_parse_url(c->url.data, c->url.len, 0, &u) != 0
         || !(u.field_set & (1 << UF_PATH)))
         return refuse(c, 400, "malformed request target");
+    c->path_off = u.field_data[UF_PATH].off;
     c->path_len = u.field_data[UF_PATH].off + u.field_data[UF_PATH].len;
     c->route = route_find(c, c->url.data + u.field_data[UF_PATH].off,
                           u.field_data[UF_PATH].len, c->parser.method);
@@ -538,8 +540,9 @@ on_headers_complete(http_parser *p)
         && p->content_length > c->w->conf->http_max_body)
         return refuse_too_large(c);
     conn_set_phase(c, PH_BODY);
-    if (c->route == RT_UPLOAD && upload_begin(c) != MEMDB_OK)
+    if (route_takes_words(c->route) && upload_begin(c) != MEMDB_OK)
         return -1;
+    c->body.len = 0;
     return expect_continue(c);
 }
 
@@ -582,8 +585,10 @@ on_body(http_parser *p, const char *at, size_t n)
         && framing_expect(c, at + n, "\r\n",
                           "chunk data not followed by CRLF"))
         return -1;
-    if (c->route == RT_UPLOAD)
+    if (route_takes_words(c->route))
         return upload_body(c, at, n);
+    if (c->route == RT_TABLE_CREATE)
+        return tables_body(c, at, n);
     return 0;
 }
 

@@ -26,6 +26,10 @@ static const char *const route_names[STAT_ROUTES] = {
     [RT_CL_NODES] = "cluster_nodes", [RT_CL_MEET] = "cluster_meet",
     [RT_CL_FAILOVER] = "cluster_failover", [RT_CL_FORGET] = "cluster_forget",
     [RT_METRICS] = "metrics", [RT_OPENAPI] = "openapi", [RT_DOCS] = "docs",
+    [RT_RETRACT] = "retract", [RT_FORGET_WORD] = "forget",
+    [RT_TABLES_LIST] = "tables", [RT_TABLE_CREATE] = "table_create",
+    [RT_TABLE_DESCRIBE] = "table", [RT_TABLE_DROP] = "table_drop",
+    [RT_TABLE_TRUNCATE] = "table_truncate",
 };
 /* clang-format on */
 
@@ -145,6 +149,24 @@ gauge(buf_t *b, const char *name, const char *help, const char *type,
                type, name, (unsigned long long) v);
 }
 
+/* The tables (shm/catalog.h). */
+static void
+put_tables(buf_t *b, shm_t *s)
+{
+    gauge(b, "memdb_tables", "Tables in the store, default included.", "gauge",
+          cat_count(&s->cat));
+    gauge(b, "memdb_tables_limit", "store.max_tables, and default.", "gauge",
+          s->cat.hdr->max);
+    gauge(b, "memdb_sweeps_total",
+          "Sweeps of the words of dropped or truncated tables (and of "
+          "words at 0) out of the store.",
+          "counter", atomic_load(&s->node->sweeps));
+    gauge(b, "memdb_swept_words_total",
+          "Words those sweeps took out; new words reuse their memory.",
+          "counter", atomic_load(&s->node->swept_words));
+    tables_metrics(b, s);
+}
+
 /* The Idempotency-Key table (shm/idem.h). */
 static void
 put_keys(buf_t *b, idem_hdr_t *h)
@@ -194,6 +216,7 @@ put_node(buf_t *b, shm_t *s)
           "store was full.",
           "counter", atomic_load(&n->rejected));
     put_keys(b, s->idem.hdr);
+    put_tables(b, s);
     buf_puts(b, "# HELP memdb_lsn Log sequence numbers of this node.\n"
                 "# TYPE memdb_lsn gauge\n");
     buf_printf(b, "memdb_lsn{kind=\"last\"} %llu\n",
@@ -253,6 +276,10 @@ put_cluster(buf_t *b, shm_t *s)
                     (unsigned long long) (last > m[i].acked ? last - m[i].acked
                                                             : 0));
     }
+    gauge(b, "memdb_handover_discarded_total",
+          "Handed-over records whose table the new leader had dropped: "
+          "their words were discarded.",
+          "counter", atomic_load(&ro->merge_discarded));
     gauge(b, "memdb_gossip_malformed_total",
           "Gossip datagrams dropped as "
           "malformed.",

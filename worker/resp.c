@@ -135,7 +135,7 @@ resp_error_at(conn_t *c, int status, const char *msg, const char *key,
     buf_putc(b, '}');
     if (status == 405 && c->allow != NULL)
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
-    if (status == 409 && c->route == RT_UPLOAD) /* its key is in flight */
+    if (status == 409 && c->retry_after) /* its key is in flight */
         snprintf(extra, sizeof(extra), "Retry-After: 1\r\n");
     if (status == 401)
         snprintf(extra, sizeof(extra),

@@ -5,7 +5,7 @@
  *   GET /api/v1/status                    node, version, counters
  *   GET /healthz                          200 while the node serves
  *   POST /api/v1/admin/snapshot           take a snapshot, answer its LSN
- * (uploads: upload.c; allwords: stream.c; /openapi.yaml, /docs: apidoc.c)
+ * (uploads, retracts and resets of words: upload.c; allwords: stream.c; /openapi.yaml, /docs: apidoc.c)
  * Every GET path answers HEAD as well (resp.c leaves the body out).
  */
 #include "worker/wrk.h"
@@ -55,9 +55,17 @@ static const route_t routes[] = {
 };
 /* clang-format on */
 
+#define TABLES_PREFIX "/api/v1/tables"
+
 route_e
 route_find(conn_t *c, const char *path, size_t len, int method)
 {
+    size_t tl = strlen(TABLES_PREFIX);
+
+    tables_default(c);
+    if (len >= tl && memcmp(path, TABLES_PREFIX, tl) == 0
+        && (len == tl || path[tl] == '/'))
+        return tables_route(c, path, len, method);
     for (size_t i = 0; i < MEMDB_NELEM(routes); i++) {
         const route_t *r = &routes[i];
         if (strlen(r->path) != len || memcmp(r->path, path, len) != 0)
@@ -179,9 +187,7 @@ handle_wordcount(conn_t *c)
     buf_putc(&w->tmp, '{');
     for (size_t i = 0; i < a->n; i++) {
         const agg_ent_t *e = &a->ents[i];
-        uint64_t n = e->len > HT_MAX_WORD
-                         ? 0
-                         : ht_get(&w->shm->ht, e->hash, agg_key(a, e), e->len);
+        uint64_t n = tables_count(c, agg_key(a, e), e->len, e->hash);
         if (i > 0)
             buf_putc(&w->tmp, ',');
         json_str(&w->tmp, agg_key(a, e), e->len);
@@ -195,89 +201,14 @@ out:
     buf_free(&val);
 }
 
-typedef struct top_item_s {
-    uint64_t count;
-    ht_entry_t *e;
-} top_item_t;
-
-/* true if a ranks below b: lower count, or same count and greater word */
-static bool
-top_less(const top_item_t *a, const top_item_t *b)
-{
-    if (a->count != b->count)
-        return a->count < b->count;
-    size_t n = MEMDB_MIN(a->e->len, b->e->len);
-    int r = memcmp(a->e->key, b->e->key, n);
-    return r != 0 ? r > 0 : a->e->len > b->e->len;
-}
-
-static void
-heap_down(top_item_t *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && top_less(&h[l], &h[m]))
-            m = l;
-        if (l + 1 < n && top_less(&h[l + 1], &h[m]))
-            m = l + 1;
-        if (m == i)
-            return;
-        top_item_t t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static void
-heap_up(top_item_t *h, size_t i)
-{
-    while (i > 0 && top_less(&h[i], &h[(i - 1) / 2])) {
-        top_item_t t = h[i];
-        h[i] = h[(i - 1) / 2];
-        h[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
-}
-
-/* The k largest entries, in a min-heap of k items; returns how many. */
-static size_t
-top_collect(ht_t *ht, top_item_t *heap, size_t k)
-{
-    uint64_t *offs = NULL;
-    size_t cap = 0, n = 0;
-
-    for (unsigned p = 0; p < HT_PARTS; p++) {
-        size_t m = ht_part_entries(ht, p, &offs, &cap);
-        for (size_t i = 0; i < m; i++) {
-            top_item_t it = { 0, ht_entry(ht, offs[i]) };
-            it.count = atomic_load_explicit(&it.e->count,
-                                            memory_order_relaxed);
-            if (it.count == 0 || ht_internal(it.e->key, it.e->len))
-                continue;
-            if (n < k) {
-                heap[n] = it;
-                heap_up(heap, n++);
-            } else if (top_less(&heap[0], &it)) {
-                heap[0] = it;
-                heap_down(heap, n, 0);
-            }
-        }
-    }
-    free(offs);
-    return n;
-}
-
 static void
 handle_top(conn_t *c)
 {
-    wrk_t *w = c->w;
     url_query_t q;
     buf_t key = { 0 }, val = { 0 };
     uint64_t k = 10;
-    top_item_t *heap = NULL;
     const char *qs;
-    size_t qlen, n;
+    size_t qlen;
     int rc;
 
     route_query(c, &qs, &qlen);
@@ -297,27 +228,8 @@ handle_top(conn_t *c)
         resp_error(c, 400, "malformed %-escape in query string");
         goto out;
     }
-    heap = xmalloc(k * sizeof(*heap));
-    n = top_collect(&w->shm->ht, heap, k);
-    /* Pop the min-heap from the back to get highest first. */
-    for (size_t m = n; m > 1; m--) {
-        top_item_t t = heap[0];
-        heap[0] = heap[m - 1];
-        heap[m - 1] = t;
-        heap_down(heap, m - 1, 0);
-    }
-    w->tmp.len = 0;
-    buf_putc(&w->tmp, '[');
-    for (size_t i = 0; i < n; i++) {
-        buf_puts(&w->tmp, i ? ",{\"word\":" : "{\"word\":");
-        json_str(&w->tmp, heap[i].e->key, heap[i].e->len);
-        json_kv_u64(&w->tmp, "count", heap[i].count, false);
-        buf_putc(&w->tmp, '}');
-    }
-    buf_putc(&w->tmp, ']');
-    resp_json(c, 200, &w->tmp, NULL);
+    top_start(c, c->tbl.gen, (size_t) k);
 out:
-    free(heap);
     buf_free(&key);
     buf_free(&val);
 }
@@ -360,6 +272,7 @@ handle_status(conn_t *c)
     json_kv_u64(b, "alive", alive, false);
     buf_putc(b, '}');
     json_kv_u64(b, "uploads", atomic_load(&s->node->uploads), false);
+    json_kv_u64(b, "tables", cat_count(&s->cat), false);
     status_keys(b, s);
     status_persistence(b, s->node);
     if (atomic_load(&s->node->clustered)) {
@@ -504,7 +417,7 @@ handle_allwords(conn_t *c)
         resp_error(c, 400, "malformed %-escape in query string");
         goto out;
     }
-    stream_start(c, prefix.data, prefix.len, limit);
+    stream_start(c, c->tbl.gen, prefix.data, prefix.len, limit);
 out:
     buf_free(&key);
     buf_free(&val);
@@ -581,6 +494,11 @@ route_dispatch(conn_t *c)
     case RT_WORDCOUNT:
     case RT_ALLWORDS:
     case RT_TOP:
+        if (!read_ready(c) || !tables_resolve(c))
+            return;
+        break;
+    case RT_TABLES_LIST:
+    case RT_TABLE_DESCRIBE:
         if (!read_ready(c))
             return;
         break;
@@ -588,14 +506,25 @@ route_dispatch(conn_t *c)
     }
     c->wait_ok = false;
     switch (c->route) {
-    case RT_UPLOAD: upload_complete(c); return;
+    case RT_UPLOAD:
+    case RT_RETRACT: upload_complete(c); return;
+    case RT_FORGET_WORD: upload_forget(c); return;
+    case RT_TABLES_LIST:
+    case RT_TABLE_CREATE:
+    case RT_TABLE_DESCRIBE:
+    case RT_TABLE_DROP:
+    case RT_TABLE_TRUNCATE: tables_handle(c); return;
     case RT_WORDCOUNT: handle_wordcount(c); break;
     case RT_ALLWORDS:
         handle_allwords(c);
         if (c->phase == PH_STREAM)
             return;
         break;
-    case RT_TOP: handle_top(c); break;
+    case RT_TOP:
+        handle_top(c);
+        if (c->phase == PH_STREAM)
+            return;
+        break;
     case RT_STATUS: handle_status(c); break;
     case RT_SNAPSHOT: handle_snapshot(c); return;
     case RT_CL_NODES:

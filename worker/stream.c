@@ -2,11 +2,16 @@
  * stream.c - GET /api/v1/allwords: every word and its count as one JSON
  * object, written in HTTP chunks as the client reads them.
  *
- * Memory: the stream holds the entry offsets of one partition at a time
+ * Memory: the stream holds a copy of one partition's words at a time
  * (1/4096 of the table) and at most WRK_STREAM_CHUNK bytes of output, so
  * it runs in the same small memory however big the table is.  Each
- * partition's set of words is read consistently (ht_part_entries); counts
- * are read as the chunk is written.  Words appear in hash order.
+ * partition's words and counts are copied as of one instant
+ * (ht_part_copy).  Words appear in hash order.
+ *
+ * stream_scan runs a request that must read the whole store before it
+ * answers (GET /top, the tables' sizes) the same way: a few partitions a
+ * call, at most 16 calls a turn of the event loop (conn_progress), then
+ * the other connections run; it writes its answer at the end.
  *
  * stream_static writes a body that is in memory already (the API
  * description, apidoc.c) the same way, a chunk at a time as the client
@@ -42,11 +47,13 @@ stream_chunk(conn_t *c, const buf_t *data)
 }
 
 void
-stream_start(conn_t *c, const char *prefix, size_t plen, uint64_t limit)
+stream_start(conn_t *c, uint64_t gen, const char *prefix, size_t plen,
+             uint64_t limit)
 {
     stream_t *s = xcalloc(1, sizeof(*s));
 
     s->limit = limit;
+    s->gen = gen;
     s->first = true;
     if (plen > 0)
         buf_append(&s->prefix, prefix, plen);
@@ -61,20 +68,28 @@ stream_free(conn_t *c)
 {
     if (c->stream == NULL)
         return;
-    free(c->stream->offs);
+    ht_copy_free(&c->stream->cp);
+    if (c->stream->scan != NULL)
+        c->stream->scan->drop(c->stream->scan_arg);
     buf_free(&c->stream->prefix);
     free(c->stream);
     c->stream = NULL;
 }
 
+/* Is key a word of the stream's table generation with its prefix?  *skip:
+ * the bytes of the generation's own prefix, before the word. */
 static bool
-stream_match(const stream_t *s, const ht_entry_t *e)
+stream_match(const stream_t *s, const char *key, size_t len, size_t *skip)
 {
+    uint64_t gen;
+
+    if (!cat_key_gen(key, len, &gen, skip) || gen != s->gen)
+        return false; /* an internal key, or another table's */
     /* no prefix: prefix.data is NULL, and memcmp must not get NULL even
      * for 0 bytes */
     return s->prefix.len == 0
-           || (e->len >= s->prefix.len
-               && memcmp(e->key, s->prefix.data, s->prefix.len) == 0);
+           || (len - *skip >= s->prefix.len
+               && memcmp(key + *skip, s->prefix.data, s->prefix.len) == 0);
 }
 
 void
@@ -104,6 +119,46 @@ stream_fill_static(conn_t *c)
     return true;
 }
 
+#define SCAN_SLICE 4 /* partitions a call: 16 calls a turn, 1/64 of all */
+
+void
+stream_scan(conn_t *c, const scan_ops_t *ops, void *arg)
+{
+    stream_t *s = xcalloc(1, sizeof(*s));
+
+    s->scan = ops;
+    s->scan_arg = arg;
+    c->stream = s;
+    conn_set_phase(c, PH_STREAM);
+}
+
+/* The next slice of a scan; true when it answered. */
+static bool
+stream_fill_scan(conn_t *c)
+{
+    stream_t *s = c->stream;
+    long p = 0;
+
+    for (unsigned i = 0; i < SCAN_SLICE; i++) {
+        if (s->scan->next != NULL)
+            p = s->scan->next(s->scan_arg);
+        else
+            p = s->part < HT_PARTS ? (long) s->part++ : -1;
+        if (p == SCAN_AGAIN)
+            continue;
+        if (p < 0)
+            break;
+        if (ht_part_copy(&c->w->shm->ht, (unsigned) p, &s->cp) < 0)
+            s->cp.n = 0; /* out of memory: (not reached) */
+        s->scan->part(s->scan_arg, &s->cp);
+    }
+    if (p >= 0 || p == SCAN_AGAIN)
+        return false;
+    s->scan->done(c, s->scan_arg);
+    stream_free(c);
+    return true;
+}
+
 bool
 stream_fill(conn_t *c)
 {
@@ -111,6 +166,8 @@ stream_fill(conn_t *c)
     ht_t *ht = &c->w->shm->ht;
     buf_t *b = &c->w->tmp;
 
+    if (s->scan != NULL) /* (its head comes at its end, HEAD too) */
+        return stream_fill_scan(c);
     if (c->is_head) { /* the head was all of it */
         stream_free(c);
         return true;
@@ -123,26 +180,28 @@ stream_fill(conn_t *c)
         s->opened = true;
     }
     while (b->len < WRK_STREAM_CHUNK && s->emitted < s->limit) {
-        if (s->i == s->n) {
+        if (s->i == s->cp.n) {
             if (s->part == HT_PARTS)
                 break;
-            s->n = ht_part_entries(ht, s->part++, &s->offs, &s->cap);
+            if (ht_part_copy(ht, s->part++, &s->cp) < 0)
+                s->cp.n = 0; /* out of memory: (not reached) */
             s->i = 0;
             continue;
         }
-        ht_entry_t *e = ht_entry(ht, s->offs[s->i++]);
-        uint64_t n = atomic_load_explicit(&e->count, memory_order_relaxed);
-        if (n == 0 || ht_internal(e->key, e->len) || !stream_match(s, e))
+        const char *key = ht_copy_key(&s->cp, s->i);
+        size_t len = s->cp.items[s->i].len, skip;
+        uint64_t n = s->cp.items[s->i++].count;
+        if (!stream_match(s, key, len, &skip))
             continue;
         if (!s->first)
             buf_putc(b, ',');
         s->first = false;
-        json_str(b, e->key, e->len);
+        json_str(b, key + skip, len - skip);
         buf_putc(b, ':');
         buf_put_u64(b, n);
         s->emitted++;
     }
-    if (s->emitted < s->limit && (s->part < HT_PARTS || s->i < s->n)) {
+    if (s->emitted < s->limit && (s->part < HT_PARTS || s->i < s->cp.n)) {
         stream_chunk(c, b);
         return false;
     }

@@ -37,6 +37,7 @@
 #include "src/core/fault.h"
 #include "src/core/json.h"
 #include "src/core/log.h"
+#include "src/core/url.h"
 #include "src/core/util.h"
 #include "src/changelog/apply.h"
 #include "src/changelog/rec.h"
@@ -52,7 +53,7 @@ static void upload_finish(conn_t *c, uint64_t lsn);
 static void
 on_word(void *arg, const char *word, size_t len)
 {
-    agg_add(&((conn_t *) arg)->agg, word, len);
+    agg_push(&((conn_t *) arg)->agg, word, len);
 }
 
 /* ?wait=N&timeout_ms=T; 400 and close on anything else (the answer
@@ -137,6 +138,12 @@ upload_key_begin(conn_t *c)
         abort();
     }
     crypto_generichash_init(c->ibody, NULL, 0, 16);
+    if (c->up_kind == UP_RETRACT) /* a key of an upload is not a retract's */
+        crypto_generichash_update(c->ibody,
+                                  (const unsigned char *) "memdb retract", 14);
+    if (c->tbl.uid != 0) /* nor is a key of one table another's */
+        crypto_generichash_update(c->ibody,
+                                  (const unsigned char *) &c->tbl.uid, 8);
     return MEMDB_OK;
 }
 
@@ -178,6 +185,7 @@ upload_claim(conn_t *c)
                       "lsn", a.lsn);
         break;
     case IDEM_INFLIGHT:
+        c->retry_after = true;
         resp_error(c, 409,
                    "an upload with this Idempotency-Key is being counted; "
                    "retry");
@@ -195,10 +203,59 @@ upload_claim(conn_t *c)
 
 /* ---- the upload ----------------------------------------------------------- */
 
+/* The table's tokenizer for this upload's body: false when answered (its
+ * profile cannot be read: it changed under us, or is damaged). */
+static bool
+upload_tokenizer(conn_t *c)
+{
+    static unsigned char enc[CAT_PROF_MAX];
+    size_t max = c->w->conf->store_max_word;
+    /* a replica answers 307 when the (empty) body is complete: any
+     * tokenizer does */
+    long n = atomic_load(&c->w->shm->node->role) == ROLE_REPLICA
+                 ? 0
+                 : cat_profile(&c->w->shm->cat, &c->tbl, enc);
+
+    if (c->tbl.gen != 0 || c->tbl.uid != 0) /* room for the key prefix */
+        max = MEMDB_MIN(max, (size_t) (HT_MAX_WORD - CAT_PREFIX_MAX));
+    prof_free(&c->tprof);
+    if (n < 0
+        || (n > 0 && prof_decode(&c->tprof, enc, (size_t) n) != MEMDB_OK)) {
+        c->want_close = true;
+        resp_error(c, 503, "the table changed while the upload began; retry");
+        resp_done(c);
+        return false;
+    }
+    if (n == 0)
+        prof_default(&c->tprof);
+    agg_reset(&c->agg);
+    if (ptok_init(&c->ptok, &c->tprof, max, on_word, c) != MEMDB_OK) {
+        c->want_close = true;
+        resp_error(c, 500, "cannot set up the table's tokenizer");
+        resp_done(c);
+        return false;
+    }
+    return true;
+}
+
 int
 upload_begin(conn_t *c)
 {
-    if (upload_params(c) != MEMDB_OK || upload_key_begin(c) != MEMDB_OK)
+    c->up_kind = c->route == RT_RETRACT ? UP_RETRACT : UP_ADD;
+    c->tbl.uid = 0;
+    if (upload_params(c) != MEMDB_OK)
+        return MEMDB_ERR;
+    /* a replica sends it to the leader whatever the table (its catalog
+     * may be being replaced by a full sync) */
+    if (atomic_load(&c->w->shm->node->role) != ROLE_REPLICA
+        && cat_find(&c->w->shm->cat, c->tname, c->tname_len, &c->tbl)
+               != MEMDB_OK) {
+        c->want_close = true; /* before the body, as a 307 */
+        resp_error(c, 404, "no such table");
+        resp_done(c);
+        return MEMDB_ERR;
+    }
+    if (upload_key_begin(c) != MEMDB_OK)
         return MEMDB_ERR;
     /* A replica sends the client to the leader before reading the body,
      * and closes, as the client may send the body or not.  An upload
@@ -210,9 +267,7 @@ upload_begin(conn_t *c)
         (void) gate_write(c);
         return MEMDB_ERR;
     }
-    agg_reset(&c->agg);
-    tok_init(&c->tok, c->w->conf->store_max_word, on_word, c);
-    return MEMDB_OK;
+    return upload_tokenizer(c) ? MEMDB_OK : MEMDB_ERR;
 }
 
 static int
@@ -220,16 +275,18 @@ upload_bad_body(conn_t *c)
 {
     char msg[128];
 
+    uint64_t off;
+    tok_err_e e = ptok_err(&c->ptok, &off);
+
     c->want_close = true;
-    if (c->tok.err == TOK_BAD_UTF8) {
-        resp_error_at(c, 400, "body is not valid UTF-8", "offset",
-                      c->tok.err_off);
+    if (e == TOK_BAD_UTF8) {
+        resp_error_at(c, 400, "body is not valid UTF-8", "offset", off);
     } else {
         snprintf(msg, sizeof(msg),
                  "word longer than %llu bytes "
                  "(store.max_word)",
-                 (unsigned long long) c->w->conf->store_max_word);
-        resp_error_at(c, 400, msg, "offset", c->tok.err_off);
+                 (unsigned long long) c->ptok.max_word);
+        resp_error_at(c, 400, msg, "offset", off);
     }
     resp_done(c);
     return -1;
@@ -238,7 +295,7 @@ upload_bad_body(conn_t *c)
 int
 upload_body(conn_t *c, const char *p, size_t n)
 {
-    if (tok_feed(&c->tok, p, n) != TOK_OK)
+    if (ptok_feed(&c->ptok, p, n) != TOK_OK)
         return upload_bad_body(c);
     if (c->ikey == IKEY_OK)
         crypto_generichash_update(c->ibody, (const unsigned char *) p, n);
@@ -250,10 +307,21 @@ upload_answer(conn_t *c, uint64_t lsn)
 {
     buf_t *b = &c->w->tmp;
 
+    if (c->up_kind == UP_TABLE) {
+        tables_answer(c, lsn);
+        return;
+    }
     b->len = 0;
     buf_putc(b, '{');
-    json_kv_u64(b, "words", c->up_words, true);
-    json_kv_u64(b, "distinct", c->up_distinct, false);
+    if (c->up_kind == UP_FORGET) {
+        const agg_t *a = &c->agg;
+        json_key(b, "word", true);
+        json_str(b, agg_key(a, &a->ents[0]), a->ents[0].len);
+        json_kv_u64(b, "forgotten", c->up_words, false);
+    } else {
+        json_kv_u64(b, "words", c->up_words, true);
+        json_kv_u64(b, "distinct", c->up_distinct, false);
+    }
     json_kv_u64(b, "lsn", lsn, false);
     if (c->up_wait > 0)
         json_kv_u64(b, "replicas", gate_acked(c->w->shm, lsn), false);
@@ -266,14 +334,14 @@ upload_answer(conn_t *c, uint64_t lsn)
 /* The worst-case cost counting only words not in the table yet: used when
  * the quick estimate (every word new) does not fit. */
 static uint64_t
-upload_new_cost(shm_t *s, const agg_t *a)
+upload_new_cost(conn_t *c, const agg_t *a)
 {
     uint64_t cost = 0;
 
     for (size_t i = 0; i < a->n; i++) {
         const agg_ent_t *e = &a->ents[i];
-        if (ht_get(&s->ht, e->hash, agg_key(a, e), e->len) == 0)
-            cost += ht_cost(e->len);
+        if (tables_count(c, agg_key(a, e), e->len, e->hash) == 0)
+            cost += ht_cost(e->len + CAT_PREFIX_MAX);
     }
     return cost;
 }
@@ -337,23 +405,115 @@ upload_fenced(conn_t *c)
     resp_done(c);
 }
 
-/* Steps 3-5.  false if the ring is full (the caller parks). */
+/* 409: a retract would take a word below zero. */
+static void
+upload_below_zero(conn_t *c, const char *word, size_t len, uint64_t have)
+{
+    char msg[200];
+    size_t n = len > 64 ? 64 : len;
+
+    while (n < len && n > 0 && ((unsigned char) word[n] & 0xc0) == 0x80)
+        n--; /* cut at a character */
+    snprintf(msg, sizeof(msg),
+             "retract would take \"%.*s%s\" below zero; nothing retracted",
+             (int) n, word, n < len ? "..." : "");
+    resp_error_at(c, 409, msg, "count", have);
+    resp_done(c);
+}
+
+/* A retract or a reset, under the subtract lock: a retract checks that no
+ * count goes below zero; a reset's record takes away the count it reads.
+ * false when it answered instead (409, or 404: nothing to reset). */
+static bool
+upload_sub_check(conn_t *c)
+{
+    shm_t *s = c->w->shm;
+    const agg_t *a = &c->agg;
+
+    if (c->up_kind == UP_TABLE)
+        return true; /* apply_reserve() checks it */
+    /* the generation now: no truncate runs while the lock is held */
+    if (cat_find_uid(&s->cat, c->tbl.uid, &c->tbl) != MEMDB_OK) {
+        resp_error(c, 404, "the table was dropped; nothing was changed");
+        resp_done(c);
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const agg_ent_t *e = &a->ents[i];
+        uint64_t have = tables_count(c, agg_key(a, e), e->len, e->hash);
+
+        if (c->up_kind == UP_FORGET) {
+            if (have == 0) {
+                resp_error(c, 404, "this word has no count to reset");
+                resp_done(c);
+                return false;
+            }
+            rec_begin(&c->rec, REC_FORGET);
+            if (c->tbl.uid != 0)
+                rec_set_table(&c->rec, c->tbl.uid);
+            rec_add(&c->rec, agg_key(a, e), e->len, have);
+            c->up_words = have;
+        } else if (have < e->count) {
+            upload_below_zero(c, agg_key(a, e), e->len, have);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Steps 3-5.  false if the ring is full (the caller parks).  A retract or
+ * reset holds the subtract lock from its check to its applied record
+ * (shm_sub_lock). */
 static bool
 upload_commit(conn_t *c)
 {
     wrk_t *w = c->w;
     shm_t *s = w->shm;
     shm_worker_t *me = w->slot;
+    bool sub = c->up_kind != UP_ADD;
+    bool done;
     ring_slot_t *slot;
     void *rec;
     int rc;
 
-    rc = ring_reserve(&s->ring, (uint32_t) c->rec.len, s->ht.self,
-                      RING_W_UPLOAD, &me->resv, &slot);
+    if (sub) {
+        shm_sub_lock(s);
+        if (!upload_sub_check(c)) {
+            shm_sub_unlock(s);
+            return true;
+        }
+    }
+    rec_set_origin(c->rec.data, s->node->boot_id, 0, 0);
+    rc = apply_reserve(s, c->rec.data, (uint32_t) c->rec.len, RING_W_UPLOAD,
+                       me, true, &slot, &done);
+    if (rc != MEMDB_OK && sub)
+        shm_sub_unlock(s);
     if (rc == MEMDB_AGAIN)
         return false;
+    if (rc == MEMDB_NOENT || rc == MEMDB_EXISTS || rc == MEMDB_FULL) {
+        shm_mem_done(me);
+        if (rc == MEMDB_NOENT)
+            resp_error(c, 404, "the table was dropped; nothing was changed");
+        else if (rc == MEMDB_EXISTS)
+            resp_error(c, 409, "a table of this name exists");
+        else
+            resp_error_at(c, 507,
+                          "no room for another table "
+                          "(store.max_tables)",
+                          "limit", (uint64_t) s->cat.hdr->max - 1);
+        resp_done(c);
+        return true;
+    }
     if (rc != MEMDB_OK) {
         upload_fenced(c);
+        return true;
+    }
+    if (done) { /* a table operation: published and applied */
+        atomic_store_explicit(&me->inflight_pos, SHM_NONE,
+                              memory_order_release);
+        shm_sub_unlock(s);
+        wrk_notify_master(w);
+        upload_finish(c, slot->lsn);
         return true;
     }
     FAULT("upload.reserved");
@@ -362,15 +522,16 @@ upload_commit(conn_t *c)
                           memory_order_release);
     rec = ring_slot_rec(slot);
     memcpy(rec, c->rec.data, c->rec.len);
-    rec_set_origin(rec, s->node->boot_id, 0, 0);
     rec_finish(rec, slot->lsn, slot->epoch);
     FAULT("upload.copied");
     ring_publish(slot);
     wrk_notify_master(w);
-    (void) apply_record(s, rec, 0, w->slot_no, &me->progress);
+    (void) apply_record(s, rec, 0, w->slot_no, &me->progress, apply_gen(slot));
     c->ikey_claimed = false; /* applied: the key is DONE */
     FAULT("upload.applied");
     atomic_store_explicit(&me->inflight_pos, SHM_NONE, memory_order_release);
+    if (sub)
+        shm_sub_unlock(s);
     shm_mem_done(me);
     atomic_fetch_add_explicit(&s->node->uploads, 1, memory_order_relaxed);
     upload_finish(c, slot->lsn);
@@ -380,10 +541,11 @@ upload_commit(conn_t *c)
 void
 upload_complete(conn_t *c)
 {
-    if (tok_finish(&c->tok) != TOK_OK) {
+    if (ptok_finish(&c->ptok) != TOK_OK) {
         upload_bad_body(c);
         return;
     }
+    agg_flush(&c->agg);
     if (c->ikey == IKEY_OK) {
         unsigned char h[16];
         crypto_generichash_final(c->ibody, h, sizeof(h));
@@ -406,6 +568,18 @@ upload_complete_gated(conn_t *c)
         upload_disk_error(c);
         return;
     }
+    /* a delete or table operation, or an upload to a table whose create
+     * (or last truncate) a majority may not hold yet: answered once a
+     * majority holds it (doc/design.md, "Deletes", "Tables") */
+    if (c->up_kind != UP_ADD
+        || (c->tbl.op_lsn > 0
+            && gate_acked(s, c->tbl.op_lsn) < gate_majority_acks(s)))
+        c->up_wait = MEMDB_MAX(c->up_wait, gate_majority_acks(s));
+    if (c->up_kind == UP_FORGET || c->up_kind == UP_TABLE) {
+        if (!upload_commit(c))
+            wrk_park(w, c, WAIT_RING, 0);
+        return;
+    }
     c->up_words = a->words;
     c->up_distinct = a->n;
     if (c->ikey == IKEY_OK && !c->ikey_claimed && !upload_claim(c))
@@ -414,7 +588,7 @@ upload_complete_gated(conn_t *c)
         upload_answer(c, atomic_load(&s->ring.hdr->next_lsn) - 1);
         return;
     }
-    rec_begin(&c->rec, REC_UPLOAD);
+    rec_begin(&c->rec, c->up_kind == UP_RETRACT ? REC_RETRACT : REC_UPLOAD);
     if (c->ikey_claimed) {
         rec_idem_t id = { .key = { c->ikey_hash.h[0], c->ikey_hash.h[1] },
                           .body = { c->up_body[0], c->up_body[1] },
@@ -423,6 +597,8 @@ upload_complete_gated(conn_t *c)
                           .distinct = a->n };
         rec_set_idem(&c->rec, &id);
     }
+    if (c->tbl.uid != 0)
+        rec_set_table(&c->rec, c->tbl.uid);
     for (size_t i = 0; i < a->n; i++)
         rec_add(&c->rec, agg_key(a, &a->ents[i]), a->ents[i].len,
                 a->ents[i].count);
@@ -434,8 +610,10 @@ upload_complete_gated(conn_t *c)
         resp_done(c);
         return;
     }
-    if (shm_mem_reserve(s, w->slot, a->cost) != MEMDB_OK
-        && shm_mem_reserve(s, w->slot, upload_new_cost(s, a)) != MEMDB_OK) {
+    if (c->up_kind == UP_ADD /* a retract adds no word */
+        && shm_mem_reserve(s, w->slot, a->cost + a->n * CAT_PREFIX_MAX)
+               != MEMDB_OK
+        && shm_mem_reserve(s, w->slot, upload_new_cost(c, a)) != MEMDB_OK) {
         atomic_fetch_add_explicit(&s->node->rejected, 1, memory_order_relaxed);
         resp_error_at(c, 507, "store is full (store.max_memory)", "limit",
                       shm_mem_limit(s));
@@ -495,4 +673,42 @@ upload_resume(conn_t *c, bool expired)
     if (!upload_commit(c))
         return false;
     return c->phase != PH_WAIT;
+}
+
+void
+upload_table_op(conn_t *c)
+{
+    if (upload_params(c) == MEMDB_OK)
+        upload_complete_gated(c);
+}
+
+/* DELETE /api/v1/tables/{t}/words/{word}: one REC_FORGET record that
+ * takes away the count the word has when the record is made. */
+void
+upload_forget(conn_t *c)
+{
+    size_t off = c->path_word;
+    buf_t *word = &c->w->tmp2;
+
+    c->up_kind = UP_FORGET;
+    c->ikey = IKEY_NONE; /* a reset takes no key */
+    word->len = 0;
+    if (upload_params(c) != MEMDB_OK || !tables_resolve_write(c))
+        return;
+    if (url_decode_path(word, c->url.data + off, c->path_len - off)
+        != MEMDB_OK) {
+        resp_error(c, 400, "malformed %-escape in the word");
+    } else if (utf8_check(word->data, word->len) >= 0) {
+        resp_error_at(c, 400, "the word is not valid UTF-8", "offset",
+                      (uint64_t) utf8_check(word->data, word->len));
+    } else if (word->len > c->w->conf->store_max_word) {
+        resp_error_at(c, 400, "word longer than store.max_word", "limit",
+                      c->w->conf->store_max_word);
+    } else {
+        agg_reset(&c->agg);
+        agg_add(&c->agg, word->data, word->len);
+        upload_complete_gated(c);
+        return;
+    }
+    resp_done(c);
 }

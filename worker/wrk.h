@@ -24,6 +24,8 @@
 #include "src/core/buf.h"
 #include "src/core/proc.h"
 #include "src/words/tok.h"
+#include "src/words/prof.h"
+#include "shm/shm.h"
 
 #include <http_parser.h>
 
@@ -63,7 +65,24 @@ typedef enum {
     RT_OPENAPI,
     RT_DOCS,
     RT_FAULT, /* test builds only (faultapi.c) */
+    RT_RETRACT,
+    RT_FORGET_WORD,
+    RT_TABLES_LIST,
+    RT_TABLE_CREATE,
+    RT_TABLE_DESCRIBE,
+    RT_TABLE_DROP,
+    RT_TABLE_TRUNCATE,
 } route_e;
+
+/* Does this route's body carry words to count or take back (upload.c)? */
+static inline bool
+route_takes_words(route_e r)
+{
+    return r == RT_UPLOAD || r == RT_RETRACT;
+}
+
+/* What a write of words does (conn_t.up_kind, upload.c). */
+enum { UP_ADD = 0, UP_RETRACT, UP_FORGET, UP_TABLE };
 
 /* The Transfer-Encoding fields of a request (http.c). */
 enum {
@@ -92,11 +111,29 @@ typedef enum {
     WAIT_CMD,      /* the replicator took cluster request wait_val */
 } wait_e;
 
+/* A request that reads the whole store before it answers (GET /top,
+ * the tables' sizes): a stream that writes only its end.  next() names
+ * the partition to read next, -1 when it has seen enough (NULL: all of
+ * them in order), or SCAN_AGAIN: nothing to copy this time, call again
+ * (it did a slice of work of its own); part() sees the words of one
+ * partition (a consistent copy), done() answers, drop() frees arg (also
+ * when the connection goes first). */
+#define SCAN_AGAIN (-2)
+typedef struct scan_ops_s {
+    long (*next)(void *arg);
+    void (*part)(void *arg, const ht_copy_t *cp);
+    void (*done)(conn_t *c, void *arg);
+    void (*drop)(void *arg);
+} scan_ops_t;
+
 typedef struct stream_s {
-    unsigned part;  /* next partition */
-    uint64_t *offs; /* entries of the current partition */
-    size_t n, i, cap;
+    const scan_ops_t *scan; /* a scan (stream_scan), or NULL */
+    void *scan_arg;
+    unsigned part; /* next partition */
+    ht_copy_t cp;  /* the words of the current partition */
+    size_t i;
     uint64_t emitted, limit;
+    uint64_t gen; /* the table's generation (shm/catalog.h) */
     buf_t prefix;
     bool opened; /* '{' written */
     bool first;  /* no word written yet */
@@ -127,7 +164,9 @@ struct conn_s {
 
     /* the request being read */
     buf_t url;
-    size_t path_len; /* path part of url */
+    size_t path_len;  /* path part of url */
+    size_t path_off;  /* where the path starts in url */
+    size_t path_word; /* .../words/{w}: where w starts in url */
     size_t head_bytes;
     buf_t hname;
     bool in_value;
@@ -151,12 +190,23 @@ struct conn_s {
     uint8_t ikey;          /* upload: IKEY_* of its key field */
     bool ikey_claimed;     /* upload: its key claimed in the key table */
     bool ikey_replay;      /* upload: the answer is the key's first upload's */
+    bool retry_after;      /* a 409 that a retry may clear (key in flight) */
+    uint8_t up_kind;       /* UP_*: what the write of words does */
     char auth[CONF_TOKEN_MAX + 8]; /* Authorization value */
     uint64_t up_wait;              /* upload ?wait=N */
     uint64_t up_timeout;           /* upload ?timeout_ms */
     uint64_t body_bytes;
     int status; /* last response status (for the log) */
     uint64_t resp_bytes;
+
+    /* the table the request names (tables.c) */
+    char tname[CAT_NAME_MAX + 1];
+    uint8_t tname_len;
+    uint16_t tbl_op; /* UP_TABLE: REC_TABLE_* */
+    cat_view_t tbl;  /* resolved (tables_resolve) */
+    buf_t body;      /* a create request's body */
+    prof_t tprof;    /* the table's tokenizer profile */
+    ptok_t ptok;
 
     /* upload */
     tok_t tok;
@@ -258,6 +308,9 @@ bool gate_write(conn_t *c);
 void gate_wait_replicas(conn_t *c, uint64_t lsn);
 /* How many replicas acknowledged lsn. */
 uint64_t gate_acked(shm_t *s, uint64_t lsn);
+/* Replicas that must acknowledge a record before a majority of the
+ * cluster holds it (0 unless this node leads a cluster). */
+uint64_t gate_majority_acks(shm_t *s);
 
 /* members.c */
 void members_handle(conn_t *c);
@@ -276,9 +329,36 @@ void upload_key_field(conn_t *c, const char *v, size_t n);
 /* The request ends (answered, or its connection closed): a claim it
  * still holds is given back. */
 void upload_end(conn_t *c);
+/* DELETE /api/v1/tables/{t}/words/{word}. */
+void upload_forget(conn_t *c);
+/* Commits the table operation tables.c built in c->rec. */
+void upload_table_op(conn_t *c);
+
+/* tables.c */
+void tables_default(conn_t *c);
+/* A path under /api/v1/tables: its route (c->tname set), or RT_NONE. */
+route_e tables_route(conn_t *c, const char *path, size_t len, int method);
+/* c->tbl for c->tname; false when answered 404. */
+bool tables_resolve(conn_t *c);
+bool tables_resolve_write(conn_t *c);
+/* A word's count in the table c->tbl (h: its ht_hash()). */
+uint64_t tables_count(conn_t *c, const char *word, size_t len, uint64_t h);
+int tables_body(conn_t *c, const char *p, size_t n);
+void tables_handle(conn_t *c);
+/* Answers a table operation committed at lsn. */
+void tables_answer(conn_t *c, uint64_t lsn);
+/* Per-table gauges for GET /metrics (the master's census, census.h). */
+void tables_metrics(buf_t *b, shm_t *s);
+
+/* top.c: GET /top, a scan. */
+void top_start(conn_t *c, uint64_t gen, size_t k);
 
 /* stream.c */
-void stream_start(conn_t *c, const char *prefix, size_t plen, uint64_t lim);
+/* Starts a scan (scan_ops_t above): a few partitions a call, so a turn
+ * of the event loop looks at 1/64 of the store at most. */
+void stream_scan(conn_t *c, const scan_ops_t *ops, void *arg);
+void stream_start(conn_t *c, uint64_t gen, const char *prefix, size_t plen,
+                  uint64_t lim);
 /* Writes more of the stream; true when it ended. */
 bool stream_fill(conn_t *c);
 /* Answers 200 with a static body of len bytes (Content-Length), written

@@ -225,6 +225,7 @@ loader_sink(loader_t *l, recover_sink_t *sink)
     sink->key = loader_key;
     sink->arg = l;
     sink->repair = true;
+    sink->cat = &l->shm->cat;
 }
 
 int

@@ -103,6 +103,92 @@ rec_idem(const void *rec, rec_idem_t *out)
     return true;
 }
 
+/* Bytes of the blocks before the words (rec_check validated them). */
+static size_t
+rec_blocks(const rec_hdr_t *h)
+{
+    return ((h->flags & REC_F_IDEM) ? REC_IDEM_LEN : 0)
+           + ((h->flags & REC_F_TABLE) ? REC_TABLE_LEN : 0);
+}
+
+void
+rec_set_table(buf_t *b, uint64_t uid)
+{
+    rec_hdr_t *h = (rec_hdr_t *) b->data;
+
+    if (h->nwords != 0 || (h->flags & REC_F_TABLE)
+        || b->len != REC_HDR + rec_blocks(h))
+        abort(); /* the block goes before the words */
+    buf_append(b, &uid, sizeof(uid));
+    h = (rec_hdr_t *) b->data;
+    h->flags |= REC_F_TABLE;
+    h->len = (uint32_t) b->len;
+}
+
+uint64_t
+rec_table(const void *rec)
+{
+    rec_hdr_t h;
+    uint64_t uid;
+    size_t off;
+
+    memcpy(&h, rec, sizeof(h));
+    off = REC_HDR + ((h.flags & REC_F_IDEM) ? REC_IDEM_LEN : 0);
+    if (!(h.flags & REC_F_TABLE) || h.len < off + REC_TABLE_LEN)
+        return 0;
+    memcpy(&uid, (const char *) rec + off, sizeof(uid));
+    return uid;
+}
+
+void
+rec_set_table_op(buf_t *b, const char *name, size_t len, const void *prof,
+                 size_t prof_len, uint64_t time_ms)
+{
+    unsigned char n = (unsigned char) len;
+    uint32_t pl = (uint32_t) prof_len;
+
+    buf_append(b, &n, 1);
+    buf_append(b, name, len);
+    buf_append(b, &pl, sizeof(pl));
+    buf_append(b, prof, prof_len);
+    buf_append(b, &time_ms, sizeof(time_ms));
+    ((rec_hdr_t *) b->data)->len = (uint32_t) b->len;
+}
+
+/* Parses a table operation's payload p..end. */
+static bool
+tblop_parse(const unsigned char *p, const unsigned char *end, rec_tblop_t *op)
+{
+    uint32_t pl;
+
+    if (end - p < 1 || p[0] == 0 || end - p < 1 + p[0] + 4)
+        return false;
+    op->name_len = p[0];
+    op->name = (const char *) p + 1;
+    p += 1 + op->name_len;
+    memcpy(&pl, p, sizeof(pl));
+    p += 4;
+    if ((uint64_t) (end - p) != (uint64_t) pl + 8)
+        return false;
+    op->prof = p;
+    op->prof_len = pl;
+    memcpy(&op->time_ms, p + pl, 8);
+    return true;
+}
+
+bool
+rec_table_op(const void *rec, rec_tblop_t *op)
+{
+    rec_hdr_t h;
+    const unsigned char *p = rec;
+
+    memcpy(&h, rec, sizeof(h));
+    if (!rec_type_table(h.type) || !(h.flags & REC_F_TABLE)
+        || h.len < REC_HDR + rec_blocks(&h))
+        return false;
+    return tblop_parse(p + REC_HDR + rec_blocks(&h), p + h.len, op);
+}
+
 size_t
 rec_word_size(size_t len, uint64_t delta)
 {
@@ -202,9 +288,16 @@ rec_check(const void *p, size_t avail, uint32_t *len)
         if (XXH3_64bits_digest(&st) != sum)
             return REC_BAD_CHECKSUM;
     }
-    if ((h.flags & ~REC_F_IDEM) != 0
-        || ((h.flags & REC_F_IDEM) && h.len < REC_HDR + REC_IDEM_LEN))
+    if ((h.flags & ~(REC_F_IDEM | REC_F_TABLE)) != 0
+        || h.len < REC_HDR + rec_blocks(&h))
         return REC_BAD_PAYLOAD;
+    if (rec_type_table(h.type)) {
+        rec_tblop_t op;
+        if (!(h.flags & REC_F_TABLE) || h.nwords != 0 || !rec_table_op(p, &op))
+            return REC_BAD_PAYLOAD;
+        *len = h.len;
+        return REC_OK;
+    }
     rec_iter_init(&it, p);
     while ((rc = rec_next(&it, &w, &wl, &d)) == MEMDB_OK)
         ;
@@ -223,8 +316,11 @@ rec_iter_init(rec_iter_t *it, const void *rec)
     it->p = (const unsigned char *) rec + REC_HDR;
     it->end = (const unsigned char *) rec + h.len;
     it->left = h.nwords;
-    if ((h.flags & REC_F_IDEM) && h.len >= REC_HDR + REC_IDEM_LEN)
-        it->p += REC_IDEM_LEN; /* the key block (rec_check refuses less) */
+    it->neg = rec_type_subtracts(h.type);
+    if (h.len >= REC_HDR + rec_blocks(&h))
+        it->p += rec_blocks(&h); /* the blocks (rec_check refuses less) */
+    if (rec_type_table(h.type))
+        it->left = 0; /* no words */
 }
 
 int
@@ -245,7 +341,7 @@ rec_next(rec_iter_t *it, const char **word, size_t *len, uint64_t *delta)
     if (n == 0 || d == 0)
         return MEMDB_ERR;
     it->p += n;
-    *delta = d;
+    *delta = it->neg ? 0 - d : d;
     it->left--;
     return MEMDB_OK;
 }

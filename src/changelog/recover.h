@@ -14,6 +14,7 @@
 
 #include "src/core/memdb.h"
 #include "src/changelog/rec.h"
+#include "shm/catalog.h"
 
 typedef struct recover_stats_s {
     uint64_t snap_lsn; /* 0: no snapshot */
@@ -39,6 +40,10 @@ typedef struct recover_sink_s {
     bool repair; /* cut a torn tail off (memdbd); false: report */
     /* an Idempotency-Key (NULL: keys are not wanted), oldest first */
     void (*key)(void *arg, const rec_idem_t *id, uint64_t lsn);
+    /* the catalog recovery rebuilds (the snapshot's, then the table
+     * operations of the log): words reach add() as table keys under
+     * their generation's prefix (shm/catalog.h).  NULL: a private one. */
+    cat_t *cat;
 } recover_sink_t;
 
 /* Loads data_dir into the (empty) sink.  MEMDB_OK, or MEMDB_ERR with the

@@ -2,6 +2,7 @@
  * snap.c - snapshot files and their compaction (format in snap.h).
  */
 #include "src/changelog/snap.h"
+#include "src/changelog/apply.h"
 #include "src/changelog/clogrd.h"
 #include "src/words/agg.h"
 #include "src/changelog/rec.h"
@@ -20,7 +21,8 @@
 
 #define SNAP_TRAILER_TAG 0xffffffffU
 #define SNAP_KEYS_TAG    0xfffffffeU
-#define SNAP_VERSION     2
+#define SNAP_CAT_TAG     0xfffffffdU
+#define SNAP_VERSION     3
 
 void
 snap_path(char *out, size_t len, const char *dir, uint64_t lsn)
@@ -134,10 +136,47 @@ snap_writer_keys(snap_writer_t *w, const snap_key_t *k, size_t n)
 }
 
 int
+snap_writer_catalog(snap_writer_t *w, const cat_t *c)
+{
+    uint64_t next = atomic_load(&c->hdr->next_gen);
+    uint32_t n = cat_count(c);
+    buf_t b = { 0 };
+    int rc = MEMDB_OK;
+
+    if (n <= 1 && next == 1)
+        return MEMDB_OK; /* the catalog a store starts with */
+    buf_append(&b, &next, 8);
+    buf_append(&b, &n, 4);
+    for (uint32_t i = 0; i < c->hdr->max; i++) {
+        const cat_ent_t *e = &c->ent[i];
+        uint64_t live = atomic_load(&e->live);
+        unsigned char nl = (unsigned char) e->name_len;
+        if (live == 0)
+            continue;
+        buf_append(&b, &i, 4);
+        buf_append(&b, &live, 8);
+        buf_append(&b, &e->uid, 8);
+        buf_append(&b, &e->op_lsn, 8);
+        buf_append(&b, &e->created_ms, 8);
+        buf_append(&b, &nl, 1);
+        buf_append(&b, e->name, nl);
+        buf_append(&b, &e->prof_len, 4);
+        buf_append(&b, e->prof, e->prof_len);
+    }
+    for (size_t off = 0; off < b.len && rc == MEMDB_OK; off += SNAP_BLOCK)
+        rc = snap_put_block(w, SNAP_CAT_TAG, b.data + off,
+                            MEMDB_MIN((size_t) SNAP_BLOCK, b.len - off));
+    buf_free(&b);
+    return rc;
+}
+
+int
 snap_writer_add(snap_writer_t *w, const char *word, size_t len, uint64_t count)
 {
     unsigned char *p;
 
+    if (count == 0)
+        return MEMDB_OK; /* retracted or reset to 0: absent */
     if (w->nwords > 0 && snap_cmp(w->last.data, w->last.len, word, len) >= 0) {
         snprintf(w->err, sizeof(w->err), "%s: words out of order", w->tmp);
         return MEMDB_ERR;
@@ -228,7 +267,8 @@ snap_writer_abort(snap_writer_t *w)
 static int snap_fail(snap_reader_t *r, char *err, size_t errlen, uint64_t off,
                      const char *what);
 
-/* The key blocks after the header (version 2), into r->keys. */
+/* The catalog and key blocks after the header (versions 3 and 2), into
+ * r->cat and r->keys. */
 static int
 snap_load_keys(snap_reader_t *r, char *err, size_t errlen)
 {
@@ -236,24 +276,114 @@ snap_load_keys(snap_reader_t *r, char *err, size_t errlen)
     uint64_t sum;
 
     while (r->hdr.version >= 2) {
+        bool cat;
+        buf_t *to;
         if (pread(r->fd, head, sizeof(head), (off_t) r->off) != sizeof(head))
             return snap_fail(r, err, errlen, r->off, "truncated snapshot");
-        if (head[1] != SNAP_KEYS_TAG || head[0] == 0)
+        cat = head[1] == SNAP_CAT_TAG && r->hdr.version >= 3 && r->nkeys == 0;
+        if ((head[1] != SNAP_KEYS_TAG && !cat) || head[0] == 0)
             return MEMDB_OK; /* the words begin (or the trailer) */
-        if (head[0] > SNAP_BLOCK || head[0] % sizeof(snap_key_t) != 0)
-            return snap_fail(r, err, errlen, r->off, "bad key block header");
-        buf_reserve(&r->keys, head[0]);
-        if (pread(r->fd, r->keys.data + r->keys.len, head[0],
+        if (head[0] > SNAP_BLOCK
+            || (!cat && head[0] % sizeof(snap_key_t) != 0))
+            return snap_fail(r, err, errlen, r->off,
+                             cat ? "bad catalog block header"
+                                 : "bad key block header");
+        to = cat ? &r->cat : &r->keys;
+        buf_reserve(to, head[0]);
+        if (pread(r->fd, to->data + to->len, head[0],
                   (off_t) (r->off + sizeof(head)))
             != (ssize_t) head[0])
-            return snap_fail(r, err, errlen, r->off, "truncated key block");
-        memcpy(&sum, &head[2], 8);
-        if (XXH3_64bits(r->keys.data + r->keys.len, head[0]) != sum)
             return snap_fail(r, err, errlen, r->off,
-                             "key block checksum mismatch");
-        r->keys.len += head[0];
+                             cat ? "truncated catalog block"
+                                 : "truncated key block");
+        memcpy(&sum, &head[2], 8);
+        if (XXH3_64bits(to->data + to->len, head[0]) != sum)
+            return snap_fail(r, err, errlen, r->off,
+                             cat ? "catalog block checksum mismatch"
+                                 : "key block checksum mismatch");
+        to->len += head[0];
         r->nkeys = r->keys.len / sizeof(snap_key_t);
         r->off += sizeof(head) + head[0];
+    }
+    return MEMDB_OK;
+}
+
+/* Reads n bytes of the catalog at *p (of end); false if they are not
+ * there. */
+static bool
+cat_take(const char **p, const char *end, void *out, size_t n)
+{
+    if ((size_t) (end - *p) < n)
+        return false;
+    memcpy(out, *p, n);
+    *p += n;
+    return true;
+}
+
+/* One entry of the catalog into c; false if it is malformed. */
+static bool
+snap_cat_entry(const char **p, const char *end, cat_t *c)
+{
+    uint32_t i, pl;
+    uint64_t live;
+    unsigned char nl;
+    cat_ent_t *e;
+
+    if (!cat_take(p, end, &i, 4) || i >= c->hdr->max
+        || atomic_load(&c->ent[i].live) != 0 || !cat_take(p, end, &live, 8)
+        || (live & 1) == 0)
+        return false;
+    e = &c->ent[i];
+    if (!cat_take(p, end, &e->uid, 8) || !cat_take(p, end, &e->op_lsn, 8)
+        || !cat_take(p, end, &e->created_ms, 8) || !cat_take(p, end, &nl, 1)
+        || !cat_name_ok(*p, MEMDB_MIN((size_t) nl, (size_t) (end - *p)))
+        || !cat_take(p, end, e->name, nl))
+        return false;
+    e->name[nl] = '\0';
+    e->name_len = nl;
+    if (!cat_take(p, end, &pl, 4) || pl > CAT_PROF_MAX
+        || !cat_take(p, end, e->prof, pl))
+        return false;
+    e->prof_len = pl;
+    atomic_store(&e->live, live);
+    return true;
+}
+
+int
+snap_catalog(const snap_reader_t *r, cat_t *c, char *err, size_t errlen)
+{
+    const char *p = r->cat.data, *end;
+    uint64_t next;
+    uint32_t n;
+
+    memset(c->ent, 0, sizeof(cat_ent_t) * c->hdr->max);
+    cat_init(c, c->hdr, c->hdr->max);
+    if (r->cat.len == 0)
+        return MEMDB_OK; /* (and cat.data may be NULL) */
+    end = p + r->cat.len;
+    atomic_store(&c->ent[0].live, 0);
+    if (!cat_take(&p, end, &next, 8) || !cat_take(&p, end, &n, 4)
+        || n > c->hdr->max) {
+        snprintf(err, errlen,
+                 "%s: offset %d: bad catalog (more tables than "
+                 "store.max_tables allows?) (snapshot lsn %llu)",
+                 r->path, SNAP_HDR, (unsigned long long) r->hdr.lsn);
+        return MEMDB_ERR;
+    }
+    atomic_store(&c->hdr->next_gen, next);
+    for (uint32_t k = 0; k < n; k++) {
+        if (!snap_cat_entry(&p, end, c)) {
+            snprintf(err, errlen,
+                     "%s: offset %d: bad catalog entry %u (snapshot lsn %llu)",
+                     r->path, SNAP_HDR, k, (unsigned long long) r->hdr.lsn);
+            return MEMDB_ERR;
+        }
+    }
+    if (p != end) {
+        snprintf(err, errlen,
+                 "%s: offset %d: bytes after the catalog (snapshot lsn %llu)",
+                 r->path, SNAP_HDR, (unsigned long long) r->hdr.lsn);
+        return MEMDB_ERR;
     }
     return MEMDB_OK;
 }
@@ -275,8 +405,8 @@ snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen)
     }
     r->size = (uint64_t) st.st_size;
     if (pread(r->fd, &r->hdr, SNAP_HDR, 0) != SNAP_HDR
-        || r->hdr.magic != SNAP_MAGIC
-        || (r->hdr.version != 1 && r->hdr.version != SNAP_VERSION)
+        || r->hdr.magic != SNAP_MAGIC || r->hdr.version < 1
+        || r->hdr.version > SNAP_VERSION
         || r->hdr.checksum
                != XXH3_64bits(&r->hdr, offsetof(snap_hdr_t, checksum))) {
         snprintf(err, errlen, "%s: offset 0: bad snapshot header", path);
@@ -336,7 +466,7 @@ snap_load_block(snap_reader_t *r, char *err, size_t errlen)
         return MEMDB_AGAIN;
     }
     if (head[0] == 0 || head[0] > SNAP_BLOCK || head[1] == 0
-        || head[1] == SNAP_KEYS_TAG)
+        || head[1] == SNAP_KEYS_TAG || head[1] == SNAP_CAT_TAG)
         return snap_fail(r, err, errlen, r->off, "bad block header");
     buf_reserve(&r->block, head[0]);
     if (pread(r->fd, r->block.data, head[0], (off_t) (r->off + sizeof(head)))
@@ -397,15 +527,24 @@ snap_close(snap_reader_t *r)
     r->fd = -1;
     buf_free(&r->block);
     buf_free(&r->keys);
+    buf_free(&r->cat);
 }
 
 /* ---- compaction ------------------------------------------------------ */
 
-/* Adds the words of the records in (from, to] of log_dir's segments:
- * sealed, so they must all be there, whole (clogrd.h). */
 static int
-compact_collect(agg_t *delta, buf_t *keys, const char *log_dir, uint64_t from,
-                uint64_t to, char *err, size_t errlen)
+compact_add(void *arg, const char *key, size_t len, uint64_t delta)
+{
+    agg_add_n(arg, key, len, delta);
+    return MEMDB_OK;
+}
+
+/* Adds the words of the records in (from, to] of log_dir's segments:
+ * sealed, so they must all be there, whole (clogrd.h), as table keys of
+ * the catalog cat, to which their table operations are applied. */
+static int
+compact_collect(agg_t *delta, buf_t *keys, cat_t *cat, const char *log_dir,
+                uint64_t from, uint64_t to, char *err, size_t errlen)
 {
     clogrd_t rd;
     const void *rec;
@@ -417,15 +556,16 @@ compact_collect(agg_t *delta, buf_t *keys, const char *log_dir, uint64_t from,
         return MEMDB_ERR;
     }
     while ((e = clogrd_next(&rd, &rec, &len)) == CLOGRD_REC) {
-        rec_iter_t it;
-        const char *w;
-        size_t wl;
-        uint64_t d;
         snap_key_t k;
 
-        rec_iter_init(&it, rec);
-        while (rec_next(&it, &w, &wl, &d) == MEMDB_OK)
-            agg_add_n(delta, w, wl, d);
+        if (apply_words(cat, rec, compact_add, delta) == MEMDB_NOENT) {
+            snprintf(err, errlen,
+                     "%s: record lsn %llu counts in a table the log never "
+                     "created",
+                     log_dir, (unsigned long long) clogrd_lsn(&rd) - 1);
+            clogrd_close(&rd);
+            return MEMDB_ERR;
+        }
         if (rec_idem(rec, &k.id)) {
             k.lsn = clogrd_lsn(&rd) - 1;
             buf_append(keys, &k, sizeof(k));
@@ -513,10 +653,38 @@ delta_cmp(const void *a, const void *b)
                     y->len);
 }
 
+/* Is key one of a live table (or the table's own, a hand-over mark)?
+ * The words of a generation no table has any more are left out. */
+static bool
+compact_live(const cat_t *cat, const char *key, size_t len)
+{
+    uint64_t gen;
+    size_t skip;
+    cat_view_t v;
+
+    if (!cat_key_gen(key, len, &gen, &skip))
+        return true; /* internal */
+    for (uint32_t i = 0; i < cat->hdr->max; i++)
+        if (cat_get(cat, i, &v) == MEMDB_OK && v.gen == gen)
+            return true;
+    return false;
+}
+
+/* snap_writer_add() for the words of live tables only. */
+static int
+compact_put(snap_writer_t *w, const cat_t *cat, const char *key, size_t len,
+            uint64_t count)
+{
+    if (!compact_live(cat, key, len))
+        return MEMDB_OK;
+    return snap_writer_add(w, key, len, count);
+}
+
 /* Merges the previous snapshot (or nothing) with the sorted delta. */
 static int
-compact_merge(snap_writer_t *w, snap_reader_t *prev, const agg_t *delta,
-              const uint32_t *order, char *err, size_t errlen)
+compact_merge(snap_writer_t *w, const cat_t *cat, snap_reader_t *prev,
+              const agg_t *delta, const uint32_t *order, char *err,
+              size_t errlen)
 {
     const char *pw = NULL;
     size_t pl = 0, i = 0;
@@ -537,10 +705,10 @@ compact_merge(snap_writer_t *w, snap_reader_t *prev, const agg_t *delta,
             c = -1;
         else
             c = snap_cmp(pw, pl, agg_key(delta, e), e->len);
-        int rc = c < 0 ? snap_writer_add(w, pw, pl, pc)
+        int rc = c < 0 ? compact_put(w, cat, pw, pl, pc)
                  : c > 0
-                     ? snap_writer_add(w, agg_key(delta, e), e->len, e->count)
-                     : snap_writer_add(w, pw, pl, pc + e->count);
+                     ? compact_put(w, cat, agg_key(delta, e), e->len, e->count)
+                     : compact_put(w, cat, pw, pl, pc + e->count);
         if (rc != MEMDB_OK) {
             snprintf(err, errlen, "%s", w->err);
             return MEMDB_ERR;
@@ -563,16 +731,23 @@ snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
     buf_t keys = { 0 };
     uint32_t *order = NULL;
     uint64_t from = 0;
+    cat_t cat;
     int rc = MEMDB_ERR;
 
     memset(&delta, 0, sizeof(delta));
+    cat_private(&cat, CAT_MAX_TABLES);
     if (prev != NULL) {
-        if (snap_open(&pr, prev, err, errlen) != MEMDB_OK)
+        if (snap_open(&pr, prev, err, errlen) != MEMDB_OK) {
+            cat_private_free(&cat);
             return MEMDB_ERR;
+        }
         from = pr.hdr.lsn;
         buf_append(&keys, pr.keys.data, pr.keys.len);
+        if (snap_catalog(&pr, &cat, err, errlen) != MEMDB_OK)
+            goto out;
     }
-    if (compact_collect(&delta, &keys, log_dir, from, target_lsn, err, errlen)
+    if (compact_collect(&delta, &keys, &cat, log_dir, from, target_lsn, err,
+                        errlen)
         != MEMDB_OK)
         goto out;
     order = xmalloc((delta.n ? delta.n : 1) * sizeof(uint32_t));
@@ -589,8 +764,14 @@ snap_compact(const char *snap_dir, const char *log_dir, const char *prev,
         snprintf(err, errlen, "cannot create snapshot: %s", w.err);
         goto out;
     }
+    if (snap_writer_catalog(&w, &cat) != MEMDB_OK) {
+        snprintf(err, errlen, "%s", w.err);
+        snap_writer_abort(&w);
+        goto out;
+    }
     if (compact_keys(&w, &keys, keep, err, errlen) != MEMDB_OK
-        || compact_merge(&w, prev ? &pr : NULL, &delta, order, err, errlen)
+        || compact_merge(&w, &cat, prev ? &pr : NULL, &delta, order, err,
+                         errlen)
                != MEMDB_OK) {
         snap_writer_abort(&w);
         goto out;
@@ -607,5 +788,6 @@ out:
     free(order);
     agg_free(&delta);
     buf_free(&keys);
+    cat_private_free(&cat);
     return rc;
 }

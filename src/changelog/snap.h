@@ -2,9 +2,19 @@
  * snap.h - snapshots: data_dir/snap/<lsn>.snap, a consistent image of the
  * table at one LSN.
  *
- *   header (64 bytes): magic "MDBSNAP1", version 2, header size, lsn,
+ *   header (64 bytes): magic "MDBSNAP1", version 3, header size, lsn,
  *                      epoch, creation time, 16 reserved bytes, XXH3-64 of
  *                      bytes 0..55
+ *   catalog blocks:    u32 payload bytes, u32 0xfffffffd, u64 XXH3-64 of
+ *                      the payload; the payloads together are the catalog
+ *                      (shm/catalog.h): u64 next generation, u32 tables,
+ *                      then each: u32 entry, u64 commit word, u64 uid,
+ *                      u64 op LSN, u64 created, u8 name length, name, u32
+ *                      profile length, profile.  Only when the store has
+ *                      a table besides default or default was truncated
+ *                      (none: the catalog a store starts with).  Words of
+ *                      a table are stored under their generation's prefix
+ *                      as the hash table keeps them.
  *   key blocks:        u32 payload bytes, u32 0xfffffffe, u64 XXH3-64 of
  *                      the payload, payload = snap_key_t entries (64 bytes
  *                      each, oldest first); at most SNAP_BLOCK bytes each
@@ -16,7 +26,8 @@
  *                      bytes seeded with the header checksum
  *
  * Version 1 (read, never written) has no key blocks and a trailer without
- * the key count (its checksum covers 24 bytes).
+ * the key count (its checksum covers 24 bytes); version 2 (read, never
+ * written) has no catalog blocks.
  *
  * The keys are the Idempotency-Keys of the uploads the snapshot counts
  * that are still inside their window (shm/idem.h): the previous
@@ -38,6 +49,7 @@
 #include "src/core/buf.h"
 #include "src/core/util.h"
 #include "src/changelog/rec.h"
+#include "shm/catalog.h"
 
 #define SNAP_MAGIC     0x3150414e5342444dULL /* "MDBSNAP1" */
 #define SNAP_END_MAGIC 0x444e454e5342444dULL /* "MDBSNEND" */
@@ -99,9 +111,12 @@ typedef struct snap_writer_s {
  * compaction child's err, a test). */
 int snap_writer_open(snap_writer_t *w, const char *dir, uint64_t lsn,
                      uint64_t epoch);
+/* The catalog, before the keys (nothing for the one a store starts with). */
+int snap_writer_catalog(snap_writer_t *w, const cat_t *c);
 /* The keys, oldest first, before any word. */
 int snap_writer_keys(snap_writer_t *w, const snap_key_t *k, size_t n);
-/* Words must come in snapshot order, each once. */
+/* Words must come in snapshot order, each once; a count of 0 is left
+ * out (a word retracted or reset to 0 is absent). */
 int snap_writer_add(snap_writer_t *w, const char *word, size_t len,
                     uint64_t count);
 /* fsyncs the file, renames it into place, fsyncs the directory; aborts
@@ -122,12 +137,17 @@ typedef struct snap_reader_s {
     bool done;
     buf_t keys; /* snap_open reads them all: snap_key_t, oldest first */
     size_t nkeys;
+    buf_t cat; /* the catalog blocks' payloads (empty: none) */
 } snap_reader_t;
 
 /* Opens a snapshot and reads its header and keys (r->keys). */
 int snap_open(snap_reader_t *r, const char *path, char *err, size_t errlen);
 /* Key i of an open snapshot (i < r->nkeys). */
 snap_key_t snap_key(const snap_reader_t *r, size_t i);
+/* Sets c (emptied first) to the snapshot's catalog, or to the one a store
+ * starts with when it has none.  MEMDB_ERR with file and offset when the
+ * catalog is malformed or has more tables than c can hold. */
+int snap_catalog(const snap_reader_t *r, cat_t *c, char *err, size_t errlen);
 /* MEMDB_OK with the next word, MEMDB_AGAIN at the (verified) end,
  * MEMDB_ERR with a message naming file and offset. */
 int snap_next(snap_reader_t *r, const char **word, size_t *len,

@@ -86,6 +86,7 @@ static const conf_opt_t conf_opts[] = {
     NUM("store", "max_memory", CT_SIZE, store_max_memory, 16ULL << 20,
         1ULL << 44),
     NUM("store", "max_word", CT_SIZE, store_max_word, 16, 65535),
+    NUM("store", "max_tables", CT_INT, store_max_tables, 0, 1023),
     { "persistence", "fsync", CT_FSYNC, OFF(persist_fsync), 0, 0, 0 },
     NUM("persistence", "segment_size", CT_SIZE, persist_segment_size,
         64ULL << 10, 1ULL << 40),
@@ -146,6 +147,7 @@ conf_defaults(conf_t *c)
     c->log_level = LOG_LVL_INFO;
     c->store_max_memory = util_phys_memory() / 2;
     c->store_max_word = 65535;
+    c->store_max_tables = 64;
     c->persist_fsync = FSYNC_EVERYSEC;
     c->persist_segment_size = 64ULL << 20;
     c->persist_snap_changes = 1000000;

@@ -50,6 +50,7 @@ typedef struct conf_s {
     /* store */
     uint64_t store_max_memory;
     uint64_t store_max_word;
+    int64_t store_max_tables; /* besides the table default */
 
     /* persistence */
     int64_t persist_fsync; /* FSYNC_* */

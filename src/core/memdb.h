@@ -48,10 +48,13 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define MEMDB_OK    0
-#define MEMDB_ERR   (-1)
-#define MEMDB_AGAIN (-2)
-#define MEMDB_BUSY  (-3)
+#define MEMDB_OK     0
+#define MEMDB_ERR    (-1)
+#define MEMDB_AGAIN  (-2)
+#define MEMDB_BUSY   (-3)
+#define MEMDB_NOENT  (-4) /* no such thing (a table) */
+#define MEMDB_EXISTS (-5) /* it exists already */
+#define MEMDB_FULL   (-6) /* no room for another (a table) */
 
 /* Exit codes of memdbd and its children (see memdbd(8)). */
 #define MEMDB_EXIT_OK     0 /* clean shutdown */

@@ -18,13 +18,14 @@ hexval(char c)
     return -1;
 }
 
-int
-url_decode(buf_t *out, const char *s, size_t len)
+/* plus: '+' means a space (a query), else it is itself (a path). */
+static int
+url_unescape(buf_t *out, const char *s, size_t len, bool plus)
 {
     buf_reserve(out, len);
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (c == '+') {
+        if (c == '+' && plus) {
             c = ' ';
         } else if (c == '%') {
             int hi, lo;
@@ -37,6 +38,18 @@ url_decode(buf_t *out, const char *s, size_t len)
         out->data[out->len++] = c;
     }
     return MEMDB_OK;
+}
+
+int
+url_decode(buf_t *out, const char *s, size_t len)
+{
+    return url_unescape(out, s, len, true);
+}
+
+int
+url_decode_path(buf_t *out, const char *s, size_t len)
+{
+    return url_unescape(out, s, len, false);
 }
 
 void

@@ -9,6 +9,8 @@
 
 /* Appends the decoded form of s to out.  MEMDB_ERR on a bad %-escape. */
 int url_decode(buf_t *out, const char *s, size_t len);
+/* The same for a path segment, where '+' is itself. */
+int url_decode_path(buf_t *out, const char *s, size_t len);
 
 typedef struct url_query_s {
     const char *p, *end;

@@ -61,6 +61,16 @@ xstrdup(const char *s)
     return p;
 }
 
+char *
+xmemdup(const void *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
 /* Parses a decimal number and returns a pointer to the first byte after it. */
 static int
 parse_number(const char *s, uint64_t *out, const char **end)

@@ -16,6 +16,8 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* n bytes of s, and a NUL after them. */
+char *xmemdup(const void *s, size_t n);
 
 /* "64MiB", "1g", "4096" -> bytes.  MEMDB_OK or MEMDB_ERR. */
 int util_parse_size(const char *s, uint64_t *out);

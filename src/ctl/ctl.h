@@ -54,6 +54,7 @@ typedef struct ctl_req_s {
     const char *method;   /* "GET" or "POST" */
     buf_t path;           /* path and query, e.g. /api/v1/top?n=3 */
     ctl_src_t *src;       /* POST body, or NULL */
+    const char *data;     /* ...or this one, in memory (JSON) */
     const char *idem_key; /* Idempotency-Key, or NULL */
     long stall_s;         /* give up after this long without a byte (0) */
     bool stream;          /* a 2xx body goes to out_path, not body */
@@ -64,6 +65,7 @@ typedef struct ctl_req_s {
     char reason[64];
     char location[512];
     bool replayed;     /* Idempotent-Replayed: true */
+    bool retry_after;  /* a Retry-After field: "not now" */
     bool transport;    /* failed in transfer (no HTTP answer) */
     buf_t body;        /* the answer (an error's, when streaming) */
     uint64_t streamed; /* bytes written to out */
@@ -82,6 +84,8 @@ void ctl_use_node(const ctl_opts_t *o, int i);
 int ctl_src_rewind(ctl_src_t *s);
 int ctl_http_start(ctl_opts_t *o, const char *token_file);
 void ctl_query(buf_t *path, const char *key, const char *val);
+/* Appends val %-escaped, as one path segment. */
+void ctl_path_escape(buf_t *path, const char *val);
 int ctl_src_open(ctl_src_t *s, const char *path);
 void ctl_src_close(ctl_src_t *s);
 int ctl_request(const ctl_opts_t *o, ctl_req_t *r);

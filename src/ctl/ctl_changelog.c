@@ -231,11 +231,44 @@ print_key(buf_t *b, const void *rec, bool json)
     }
 }
 
+/* The table of a record (none: default) and a table operation's name. */
+static void
+print_table(buf_t *b, const void *rec, bool json)
+{
+    rec_tblop_t op;
+    uint64_t uid = rec_table(rec);
+
+    if (uid == 0 && !rec_table_op(rec, &op))
+        return;
+    if (json) /* before "words", as print_key() does */
+        b->len -= strlen("\"words\":{");
+    if (json)
+        buf_printf(b, "\"table\":\"%016llx\",", (unsigned long long) uid);
+    else
+        buf_printf(b, " table %016llx", (unsigned long long) uid);
+    if (!rec_table_op(rec, &op)) {
+        if (json)
+            buf_puts(b, "\"words\":{");
+        return;
+    }
+    if (json) {
+        json_key(b, "name", true);
+        json_str(b, op.name, op.name_len);
+        buf_printf(b, ",\"profile_bytes\":%zu,\"words\":{", op.prof_len);
+    } else {
+        buf_printf(b, " name %.*s profile %zu bytes", (int) op.name_len,
+                   op.name, op.prof_len);
+    }
+}
+
 static void
 print_record(const rec_hdr_t *h, const void *rec, bool json)
 {
-    static const char *types[] = { "?", "upload", "noop", "merge" };
-    const char *type = h->type < 4 ? types[h->type] : "?";
+    static const char *types[] = {
+        "?",      "upload", "noop", "merge",    "retract",
+        "forget", "create", "drop", "truncate",
+    };
+    const char *type = h->type < MEMDB_NELEM(types) ? types[h->type] : "?";
     buf_t b = { 0 };
     rec_iter_t it;
     const char *w;
@@ -259,6 +292,7 @@ print_record(const rec_hdr_t *h, const void *rec, bool json)
                    (unsigned long long) h->origin_epoch,
                    (unsigned long long) h->origin_lsn);
     print_key(&b, rec, json);
+    print_table(&b, rec, json);
     if (!json)
         buf_printf(&b, " %u words:", h->nwords);
     rec_iter_init(&it, rec);
@@ -268,15 +302,19 @@ print_record(const rec_hdr_t *h, const void *rec, bool json)
             w = "(hand-over mark)";
             len = strlen(w);
         }
+        /* a retract's or reset's deltas are taken away: shown negative */
+        const char *sign = it.neg ? "-" : "";
+        if (it.neg)
+            d = 0 - d;
         if (json) {
             if (!first)
                 buf_putc(&b, ',');
             json_str(&b, w, len);
-            buf_printf(&b, ":%llu", (unsigned long long) d);
+            buf_printf(&b, ":%s%llu", sign, (unsigned long long) d);
         } else {
             buf_putc(&b, ' ');
             json_str(&b, w, len);
-            buf_printf(&b, "x%llu", (unsigned long long) d);
+            buf_printf(&b, "x%s%llu", sign, (unsigned long long) d);
         }
         first = false;
     }
@@ -339,23 +377,37 @@ counts_cmp(const void *x, const void *y)
     return snap_cmp(agg_key(cmp_agg, a), a->len, agg_key(cmp_agg, b), b->len);
 }
 
-/* The table the data directory holds, as one JSON object sorted by word. */
+/* A table the data directory holds (default: the table default), as one
+ * JSON object sorted by word. */
 static int
-log_counts(const char *data)
+log_counts(const char *data, const char *table)
 {
     agg_t a;
-    recover_sink_t sink = { counts_add, NULL, counts_clear, &a, false, NULL };
+    cat_t cat;
+    recover_sink_t sink = { counts_add, NULL, counts_clear, &a,
+                            false,      NULL, &cat };
     recover_stats_t st;
     char err[2048];
     uint32_t *order;
     buf_t b = { 0 };
 
+    cat_view_t t;
+
     memset(&a, 0, sizeof(a));
+    cat_private(&cat, CAT_MAX_TABLES);
     if (recover_run(data, &sink, &st, err, sizeof(err)) != MEMDB_OK) {
         ctl_err("%s", err);
         agg_free(&a);
+        cat_private_free(&cat);
         return CTL_BAD;
     }
+    if (cat_find(&cat, table, strlen(table), &t) != MEMDB_OK) {
+        ctl_err("%s holds no table %s", data, table);
+        agg_free(&a);
+        cat_private_free(&cat);
+        return CTL_BAD;
+    }
+    cat_private_free(&cat);
     order = xmalloc((a.n ? a.n : 1) * sizeof(uint32_t));
     for (size_t i = 0; i < a.n; i++)
         order[i] = (uint32_t) i;
@@ -364,11 +416,16 @@ log_counts(const char *data)
     buf_putc(&b, '{');
     for (size_t i = 0, k = 0; i < a.n; i++) {
         const agg_ent_t *e = &a.ents[order[i]];
-        if (ht_internal(agg_key(&a, e), e->len))
-            continue; /* hand-over marks are not words */
+        uint64_t gen;
+        size_t skip;
+        /* hand-over marks are not words, 0 is absent, and the words of
+         * another table or generation are not this table's */
+        if (!cat_key_gen(agg_key(&a, e), e->len, &gen, &skip) || e->count == 0
+            || gen != t.gen)
+            continue;
         if (k++ > 0)
             buf_putc(&b, ',');
-        json_str(&b, agg_key(&a, e), e->len);
+        json_str(&b, agg_key(&a, e) + skip, e->len - skip);
         buf_printf(&b, ":%llu", (unsigned long long) e->count);
     }
     buf_puts(&b, "}\n");
@@ -396,7 +453,7 @@ ctl_changelog(const ctl_opts_t *o, int argc, char **argv)
 {
     uint64_t from = 0, to = UINT64_MAX;
     bool yes = false, json = o->json;
-    const char *sub, *data;
+    const char *sub, *data, *table = "default";
 
     if (argc < 2) {
         ctl_err("usage: memdbctl log verify|print|truncate|counts DATA_DIR");
@@ -407,6 +464,8 @@ ctl_changelog(const ctl_opts_t *o, int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--yes") == 0)
             yes = true;
+        else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc)
+            table = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             json = true;
         else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc
@@ -431,7 +490,7 @@ ctl_changelog(const ctl_opts_t *o, int argc, char **argv)
     if (strcmp(sub, "truncate") == 0)
         return log_truncate(data, yes);
     if (strcmp(sub, "counts") == 0)
-        return log_counts(data);
+        return log_counts(data, table);
     ctl_err("log: unknown subcommand \"%s\" (verify, print, truncate, "
             "counts)",
             sub);

@@ -134,6 +134,15 @@ ctl_query(buf_t *path, const char *key, const char *val)
     curl_free(e);
 }
 
+void
+ctl_path_escape(buf_t *path, const char *val)
+{
+    char *e = curl_easy_escape(NULL, val, 0);
+
+    buf_puts(path, e ? e : "");
+    curl_free(e);
+}
+
 /* ---- upload sources ------------------------------------------------- */
 
 int
@@ -283,11 +292,14 @@ on_header(char *p, size_t sz, size_t nmemb, void *arg)
         sp = sp ? strchr(sp + 1, ' ') : NULL;
         snprintf(r->reason, sizeof(r->reason), "%s", sp ? sp + 1 : "");
         r->replayed = false; /* a new response (after a redirect) */
+        r->retry_after = false;
     } else if (strncasecmp(line, "location:", 9) == 0) {
         snprintf(r->location, sizeof(r->location), "%s",
                  line + 9 + strspn(line + 9, " \t"));
     } else if (strncasecmp(line, "idempotent-replayed:", 20) == 0) {
         r->replayed = strstr(line + 20, "true") != NULL;
+    } else if (strncasecmp(line, "retry-after:", 12) == 0) {
+        r->retry_after = true;
     }
     return n;
 }
@@ -354,6 +366,11 @@ req_body(CURL *h, ctl_req_t *r)
 {
     ctl_src_t *s = r->src;
 
+    if (s == NULL && r->data != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->data);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long) strlen(r->data));
+        return;
+    }
     if (s == NULL) {
         if (strcmp(r->method, "POST") == 0)
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
@@ -397,6 +414,8 @@ req_handle(const ctl_opts_t *o, ctl_req_t *r, buf_t *url, char *ebuf)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
     if (strcmp(r->method, "POST") == 0)
         curl_easy_setopt(h, CURLOPT_POST, 1L);
+    else if (strcmp(r->method, "GET") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
     if (r->stall_s > 0) {
         /* a node that stopped (paused, cut off) is given up on */
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -44,6 +44,8 @@
 #include "src/changelog/loader.h"
 #include "src/master/notify.h"
 #include "src/master/persist.h"
+#include "src/master/sweep.h"
+#include "src/master/census.h"
 #include "src/changelog/recover.h"
 #include "src/core/proc.h"
 #include "src/core/proctitle.h"
@@ -106,7 +108,9 @@ typedef struct master_s {
     uint64_t next_watchdog;
     uint64_t next_status;
     persist_t persist;
-    int lock_fd; /* data_dir/memdbd.lock, flock()ed */
+    sweep_t sweep;   /* under way (active): turn again soon */
+    census_t census; /* ...the same */
+    int lock_fd;     /* data_dir/memdbd.lock, flock()ed */
 } master_t;
 
 static void master_wake_workers(master_t *m);
@@ -229,7 +233,7 @@ master_finish_inflight(master_t *m, unsigned slot)
         log_warn("%s %u died applying lsn %llu: applying the rest from "
                  "word %u",
                  child_name(slot), slot, (unsigned long long) s->lsn, from);
-        apply_record(&m->shm, ring_slot_rec(s), from, -1, NULL);
+        apply_record(&m->shm, ring_slot_rec(s), from, -1, NULL, apply_gen(s));
     }
     atomic_store(&w->inflight_pos, SHM_NONE);
 }
@@ -252,6 +256,10 @@ master_finish_dead(master_t *m)
             log_warn("gave back %u idempotency keys claimed by pid %d", n,
                      (int) dead);
     }
+    /* a retract or reset a dead child held the subtract lock for is
+     * finished now: later ones may see its counts */
+    shm_sub_repaired(&m->shm);
+    ring_repaired(&m->shm.ring, m->shm.ht.self);
 }
 
 static void
@@ -590,12 +598,15 @@ master_setup(master_t *m)
     sp.node_id = m->conf->node_id;
     sp.idem_max_keys = (uint64_t) m->conf->up_idem_max_keys;
     sp.idem_window_ms = m->conf->up_idem_window_ms;
+    sp.max_tables = (uint32_t) m->conf->store_max_tables;
     if (shm_create(&m->shm, &sp) != MEMDB_OK)
         return MEMDB_ERR;
     if (master_faults(m) != MEMDB_OK)
         return MEMDB_ERR;
     if (master_recover(m) != MEMDB_OK)
         return MEMDB_ERR;
+    sweep_init(&m->sweep, &m->shm);
+    census_init(&m->census, &m->shm);
     atomic_store(&m->shm.node->accepting, 1);
 
     signal(SIGPIPE, SIG_IGN);
@@ -630,7 +641,8 @@ master_timeout(master_t *m)
 {
     const clogw_t *lw = &m->persist.lw;
 
-    if (atomic_load(&m->shm.ring.hdr->head) > lw->cursor)
+    if (atomic_load(&m->shm.ring.hdr->head) > lw->cursor || m->sweep.active
+        || m->census.active)
         return 1;
     if (lw->written_pos != lw->synced_pos)
         return 10;
@@ -734,14 +746,18 @@ master_loop(master_t *m)
         master_release(
             m, progress || atomic_load(&m->shm.node->written_lsn) != written);
         master_finish_dead(m);
-        if (!m->stopping)
+        if (!m->stopping) {
             master_respawn(m);
+            sweep_run(&m->sweep);
+            census_run(&m->census, util_now_ms());
+        }
         uint64_t now = util_now_ms();
         master_check_ready(m);
         master_watchdog(m, now);
         master_status(m, now);
     }
     persist_shutdown(&m->persist);
+    census_free(&m->census);
     return MEMDB_EXIT_OK;
 }
 

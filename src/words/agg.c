@@ -15,6 +15,7 @@ agg_reset(agg_t *a)
     a->keys.len = 0;
     a->words = 0;
     a->cost = 0;
+    a->npend = 0;
     /* Do not keep a huge table around after a big upload. */
     if (a->scap > (1u << 16))
         agg_free(a);
@@ -54,15 +55,58 @@ agg_add(agg_t *a, const char *w, size_t len)
     agg_add_n(a, w, len, 1);
 }
 
+static void agg_add_hashed(agg_t *a, const char *w, size_t len, uint64_t n,
+                           uint64_t h);
+
 void
 agg_add_n(agg_t *a, const char *w, size_t len, uint64_t n)
 {
-    uint64_t h = ht_hash(w, len);
+    agg_add_hashed(a, w, len, n, ht_hash(w, len));
+}
+
+void
+agg_push(agg_t *a, const char *w, size_t len)
+{
+    agg_pend_t *p;
+
+    if (len > AGG_BATCH_WORD) {
+        agg_flush(a); /* (first-seen order) */
+        agg_add_n(a, w, len, 1);
+        return;
+    }
+    p = &a->pend[a->npend];
+    p->hash = ht_hash(w, len);
+    p->len = (uint32_t) len;
+    memcpy(p->w, w, len);
+    if (a->slots != NULL)
+        __builtin_prefetch(&a->slots[p->hash & (a->scap - 1)], 0, 1);
+    if (++a->npend == AGG_BATCH)
+        agg_flush(a);
+}
+
+void
+agg_flush(agg_t *a)
+{
+    size_t n = a->npend;
+
+    a->npend = 0;
+    for (size_t i = 0; i < n && a->slots != NULL; i++) {
+        uint32_t sl = a->slots[a->pend[i].hash & (a->scap - 1)];
+        if (sl != 0)
+            __builtin_prefetch(&a->ents[sl - 1], 0, 1);
+    }
+    for (size_t i = 0; i < n; i++)
+        agg_add_hashed(a, a->pend[i].w, a->pend[i].len, 1, a->pend[i].hash);
+}
+
+static void
+agg_add_hashed(agg_t *a, const char *w, size_t len, uint64_t n, uint64_t h)
+{
     size_t pos;
     agg_ent_t *e;
 
     a->words += n;
-    if ((a->n + 1) * 2 > a->scap)
+    if (a->slots == NULL || (a->n + 1) * 2 > a->scap)
         agg_grow(a);
     for (pos = h & (a->scap - 1); a->slots[pos] != 0;
          pos = (pos + 1) & (a->scap - 1)) {

@@ -18,6 +18,15 @@ typedef struct agg_ent_s {
     uint32_t len;
 } agg_ent_t;
 
+#define AGG_BATCH      16 /* words agg_push holds before it adds them */
+#define AGG_BATCH_WORD 40 /* longer ones go in at once */
+
+typedef struct agg_pend_s {
+    uint64_t hash;
+    uint32_t len;
+    char w[AGG_BATCH_WORD];
+} agg_pend_t;
+
 typedef struct agg_s {
     agg_ent_t *ents; /* first-seen order */
     size_t n, ncap;
@@ -26,6 +35,8 @@ typedef struct agg_s {
     buf_t keys;
     uint64_t words; /* occurrences */
     uint64_t cost;  /* worst-case bytes in the shared table */
+    size_t npend;   /* agg_push's words not added yet */
+    agg_pend_t pend[AGG_BATCH];
 } agg_t;
 
 void agg_reset(agg_t *a);
@@ -33,6 +44,13 @@ void agg_free(agg_t *a);
 void agg_add(agg_t *a, const char *w, size_t len);
 /* Adds n occurrences at once (replay, compaction). */
 void agg_add_n(agg_t *a, const char *w, size_t len, uint64_t n);
+/* agg_add for a stream of words (an upload's body): the words are
+ * hashed and their slots prefetched AGG_BATCH at a time, so that the
+ * cache misses of a batch overlap.  Nothing of a's state (n, ents,
+ * words, cost) counts them until agg_flush(), which a reader of the
+ * aggregate calls first. */
+void agg_push(agg_t *a, const char *w, size_t len);
+void agg_flush(agg_t *a);
 static inline const char *
 agg_key(const agg_t *a, const agg_ent_t *e)
 {

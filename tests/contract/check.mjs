@@ -223,6 +223,18 @@ function headerValue(schema, v) {
   return v;
 }
 
+// The spec's path a request path is an instance of: itself, or a path
+// with {parameters}, each one whole segment.
+const templates = [...pathMethods.keys()].filter((p) => p.includes('{'))
+  .map((p) => [p, new RegExp('^' + p.replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+    .replace(/\{[^}]+\}/g, '[^/]+') + '$')]);
+function templatePath(path) {
+  if (pathMethods.has(path))
+    return path;
+  const t = templates.find(([, re]) => re.test(path));
+  return t ? t[0] : path;
+}
+
 for (const line of lines) {
   let ex;
   try {
@@ -244,6 +256,7 @@ for (const line of lines) {
     continue;
   }
   const status = String(ex.status);
+  ex.path = templatePath(ex.path);
   const op = ops.get(`${ex.method} ${ex.path}`);
   if (!op) {
     const methods = pathMethods.get(ex.path);

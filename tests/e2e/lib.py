@@ -348,8 +348,17 @@ class Node:
         assert st == 200, (st, body)
 
     def fault_fired(self, point):
-        """How often an armed point fired (0 if not armed)."""
-        st, body = self._admin("GET", "/api/v1/admin/fault")
+        """How often an armed point fired (0 if not armed).  Asked again
+        if the connection breaks: the worker that answers may be the one
+        the fault kills."""
+        for attempt in range(5):
+            try:
+                st, body = self._admin("GET", "/api/v1/admin/fault")
+                break
+            except (OSError, http.client.HTTPException):
+                if attempt == 4:
+                    raise
+                time.sleep(0.05)
         assert st == 200, (st, body)
         for f in json.loads(body):
             if f["point"] == point:
@@ -598,8 +607,9 @@ class Cluster:
         return next(n for n in self.nodes if n.id == nid)
 
     def wait_converged(self, timeout=20):
-        """Waits until every live node holds the same table and LSN and no
-        node still has a divergent tail to hand over."""
+        """Waits until every live node holds the same words, the same
+        tables (names, profiles, sizes) and LSN, and no node still has a
+        divergent tail to hand over."""
         def same():
             tables, lsns = [], set()
             for n in self.alive():
@@ -607,9 +617,10 @@ class Cluster:
                 if st.get("cluster", {}).get("pending_merges", 0):
                     return False
                 st, hdrs, body = n.request("GET", "/api/v1/allwords")
-                if st != 200:
+                st2, _, listing = n.request("GET", "/api/v1/tables")
+                if st != 200 or st2 != 200:
                     return False
-                tables.append(json.loads(body))
+                tables.append((json.loads(body), json.loads(listing)))
                 lsns.add(hdrs.get("X-Memdb-LSN"))
             return len(lsns) == 1 and all(t == tables[0] for t in tables)
         try:
@@ -684,13 +695,14 @@ class Ledger(threading.Thread):
         self.errors = 0
         self.unfinished = []  # KeyedLedger: never answered
 
+    path = "/api/v1/upload"  # where to upload (a table's: .../upload)
     query = ""    # of every upload
     replays = 0   # answers with Idempotent-Replayed: true
 
     def post(self, host, port, body, key=None):
         c = http.client.HTTPConnection(host, port, timeout=self.timeout)
         try:
-            c.request("POST", "/api/v1/upload" + self.query, body=body,
+            c.request("POST", self.path + self.query, body=body,
                       headers={"Idempotency-Key": key} if key else {})
             r = c.getresponse()
             r.read()

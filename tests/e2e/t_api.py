@@ -161,6 +161,98 @@ def test_top_matches_a_recount():
     expect = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:25]
     got = n.get("/api/v1/top?n=25")
     assert [(t["word"], t["count"]) for t in got] == expect
+    # counts that go down (a reset, a retract) leave the partitions'
+    # bounds high: the top still matches a recount
+    top = expect[0][0]
+    st, _, _ = n.request("DELETE", f"/api/v1/tables/default/words/{top}")
+    assert st == 200
+    del counts[top]
+    second = expect[1][0]
+    take = counts[second] - 1
+    st, _, _ = n.request("POST", "/api/v1/tables/default/retract",
+                         " ".join([second] * take).encode())
+    assert st == 200
+    counts[second] = 1
+    for k in (1, 10, 40):
+        expect = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        got = n.get(f"/api/v1/top?n={k}")
+        assert [(t["word"], t["count"]) for t in got] == expect, k
+
+
+def test_a_deep_top_matches_a_recount():
+    # 10000 of 40000 words: about 2.4 per partition rank, so many a
+    # partition needs more than its leaders (HT_TOP) and is copied too.
+    n = Node().start()
+    counts = {f"d{i}": 1 + (i * 7919) % 13 for i in range(40000)}
+    n.upload(" ".join(" ".join([w] * c) for w, c in counts.items()))
+    retract = [f"d{i}" for i in range(0, 40000, 7) if counts[f"d{i}"] > 1]
+    st, _, _ = n.request("POST", "/api/v1/tables/default/retract",
+                         " ".join(retract).encode())
+    assert st == 200
+    for w in retract:
+        counts[w] -= 1
+    for k in (1, 100, 10000):
+        expect = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+        got = n.get(f"/api/v1/top?n={k}")
+        assert [(t["word"], t["count"]) for t in got] == expect, k
+
+
+def _answered_first(n, slow, fast, slow_end):
+    """Sends request slow on one connection, then fast on another; the
+    order their whole answers arrive in, and slow's answer."""
+    import selectors
+    import socket
+    import time
+    a = socket.create_connection((n.host, n.port), timeout=30)
+    b = socket.create_connection((n.host, n.port), timeout=30)
+    order, got = [], {"slow": b"", "fast": b""}
+    try:
+        a.sendall(slow)
+        time.sleep(0.002)  # (the scan takes far longer)
+        b.sendall(fast)
+        sel = selectors.DefaultSelector()
+        sel.register(a, selectors.EVENT_READ, "slow")
+        sel.register(b, selectors.EVENT_READ, "fast")
+        deadline = time.monotonic() + 30
+        while len(order) < 2 and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=1):
+                got[key.data] += key.fileobj.recv(65536)
+                done = slow_end if key.data == "slow" else b"}\n"
+                if got[key.data].endswith(done) and key.data not in order:
+                    order.append(key.data)
+    finally:
+        a.close()
+        b.close()
+    return order, got["slow"]
+
+
+def test_scans_of_a_large_table_let_other_requests_through():
+    # One worker, 1.5M distinct words: /top and the tables' sizes scan
+    # them a few partitions per turn of the event loop, so a request sent
+    # on another connection while the scan runs is answered before the
+    # scan ends (a scan in one turn would answer it only after).  Order
+    # of the answers, not time.  Every word is counted once, so /top
+    # cannot skip a partition (their bounds all equal the heap's least).
+    n = Node(workers=1, store={"max_memory": "1GiB"}).start()
+    for start in range(0, 1500000, 500000):
+        n.upload(" ".join(f"w{i:07d}" for i in range(start, start + 500000)))
+    fast = b"GET /api/v1/wordcount?word=w0000001 HTTP/1.1\r\nHost: x\r\n\r\n"
+    order, top = _answered_first(
+        n, b"GET /api/v1/top?n=2 HTTP/1.1\r\nHost: x\r\n\r\n", fast, b"]\n")
+    assert order == ["fast", "slow"], order
+    assert top.endswith(b'[{"word":"w0000000","count":1},'
+                        b'{"word":"w0000001","count":1}]\n'), top[-200:]
+    order, desc = _answered_first(
+        n, b"GET /api/v1/tables/default HTTP/1.1\r\nHost: x\r\n\r\n",
+        fast, b"}}\n")
+    assert order == ["fast", "slow"], order
+    assert b'"words":1500000,"distinct":1500000' in desc, desc[-300:]
+    # a skewed table: the top is read from the few partitions whose
+    # bound can rank, and it is the same as a full recount
+    n.upload("w0000001 w0000001 w0000002 w1499999 w1499999 w1499999")
+    assert n.get("/api/v1/top?n=3") == [
+        {"word": "w1499999", "count": 4}, {"word": "w0000001", "count": 3},
+        {"word": "w0000002", "count": 2}]
 
 
 def test_status_and_healthz():

@@ -175,8 +175,12 @@ def test_upload_100mb_file_streams():
     r = ctl(n, "--json", "upload", p, timeout=60)
     dt = time.monotonic() - t0
     ans = json.loads(ok(r))
-    print(f"# 100 MB upload took {dt:.1f}s")
-    assert ans["words"] == words and ans["distinct"] == 8, ans
+    print(f"# 100 MB upload took {dt:.1f}s: {ans}")
+    # in pieces of about 8 MiB cut after a newline, two at once (the
+    # node's workers), each counted once
+    assert ans["words"] == words, ans
+    assert ans["pieces"] == 13 and ans["parallel"] == 2, ans
+    assert ans["bytes"] == os.path.getsize(p), ans
     assert err(r) == "", err(r)            # stderr is a pipe: no progress bar
     assert rows(ok(ctl(n, "count", "lorem")))[1] == ["lorem", str(words // 8)]
     st = json.loads(ok(ctl(n, "--json", "status")))
@@ -186,12 +190,42 @@ def test_upload_100mb_file_streams():
         r = subprocess.run([MEMDBCTL, "--node", f"http://127.0.0.1:{n.port}",
                             "--json", "upload", "-"], stdin=f,
                            capture_output=True, timeout=60)
-    assert json.loads(ok(r))["words"] == words
+    assert json.loads(ok(r))["words"] == words, (r.stdout, r.stderr[-500:])
     rc, o, e, rss = run_measured([MEMDBCTL, "--node",
                                   f"http://127.0.0.1:{n.port}", "upload", p])
     assert rc == 0 and e == "", (rc, e)
     assert rss < 40 * 1024, f"memdbctl used {rss} KiB"
     assert n.count("elit") == {"elit": 3 * words // 8}
+
+
+def test_a_large_file_goes_in_pieces_each_counted_once():
+    # 40 MB: 5 pieces cut after a newline, sent two at once, each with the
+    # key K-i; sent again with the same --key, every piece is a replay and
+    # nothing counts twice.  A table that forms n-grams gets it whole.
+    n = Node(http={"max_body": "256MiB"}).start()
+    p = os.path.join(tempdir(), "big.txt")
+    words = big_file(p, 40 << 20)
+    first = json.loads(ok(ctl(n, "--json", "upload", p, "--key", "K1",
+                              timeout=120)))
+    assert first["words"] == words and first["pieces"] == 5, first
+    again = json.loads(ok(ctl(n, "--json", "upload", p, "--key", "K1",
+                              timeout=120)))
+    assert again["words"] == words, again
+    st = json.loads(ok(ctl(n, "--json", "status")))
+    assert st["words"] == words, st
+    assert st["idempotency"]["replays"] == 5, st["idempotency"]
+    text = dict(line.split(None, 1) for line in
+                ok(ctl(n, "upload", p, timeout=120)).splitlines())
+    assert text["words"] == str(words), text
+    assert text["pieces"] == "5 (2 at once)", text
+    assert "MB/s" in text["rate"], text
+    assert json.loads(ok(ctl(n, "--json", "status")))["words"] == 2 * words
+    ok(ctl(n, "table", "create", "bi", "--tokenizer", '{"ngrams": 2}'))
+    whole = json.loads(ok(ctl(n, "--json", "upload", p, "--table", "bi",
+                              timeout=120)))
+    assert "pieces" not in whole and whole["words"] == 2 * words - 1, whole
+    assert n.get("/api/v1/tables/bi/wordcount?word=elit%20lorem") == \
+        {"elit lorem": words // 8 - 1}
 
 
 def test_top():

@@ -291,6 +291,15 @@ def test_disk_full_gives_503_and_recovers():
         st, _, _ = n.request("POST", "/api/v1/upload", b"refused")
         assert st == 503
         assert n.allwords() == before          # reads keep working
+        # a retract and a reset are refused the same way
+        st, _, _ = n.request("POST", "/api/v1/tables/default/retract",
+                             b"full0")
+        assert st == 503, st
+        st, _, _ = n.request("DELETE", "/api/v1/tables/default/words/full0")
+        assert st == 503, st
+        st, _, _ = n.request("POST", "/api/v1/tables/default/upload", b"x")
+        assert st == 503, st
+        assert n.allwords() == before
         os.unlink(filler)
         n.wait_for(lambda: n.request("POST", "/api/v1/upload",
                                      b"back again")[0] == 200,

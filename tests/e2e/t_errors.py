@@ -142,6 +142,10 @@ def test_store_full_gives_507_and_reads_keep_working():
     assert n.count("long-word-number-0")["long-word-number-0"] == 1
     st_before = n.get("/api/v1/status")
     assert st_before["distinct"] == rejected
+    # a table's upload of new words is refused the same way
+    st, _, data = n.request("POST", "/api/v1/tables/default/upload",
+                            body.encode())
+    assert st == 507, (st, data)
     # counting known words needs no new memory
     assert n.upload("long-word-number-0")["words"] == 1
     assert n.count("long-word-number-0")["long-word-number-0"] == 2

@@ -102,6 +102,37 @@ def test_two_workers_killed_holding_locks_each_others_record_needs():
     assert "died holding a lock" in log or log.count("killed by signal 9") == 2
 
 
+def test_a_worker_killed_reading_the_leaders_of_a_partition():
+    # GET /top reads a partition's leaders under its lock: a worker
+    # killed there leaves the lock with its pid.  The master repairs the
+    # partition (its leaders found again); uploads and /top go on, exact.
+    need_faults()
+    n = Node(workers=2).start()
+    body = " ".join(f"t{i} " * (i + 1) for i in range(50))
+    n.upload(body)
+    n.fault("ht.top_locked", "stop", process="worker", count=1)
+
+    def top():
+        try:
+            n.request("GET", "/api/v1/top?n=5", timeout=30)
+        except OSError:
+            pass
+    th = threading.Thread(target=top, daemon=True)
+    th.start()
+    pid = wait_stopped(n)
+    os.kill(pid, signal.SIGKILL)
+    th.join(30)
+    n.upload(body)   # every partition of the table: none is locked
+    n.upload("t0 " * 200)
+    expect = {f"t{i}": 2 * (i + 1) for i in range(50)}
+    expect["t0"] += 200
+    assert n.allwords() == expect
+    best = sorted(expect.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    for _ in range(4):   # on either worker
+        got = n.get("/api/v1/top?n=5")
+        assert [(t["word"], t["count"]) for t in got] == best, got
+
+
 def reads_answer(node, rounds=10):
     """Every reader of the shm member table answers, rounds times."""
     for _ in range(rounds):

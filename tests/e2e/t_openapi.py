@@ -128,7 +128,9 @@ def test_reads_time_out_waiting_for_min_lsn():
     n = Node().start()
     n.upload("one")
     for path in ("/api/v1/wordcount?word=one&", "/api/v1/allwords?",
-                 "/api/v1/top?"):
+                 "/api/v1/top?", "/api/v1/tables/default/wordcount?word=one&",
+                 "/api/v1/tables/default/allwords?",
+                 "/api/v1/tables/default/top?"):
         st, hdrs, body = n.request("GET", path + "min_lsn=5&timeout_ms=50")
         assert st == 504, (path, st, body)
         assert json.loads(body)["lsn"] == 1 and hdrs["X-Memdb-LSN"] == "1"
@@ -257,13 +259,20 @@ def test_reads_503_while_a_replica_installs_a_full_copy():
                 == 503, timeout=20, what="503 while n2 resyncs")
     assert n2.get("/api/v1/status")["cluster"]["syncing"] is True
     for path in ("/api/v1/wordcount?word=old", "/api/v1/allwords",
-                 "/api/v1/top"):
+                 "/api/v1/top", "/api/v1/tables/default/wordcount?word=old",
+                 "/api/v1/tables/default/allwords",
+                 "/api/v1/tables/default/top"):
         st, hdrs, body = n2.request("GET", path)
         assert st == 503, (path, st, body)
         assert "resynchronized" in json.loads(body)["error"]
         assert "X-Memdb-LSN" in hdrs
         st, hdrs, body = n2.request("HEAD", path)
         assert st == 503 and body == b"" and "X-Memdb-LSN" in hdrs
+    for path in ("/api/v1/tables", "/api/v1/tables/default"):
+        st, _, body = n2.request("GET", path)
+        assert st == 503 and b"resynchronized" in body, (path, st, body)
+        st, _, body = n2.request("HEAD", path)
+        assert st == 503 and body == b"", (path, st)
     for p in n2.children("memdbd: replicator"):
         os.kill(p, signal.SIGCONT)
     table = c.wait_converged(timeout=30)

@@ -77,7 +77,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     for (size_t i = 0; i < MEMDB_NELEM(words); i++)
         rec_add(&b, words[i], strlen(words[i]), 1 + i);
     rec_finish(b.data, 1, 0);
-    if (apply_record(&shm, b.data, 0, -1, NULL) != MEMDB_OK)
+    if (apply_record(&shm, b.data, 0, -1, NULL, 0) != MEMDB_OK)
         abort();
     buf_free(&b);
     atomic_store(&shm.node->clustered, 1);

@@ -36,12 +36,29 @@ check(const unsigned char *p, size_t size)
     FUZZ_CHECK(rec_idem(p, &id) == ((h.flags & REC_F_IDEM) != 0));
     if (h.flags & REC_F_IDEM)
         rec_set_idem(&b, &id); /* the key block, before the words */
+    if (h.flags & REC_F_TABLE)
+        rec_set_table(&b, rec_table(p)); /* then the table block */
+    else
+        FUZZ_CHECK(rec_table(p) == 0);
+    if (rec_type_table(h.type)) {
+        rec_tblop_t op;
+        /* a table operation: no words, its payload parses */
+        FUZZ_CHECK(rec_table_op(p, &op) && h.nwords == 0);
+        FUZZ_CHECK(op.name_len >= 1
+                   && op.name + op.name_len <= (const char *) p + len);
+        rec_set_table_op(&b, op.name, op.name_len, op.prof, op.prof_len,
+                         op.time_ms);
+    }
     rec_iter_init(&it, p);
+    FUZZ_CHECK(it.neg == rec_type_subtracts(h.type));
     while ((rc = rec_next(&it, &w, &wl, &d)) == MEMDB_OK) {
+        if (it.neg)
+            d = 0 - d; /* a subtracting record's delta, as it is stored */
         FUZZ_CHECK(wl >= 1 && wl <= 65535 && d >= 1);
         FUZZ_CHECK((const unsigned char *) w
                        >= p + REC_HDR
                               + ((h.flags & REC_F_IDEM) ? REC_IDEM_LEN : 0)
+                              + ((h.flags & REC_F_TABLE) ? REC_TABLE_LEN : 0)
                    && (const unsigned char *) w + wl <= p + len);
         rec_add(&b, w, wl, d);
         n++;

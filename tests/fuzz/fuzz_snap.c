@@ -46,6 +46,24 @@ read_all(const void *data, size_t size)
         return;
     }
     FUZZ_CHECK(r.nkeys == 0 || r.hdr.version >= 2);
+    FUZZ_CHECK(r.cat.len == 0 || r.hdr.version >= 3);
+    {
+        /* a catalog that decodes is whole; one that does not is named */
+        cat_t cat;
+        cat_private(&cat, 8);
+        err[0] = '\0';
+        if (snap_catalog(&r, &cat, err, sizeof(err)) != MEMDB_OK)
+            FUZZ_CHECK(strstr(err, "offset") != NULL
+                       && strstr(err, "catalog") != NULL);
+        else
+            for (uint32_t i = 0; i < cat.hdr->max; i++) {
+                cat_view_t v;
+                if (cat_get(&cat, i, &v) == MEMDB_OK)
+                    FUZZ_CHECK(cat_name_ok(v.name, strlen(v.name))
+                               && (v.live & 1) == 1);
+            }
+        cat_private_free(&cat);
+    }
     err[0] = '\0';
     while ((rc = snap_next(&r, &w, &len, &count, err, sizeof(err)))
            == MEMDB_OK) {
@@ -100,8 +118,8 @@ fix_up(unsigned char *p, size_t size)
 
     memcpy(&h, p, sizeof(h));
     h.magic = SNAP_MAGIC;
-    if (h.version != 1)
-        h.version = 2;
+    if (h.version != 1 && h.version != 2)
+        h.version = 3;
     h.checksum = XXH3_64bits(&h, offsetof(snap_hdr_t, checksum));
     memcpy(p, &h, sizeof(h));
     while (size - off >= 16) {
@@ -119,6 +137,10 @@ fix_up(unsigned char *p, size_t size)
         memcpy(p + off + 8, &sum, 8);
         if (head[1] == 0xfffffffeU) { /* a key block */
             nkeys += head[0] / sizeof(snap_key_t);
+            off += 16 + head[0];
+            continue;
+        }
+        if (head[1] == 0xfffffffdU) { /* a catalog block */
             off += 16 + head[0];
             continue;
         }

@@ -1,10 +1,25 @@
 /*
- * fuzz_tok.c - the tokenizer and UTF-8 validator (src/words/tok.c).
+ * fuzz_tok.c - the tokenizer and UTF-8 validator (src/words/tok.c), and
+ * the tokenizer of profiles (src/words/ptok.c, src/words/prof.h).
  *
- * Input: byte 0 picks store.max_word, byte 1 seeds the chunking, the rest
- * is an upload body.  The body is tokenized in one chunk and again in
- * random chunks (empty ones included, cutting words and characters
- * anywhere), and checked:
+ * Input: byte 0 picks store.max_word, byte 1 seeds the chunking, byte 2
+ * picks the profile (0: the default, tok_t), the rest is an upload body.
+ *
+ * Byte 2, bit by bit: 0 split unicode, 1 fold, 2-3 normalize (0 none,
+ * 1 NFC, 2 NFKC, 3 none), 4 trim, 5-6 ngrams (1, 2, 3, 1), 7 small pieces
+ * (a cut at every safe place) and, with an odd byte 1, a small window (a
+ * forced cut).  A profile other than the default is run whole, split at a
+ * point byte 1 picks, and in random chunks, and checked:
+ *   - the three give the same terms and outcome, and the same error
+ *     offset (with normalization, an offset into a piece of the text:
+ *     only the two runs with the same pieces);
+ *   - each term is valid UTF-8, not empty, at most max_word bytes;
+ *   - accepted: the body is valid UTF-8; refused for bad UTF-8: at
+ *     utf8_check's offset; too long: at an offset before that one.
+ *
+ * The default profile (byte 2 = 0) is tok_t's, as before profiles: the
+ * body is tokenized in one chunk and again in random chunks (empty ones
+ * included, cutting words and characters anywhere), and checked:
  *   - both runs give the same words, the same outcome and the same error
  *     offset;
  *   - no word is empty, longer than max_word, or contains a White_Space
@@ -14,6 +29,7 @@
  *   - a body rejected for bad UTF-8 is rejected at utf8_check's offset.
  */
 #include "tests/fuzz/fuzz.h"
+#include "src/words/prof.h"
 #include "src/words/tok.h"
 
 typedef struct words_s {
@@ -108,6 +124,129 @@ reference(words_t *ws, const char *body, size_t len)
         on_word(ws, (const char *) start, (size_t) (p - start));
 }
 
+/* ---- profiles ------------------------------------------------------------ */
+
+/* The profile of byte 2 (see the top). */
+static void
+pick_profile(prof_t *p, uint8_t b)
+{
+    prof_default(p);
+    p->split = b & 1 ? PROF_SPLIT_UNICODE : PROF_SPLIT_WHITESPACE;
+    p->fold = (b >> 1) & 1;
+    p->normalize = (b >> 2) & 3;
+    if (p->normalize == 3)
+        p->normalize = PROF_NORM_NONE;
+    p->trim = (b >> 4) & 1;
+    p->ngrams = (uint8_t) (1 + ((b >> 5) & 3) % 3);
+}
+
+/* How a profile run is fed: split at split (SIZE_MAX: none), or in
+ * random chunks from seed (0: none); piece and window as given. */
+typedef struct feed_s {
+    size_t split;
+    uint32_t seed;
+    size_t piece, window;
+} feed_t;
+
+static void
+on_term(void *arg, const char *w, size_t len)
+{
+    words_t *ws = arg;
+    uint64_t l = len;
+
+    FUZZ_CHECK(len > 0);
+    FUZZ_CHECK(len <= ws->max_word);
+    FUZZ_CHECK(utf8_check(w, len) == -1);
+    buf_append(&ws->all, &l, sizeof(l));
+    buf_append(&ws->all, w, len);
+    ws->n++;
+}
+
+static void
+prun(run_t *r, const prof_t *p, size_t max_word, const char *body, size_t len,
+     const feed_t *f)
+{
+    static ptok_t t; /* kept: one break iterator for every input */
+    tok_err_e e = TOK_OK;
+    uint32_t seed = f->seed;
+
+    memset(r, 0, sizeof(*r));
+    r->words.max_word = max_word;
+    FUZZ_CHECK(ptok_init(&t, p, max_word, on_term, &r->words) == MEMDB_OK);
+    if (f->piece)
+        t.piece = f->piece;
+    if (f->window)
+        t.window = f->window;
+    if (f->split != SIZE_MAX) {
+        e = ptok_feed(&t, body, f->split);
+        if (e == TOK_OK)
+            e = ptok_feed(&t, body + f->split, len - f->split);
+    } else {
+        for (size_t off = 0; e == TOK_OK && off < len;) {
+            size_t n;
+
+            seed = seed * 1103515245u + 12345u;
+            n = MEMDB_MIN((size_t) (seed >> 16) % 17, len - off);
+            e = ptok_feed(&t, body + off, n);
+            off += n;
+        }
+    }
+    if (e == TOK_OK)
+        e = ptok_finish(&t);
+    r->err = ptok_err(&t, &r->err_off);
+    FUZZ_CHECK(e == r->err);
+}
+
+static void
+same_run(const run_t *a, const run_t *b, bool offsets)
+{
+    FUZZ_CHECK(a->err == b->err);
+    FUZZ_CHECK(!offsets || a->err == TOK_OK || a->err_off == b->err_off);
+    if (a->err != TOK_OK)
+        return;
+    FUZZ_CHECK(a->words.n == b->words.n);
+    FUZZ_CHECK(a->words.all.len == b->words.all.len);
+    FUZZ_CHECK(
+        a->words.all.len == 0
+        || memcmp(a->words.all.data, b->words.all.data, a->words.all.len)
+               == 0);
+}
+
+static void
+fuzz_profile(const uint8_t *data, const char *body, size_t len,
+             size_t max_word)
+{
+    prof_t p;
+    run_t whole, split, chunks;
+    feed_t f = { .split = SIZE_MAX };
+    bool offs;
+    long bad = utf8_check(body, len);
+
+    pick_profile(&p, data[2]);
+    offs = p.normalize == PROF_NORM_NONE;
+    if (data[2] & 0x80 && data[1] & 1)
+        f.window = 4 + data[1] % 61;
+    prun(&whole, &p, max_word, body, len, &f);
+    if (data[2] & 0x80)
+        f.piece = 1 + data[1] % 16;
+    f.split = len * data[1] / 255;
+    prun(&split, &p, max_word, body, len, &f);
+    f.split = SIZE_MAX;
+    f.seed = 1 + data[1];
+    prun(&chunks, &p, max_word, body, len, &f);
+    same_run(&whole, &split, offs || !(data[2] & 0x80));
+    same_run(&split, &chunks, true);
+    if (whole.err == TOK_OK)
+        FUZZ_CHECK(bad == -1);
+    else if (whole.err == TOK_BAD_UTF8)
+        FUZZ_CHECK(bad >= 0 && (uint64_t) bad == whole.err_off);
+    else
+        FUZZ_CHECK(whole.err_off < (bad >= 0 ? (uint64_t) bad : len));
+    buf_free(&whole.words.all);
+    buf_free(&split.words.all);
+    buf_free(&chunks.words.all);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -117,11 +256,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len;
     long bad;
 
-    if (size < 2)
+    if (size < 3)
         return 0;
     max_word = data[0] & 0x80 ? 65535 : 1 + data[0];
-    body = (const char *) data + 2;
-    len = size - 2;
+    body = (const char *) data + 3;
+    len = size - 3;
+    if (data[2] != 0) {
+        fuzz_profile(data, body, len, max_word);
+        return 0;
+    }
 
     run(&one, max_word, body, len, 0);
     run(&many, max_word, body, len, 1 + data[1]);
@@ -156,6 +299,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         FUZZ_CHECK(one.err == TOK_WORD_TOO_LONG);
         FUZZ_CHECK(one.err_off < len);
+    }
+    /* ptok_t with the default profile is tok_t */
+    {
+        prof_t p;
+        run_t pt;
+        feed_t f = { .split = len * data[1] / 255 };
+
+        prof_default(&p);
+        prun(&pt, &p, max_word, body, len, &f);
+        same_run(&one, &pt, true);
+        buf_free(&pt.words.all);
     }
     buf_free(&one.words.all);
     buf_free(&many.words.all);

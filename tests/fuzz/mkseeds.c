@@ -113,6 +113,19 @@ seeds_rec(void)
     rec_set_origin(b.data, 0x1111, 0, 0);
     rec_finish(b.data, 11, 1);
     put("rec", "keyed", b.data, b.len);
+    /* a retract in a table, and a table's creation */
+    rec_begin(&b, REC_RETRACT);
+    rec_set_table(&b, 0x77);
+    rec_add(&b, "cat", 3, 2);
+    rec_set_origin(b.data, 0x1111, 0, 0);
+    rec_finish(b.data, 12, 1);
+    put("rec", "retract", b.data, b.len);
+    rec_begin(&b, REC_TABLE_CREATE);
+    rec_set_table(&b, 0x77);
+    rec_set_table_op(&b, "t1", 2, "\1\0\0", 3, 1796000000000ULL);
+    rec_set_origin(b.data, 0x1111, 0, 0);
+    rec_finish(b.data, 13, 1);
+    put("rec", "create", b.data, b.len);
     buf_free(&b);
 }
 

@@ -202,6 +202,35 @@ Test(rec, encode_then_decode)
     buf_free(&b);
 }
 
+/* A retract's and a reset's deltas are stored as given and read back
+ * negated (modulo 2^64); other types' are read as stored. */
+Test(rec, subtracting_records_give_negated_deltas)
+{
+    static const uint16_t types[] = { REC_UPLOAD, REC_MERGE, REC_RETRACT,
+                                      REC_FORGET };
+    buf_t b = { 0 };
+
+    for (size_t t = 0; t < MEMDB_NELEM(types); t++) {
+        bool neg = types[t] == REC_RETRACT || types[t] == REC_FORGET;
+        rec_iter_t it;
+        const char *word;
+        size_t wl;
+        uint64_t d;
+        uint32_t len;
+
+        cr_assert_eq(rec_type_subtracts(types[t]), neg);
+        rec_begin(&b, types[t]);
+        rec_add(&b, "cat", 3, 5);
+        rec_finish(b.data, 1, 0);
+        cr_assert_eq(rec_check(b.data, b.len, &len), REC_OK);
+        rec_iter_init(&it, b.data);
+        cr_assert_eq(rec_next(&it, &word, &wl, &d), MEMDB_OK);
+        cr_assert_eq(d, neg ? 0 - 5ULL : 5ULL, "type %u", types[t]);
+        cr_assert_eq(5 + d, neg ? 0 : 10);
+    }
+    buf_free(&b);
+}
+
 Test(rec, checksum_is_xxh3_of_record_with_zero_checksum)
 {
     buf_t b = { 0 };

@@ -178,6 +178,9 @@ Test(ring, repair_rolls_back_half_done_reservation)
     atomic_store(&h->next_lsn, 3);
 
     cr_assert_eq(shm_repair_dead(&s, 777777, 0), 1);
+    /* the master holds the lock until it finished the dead one's record */
+    cr_assert_eq(lock_holder(&h->lock), s.ht.self);
+    ring_repaired(&s.ring, s.ht.self);
     cr_assert_eq(lock_holder(&h->lock), 0);
     cr_assert_eq(atomic_load(&h->head), pos);
     cr_assert_eq(atomic_load(&h->next_lsn), 2);
@@ -202,6 +205,8 @@ Test(ring, repair_forgets_uncommitted_reservation)
     wk->resv.lsn = 2; /* next_lsn not yet stored */
     wk->resv.need = 64;
     shm_repair_dead(&s, 777776, 0);
+    cr_assert_eq(lock_holder(&h->lock), s.ht.self);
+    ring_repaired(&s.ring, s.ht.self);
     cr_assert_eq(atomic_load(&h->head), head);
     cr_assert_eq(put(16, 2), 2);
 }

@@ -2,10 +2,12 @@
  * test_tok.c - the streaming tokenizer and the UTF-8 validator: the
  * White_Space set (and its near misses), multi-byte words, every kind of
  * malformed UTF-8 with its exact offset, word length limits, and the same
- * body fed in every possible chunking giving the same result.
+ * body fed in every possible chunking giving the same result; and the
+ * per-upload aggregate fed word by word or in batches (agg_push).
  */
 #include <criterion/criterion.h>
 
+#include "src/words/agg.h"
 #include "src/words/tok.h"
 
 #include <stdio.h>
@@ -960,4 +962,46 @@ Test(tok, too_long_word_before_a_bad_byte_in_every_chunking)
     cr_assert_eq(ref.err, TOK_BAD_UTF8);
     cr_assert_eq(ref.err_off, 3);
     run_free(&ref);
+}
+
+/* ---- the aggregate: agg_push is agg_add, batched ---------------------- */
+
+/* The same words pushed (batched, flushed at the end) and added one at a
+ * time give the same aggregate: entries in first-seen order, counts,
+ * words, cost; words longer than AGG_BATCH_WORD and a reuse after
+ * agg_reset included. */
+Test(agg, pushed_words_aggregate_as_added_words)
+{
+    static agg_t x, y;
+    char w[128];
+    uint64_t seed = 7;
+
+    for (int round = 0; round < 2; round++) {
+        agg_reset(&x);
+        agg_reset(&y);
+        for (int i = 0; i < 50000; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned r = (unsigned) (seed >> 33);
+            size_t len = (size_t) snprintf(w, sizeof(w), "w%u", r % 3000);
+            if (r % 97 == 0) { /* a long one, past the batch's copy */
+                memset(w + len, 'x', 60);
+                len += 60;
+            }
+            agg_push(&x, w, len);
+            agg_add(&y, w, len);
+        }
+        agg_flush(&x);
+        cr_assert_eq(x.n, y.n);
+        cr_assert_eq(x.words, y.words);
+        cr_assert_eq(x.cost, y.cost);
+        for (size_t i = 0; i < x.n; i++) {
+            cr_assert_eq(x.ents[i].len, y.ents[i].len);
+            cr_assert_eq(x.ents[i].count, y.ents[i].count);
+            cr_assert_eq(memcmp(agg_key(&x, &x.ents[i]),
+                                agg_key(&y, &y.ents[i]), x.ents[i].len),
+                         0);
+        }
+    }
+    agg_free(&x);
+    agg_free(&y);
 }
