@@ -335,6 +335,9 @@ set_value(conf_ctx_t *x, const conf_opt_t *o, const yaml_node_t *v)
         if (strlen(s) >= o->size)
             return conf_fail(x, v, "%s.%s: longer than %zu bytes", o->section,
                              o->key, o->size - 1);
+        if (o->off == OFF(data_dir) && strlen(s) > CONF_DATA_DIR_MAX)
+            return conf_fail(x, v, "node.data_dir: longer than %d bytes",
+                             CONF_DATA_DIR_MAX);
         if (o->off == OFF(node_id) && !util_id_ok(s, strlen(s) + 1))
             return conf_fail(x, v,
                              "node.id: \"%s\" may only hold "
@@ -577,7 +580,7 @@ conf_derive(conf_t *c)
         c->persist_ring_size = MEMDB_MAX(c->http_max_body * 2, 8ULL << 20);
     c->persist_ring_size = util_next_pow2(c->persist_ring_size);
     if (c->log_activity[0] == '\0')
-        snprintf(c->log_activity, sizeof(c->log_activity), "%.1000s/%s",
+        snprintf(c->log_activity, sizeof(c->log_activity), "%.960s/%s",
                  c->data_dir, "activity.log");
 }
 

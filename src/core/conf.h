@@ -14,10 +14,14 @@
 
 #include <sys/socket.h>
 
-#define CONF_PATH_MAX  1024
-#define CONF_ID_MAX    64
-#define CONF_MAX_SEEDS 32
-#define CONF_TOKEN_MAX 256
+#define CONF_PATH_MAX 1024
+/* node.data_dir is at most this long, so that every file memdb names
+ * under it (activity.log, memdbd.lock, cluster/state, ...) fits in
+ * CONF_PATH_MAX. */
+#define CONF_DATA_DIR_MAX 960
+#define CONF_ID_MAX       64
+#define CONF_MAX_SEEDS    32
+#define CONF_TOKEN_MAX    256
 
 typedef struct conf_addr_s {
     char text[128]; /* as written, "" when unset */

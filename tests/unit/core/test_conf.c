@@ -357,12 +357,16 @@ Test(conf, longest_strings_fit)
 
     memset(id, 'i', sizeof(id) - 1);
     id[sizeof(id) - 1] = '\0';
-    memset(dir, 'd', sizeof(dir) - 1);
-    dir[sizeof(dir) - 1] = '\0';
+    memset(dir, 'd', CONF_DATA_DIR_MAX);
+    dir[CONF_DATA_DIR_MAX] = '\0';
     snprintf(text, sizeof(text), "node:\n  id: %s\n  data_dir: %s\n", id, dir);
     expect_ok(text, &c);
     cr_assert_eq(strlen(c.node_id), CONF_ID_MAX - 1);
-    cr_assert_eq(strlen(c.data_dir), CONF_PATH_MAX - 1);
+    cr_assert_eq(strlen(c.data_dir), CONF_DATA_DIR_MAX);
+    /* the activity log under it is whole, not cut short */
+    cr_assert_eq(strlen(c.log_activity),
+                 CONF_DATA_DIR_MAX + strlen("/activity.log"));
+    cr_assert_str_eq(c.log_activity + CONF_DATA_DIR_MAX, "/activity.log");
 }
 
 /* ---- errors, each with its position ----------------------------------- */
@@ -571,6 +575,10 @@ Test(conf, string_too_long)
     s[CONF_PATH_MAX] = '\0';
     snprintf(text, sizeof(text), "node:\n  id: n1\n  data_dir: %s\n", s);
     ERR_IS(text, 3, 13, "node.data_dir: longer than 1023 bytes");
+    s[CONF_DATA_DIR_MAX + 1] = '\0';
+    snprintf(text, sizeof(text), "node:\n  id: n1\n  data_dir: %s\n", s);
+    ERR_IS(text, 3, 13, "node.data_dir: longer than 960 bytes");
+    s[CONF_DATA_DIR_MAX + 1] = 'd';
     snprintf(text, sizeof(text), "log:\n  activity: %s\n", s);
     ERR_IS(text, 2, 13, "log.activity: longer than 1023 bytes");
 }
@@ -946,4 +954,21 @@ Test(conf, dump_loads_back_to_the_same)
                            "cluster:\n  gossip: 127.0.0.1:7001\n"
                            "  replication: 127.0.0.1:7002\n"
                            "  seeds: [127.0.0.1:7101, \"[::1]:7201\"]\n");
+}
+
+/* Found by fuzz_conf: a data_dir of about 1000 bytes made the default
+ * activity log a path cut short in the middle of a character, and the
+ * dump did not load back to the same.  Such a data_dir is refused now;
+ * the longest accepted, all four-byte characters, round-trips. */
+Test(conf, longest_multibyte_data_dir_loads_back_to_the_same)
+{
+    char text[2400], dir[CONF_DATA_DIR_MAX + 1];
+
+    for (size_t i = 0; i < CONF_DATA_DIR_MAX; i += 4)
+        memcpy(dir + i, "\xf0\x9f\x98\x80", 4);
+    dir[CONF_DATA_DIR_MAX] = '\0';
+    snprintf(text, sizeof(text), "node:\n  data_dir: \"%s\"\n", dir);
+    expect_dump_round_trip(text);
+    snprintf(text, sizeof(text), "node:\n  data_dir: \"%s\\\"\"\n", dir);
+    ERR_IS(text, 2, 13, "node.data_dir: longer than 960 bytes");
 }
