@@ -588,8 +588,27 @@ class Cluster:
                 return None
             st = leader.get("/api/v1/status")
             return leader if st["role"] == "leader" else None
-        return self.nodes[0].wait_for(agreed, timeout=timeout,
-                                      what="an agreed leader")
+        try:
+            return self.nodes[0].wait_for(agreed, timeout=timeout,
+                                          what="an agreed leader")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the views:\n"
+                                 + self.describe_views(nodes)) from None
+
+    def describe_views(self, nodes):
+        """One line a node: the leader it names and how it sees each
+        member (role, state, epoch, lsn), for a failure's message."""
+        lines = []
+        for n in nodes:
+            try:
+                v = self.view(n)
+                ms = " ".join(f"{m['id']}:{m['role']}/{m['state']}"
+                              f"/e{m['epoch']}/lsn{m['lsn']}"
+                              for m in v["nodes"])
+                lines.append(f"  {n.id} names {v['leader'] or '-'}: {ms}")
+            except (OSError, AssertionError, ValueError) as e:
+                lines.append(f"  {n.id}: {e}")
+        return "\n".join(lines)
 
     def wait_members(self, timeout=15):
         want = len(self.nodes)
